@@ -1,0 +1,4 @@
+"""Two-tower DSSM for vacancy-resume matching: text pipeline, towers, losses, training, encoding.
+
+`dssm` is the base package: it must not import `summarizer` or `pipelines`.
+"""

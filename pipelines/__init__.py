@@ -1,0 +1,1 @@
+"""Everything users run: CLI, data contract and import, synthetic market, index, service, evaluation."""

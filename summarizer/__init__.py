@@ -1,0 +1,1 @@
+"""Attention-distilled extractive summarizer: sentence labels, LR model, summarize(), baselines."""

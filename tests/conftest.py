@@ -1,0 +1,22 @@
+"""Shared fixtures. Real public data lives in ../shared/data beside the checkout (never copied here)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path to ../shared/data; skips when absent, fails when CI=true and absent."""
+    if not SHARED_DATA.is_dir():
+        msg = f"real public data not found at {SHARED_DATA} (put the shared/ folder beside the checkout)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return SHARED_DATA
