@@ -1,6 +1,7 @@
 """The `jobmatch` console script: one argparse parser, subcommands registered by `pipelines.commands.*`.
 
-Each command module exposes `register(subparsers)`; it adds its parsers and sets
+Every module in `pipelines/commands/` is discovered and exposes `register(subparsers)`;
+it adds its parsers and sets
 `func` to a typed function taking the parsed flags. Errors a user can act on
 (`JobmatchError`) print as one line and exit with status 2.
 """
@@ -9,15 +10,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from collections.abc import Sequence
 
 from dssm.errors import JobmatchError
 
-COMMAND_MODULES = (
-    "pipelines.commands.bench",
-)
-"""Modules whose `register(subparsers)` adds subcommands, in `--help` order."""
+
+
+def command_modules() -> list[str]:
+    """Every module of `pipelines.commands`, alphabetically: each one's `register(sub)` adds subcommands."""
+    import pipelines.commands as pkg
+
+    return sorted(f"{pkg.__name__}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__))
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -31,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in command_modules():
         importlib.import_module(name).register(sub)
     return parser
 
