@@ -1,0 +1,160 @@
+"""Typed configs of the DSSM: one `TowerConfig` per side, one `TrainConfig`, bundled in `ModelConfig`.
+
+The production model and the long-context teacher are the same code path and
+differ only in these values (`dssm/configs/production.yaml`, `teacher.yaml`).
+
+>>> cfg = ModelConfig()
+>>> (cfg.vacancy.max_len, cfg.resume.out_dim, cfg.train.temperature)
+(300, 256, 0.05)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from dssm.io import load_config
+from dssm.schema import RESUME_CATEGORICAL, RESUME_NUMERIC, VACANCY_CATEGORICAL, VACANCY_NUMERIC
+
+
+@dataclass
+class TowerConfig:
+    """One tower: BPE ids -> GRU -> attention pooling (+ features) -> MLP -> unit-norm embedding."""
+
+    vocab_size: int = 16000
+    """BPE vocabulary size; must match the tokenizer."""
+    max_len: int = 300
+    """Tokens read per document (first max_len after flattening sentences); the teacher uses thousands."""
+    emb_dim: int = 96
+    """Token embedding width."""
+    hidden: int = 96
+    """GRU hidden size per direction."""
+    bidirectional: bool = True
+    """Run the GRU in both directions (outputs concatenated: 2*hidden)."""
+    dropout: float = 0.1
+    """Dropout on token embeddings and inside the MLP (training only)."""
+    out_dim: int = 256
+    """Embedding size D; both towers must agree (scores are dot products)."""
+    cat_dim: int = 16
+    """Embedding width of each categorical feature."""
+    mlp_hidden: int = 256
+    """Hidden width of the two-layer head MLP."""
+    categorical: tuple[str, ...] = VACANCY_CATEGORICAL
+    """Categorical columns (unknown and missing values get their own buckets)."""
+    numeric: tuple[str, ...] = VACANCY_NUMERIC
+    """Numeric columns, log1p-scaled and standardised, each with a missing-value flag."""
+
+    def __post_init__(self) -> None:
+        self.categorical = tuple(self.categorical)
+        self.numeric = tuple(self.numeric)
+        for name in ("vocab_size", "max_len", "emb_dim", "hidden", "out_dim", "cat_dim", "mlp_hidden"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.vocab_size < 4:
+            raise ValueError(f"vocab_size must be >= 4 (BPE special tokens), got {self.vocab_size}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        for cols, what in ((self.categorical, "categorical"), (self.numeric, "numeric")):
+            if len(set(cols)) != len(cols):
+                raise ValueError(f"{what} columns repeat: {list(cols)}")
+
+    @property
+    def rnn_out(self) -> int:
+        """Width H of the GRU output (2*hidden when bidirectional)."""
+        return self.hidden * (2 if self.bidirectional else 1)
+
+    @property
+    def num_dim(self) -> int:
+        """Width K of the numeric input: a scaled value and a missing flag per numeric column."""
+        return 2 * len(self.numeric)
+
+
+def _resume_tower() -> TowerConfig:
+    return TowerConfig(categorical=RESUME_CATEGORICAL, numeric=RESUME_NUMERIC)
+
+
+@dataclass
+class TrainConfig:
+    """Training of the two towers on response/invite pairs."""
+
+    batch_size: int = 256
+    """Positive pairs per step; the other positives of the batch are the in-batch negatives."""
+    lr: float = 3e-3
+    """AdamW learning rate."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    max_epochs: int = 8
+    """Upper bound on epochs (early stopping may end sooner)."""
+    temperature: float = 0.05
+    """Softmax temperature tau: logits are cos(q, d) / tau."""
+    logq: bool = True
+    """Subtract log Q(vacancy) (its share of positives) from in-batch logits: popularity correction."""
+    hard_negatives: int = 2
+    """Explicit negatives per positive drawn from the resume's views without action (0 = off)."""
+    random_negatives: int = 0
+    """Explicit negatives per positive drawn uniformly from all vacancies (the alternative to hard ones)."""
+    val_fraction: float = 0.1
+    """Share of resumes (with at least one positive) held out for validation Recall@k."""
+    patience: int = 3
+    """Epochs without a better validation Recall@k before stopping."""
+    recall_k: int = 100
+    """k of validation Recall@k (ranking all vacancies); drives checkpointing and early stopping."""
+    seed: int = 0
+    """Seed of the split, the initialisation, batch order and negative sampling."""
+    grad_clip: float = 1.0
+    """Gradient norm clip (0 = off)."""
+    max_train_pairs: int = 0
+    """Cap on positive pairs per epoch, sampled once (0 = all); keeps the teacher's epochs short."""
+    num_workers: int = 0
+    """DataLoader worker processes (0 = batches built in the training process)."""
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "max_epochs", "patience", "recall_k"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("hard_negatives", "random_negatives", "max_train_pairs", "num_workers"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.lr <= 0 or self.temperature <= 0:
+            raise ValueError(f"lr and temperature must be > 0, got {self.lr}, {self.temperature}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.weight_decay < 0 or self.grad_clip < 0:
+            raise ValueError("weight_decay and grad_clip must be >= 0")
+
+
+@dataclass
+class ModelConfig:
+    """A two-tower model: the vacancy tower, the resume tower, how they were trained, and their tokenizer."""
+
+    vacancy: TowerConfig = field(default_factory=TowerConfig)
+    """Vacancy tower."""
+    resume: TowerConfig = field(default_factory=_resume_tower)
+    """Resume tower."""
+    train: TrainConfig = field(default_factory=TrainConfig)
+    """Training settings."""
+    tokenizer: str = "../tokenizer"
+    """Tokenizer directory, relative to the model directory or absolute."""
+
+    def __post_init__(self) -> None:
+        if self.vacancy.out_dim != self.resume.out_dim:
+            raise ValueError(f"towers must share out_dim, got {self.vacancy.out_dim} and {self.resume.out_dim}")
+        if self.vacancy.vocab_size != self.resume.vocab_size:
+            raise ValueError("towers must share vocab_size (one tokenizer)")
+
+
+SHIPPED = ("production", "teacher", "tiny", "tiny_teacher")
+"""Names of the YAML presets under dssm/configs."""
+
+
+def shipped_config_path(name: str) -> Path:
+    """Path of a shipped preset, e.g. `shipped_config_path("production")`."""
+    return Path(str(resources.files("dssm") / "configs" / f"{name}.yaml"))
+
+
+def load_model_config(path_or_name: str | Path) -> ModelConfig:
+    """Load a ModelConfig from a YAML path, or a shipped preset by name ("production", "teacher", ...)."""
+    if str(path_or_name) in SHIPPED:
+        path_or_name = shipped_config_path(str(path_or_name))
+    return load_config(ModelConfig, path_or_name)

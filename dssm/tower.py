@@ -1,0 +1,106 @@
+"""The DSSM towers: BPE ids -> GRU -> linear attention pooling (+ side features) -> MLP -> unit vector.
+
+For a document with real tokens x_1..x_L (L <= T, the rest padding):
+
+    e_t = E[x_t]                                   token embedding
+    h_t = GRU(e_1..e_L)_t                          (bi)directional outputs, width H
+    s_t = w . h_t + b                              one score per token
+    a_t = exp(s_t) / sum_{u<=L} exp(s_u), a_t = 0 for t > L     masked softmax
+    p   = sum_t a_t h_t                            attention pooling
+    z   = MLP([p ; C_1[c_1] ; ... ; C_m[c_m] ; num])
+    y   = z / ||z||_2                              the embedding; relevance = <y_resume, y_vacancy>
+
+Sequences are packed (`pack_padded_sequence`), so padding costs no GRU work and
+never changes an embedding. The mask must be a prefix mask (real tokens first).
+A row without real tokens is read as one token at position 0.
+
+>>> import torch
+>>> from dssm.config import TowerConfig
+>>> t = Tower(TowerConfig(vocab_size=50, emb_dim=8, hidden=8, out_dim=4, mlp_hidden=8, categorical=("area",), numeric=()), [5]).eval()
+>>> ids = torch.tensor([[5, 6, 7, 0], [9, 0, 0, 0]]); mask = ids != 0
+>>> emb, attn = t.encode(ids, mask, torch.tensor([[2], [3]]), torch.zeros(2, 0))
+>>> emb.shape, attn.shape, attn[1, 1:].abs().sum().item()
+(torch.Size([2, 4]), torch.Size([2, 4]), 0.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from dssm.config import TowerConfig
+
+PAD_ID = 0
+"""Token id of padding (youtokentome's <PAD>)."""
+
+
+class Tower(nn.Module):
+    """One side of the DSSM. `cardinalities[i]` is the table size of `cfg.categorical[i]`."""
+
+    def __init__(self, cfg: TowerConfig, cardinalities: Sequence[int]):
+        super().__init__()
+        if len(cardinalities) != len(cfg.categorical):
+            raise ValueError(f"{len(cfg.categorical)} categorical columns {list(cfg.categorical)} but {len(cardinalities)} cardinalities")
+        self.cfg = cfg
+        self.cardinalities = [int(c) for c in cardinalities]
+        self.tok = nn.Embedding(cfg.vocab_size, cfg.emb_dim, padding_idx=PAD_ID)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.rnn = nn.GRU(cfg.emb_dim, cfg.hidden, batch_first=True, bidirectional=cfg.bidirectional)
+        self.score = nn.Linear(cfg.rnn_out, 1)
+        self.cats = nn.ModuleList(nn.Embedding(c, cfg.cat_dim) for c in self.cardinalities)
+        in_dim = cfg.rnn_out + len(self.cardinalities) * cfg.cat_dim + cfg.num_dim
+        self.head = nn.Sequential(
+            nn.Linear(in_dim, cfg.mlp_hidden),
+            nn.ReLU(),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.mlp_hidden, cfg.out_dim),
+        )
+
+    def pool(self, ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Attention-pooled GRU states. ids/mask (B, T) -> pooled (B, H), attn (B, T)."""
+        B, T = ids.shape
+        mask = mask.bool()
+        lengths = mask.sum(1).clamp(min=1)  # (B,)
+        x = self.drop(self.tok(ids))  # (B, T, E)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        h, _ = self.rnn(packed)
+        h, _ = pad_packed_sequence(h, batch_first=True, total_length=T)  # (B, T, H)
+        valid = torch.arange(T, device=ids.device)[None, :] < lengths[:, None]  # (B, T)
+        s = self.score(h).squeeze(-1).masked_fill(~valid, float("-inf"))  # (B, T)
+        attn = torch.softmax(s, dim=1)  # (B, T), exactly 0 on padding
+        pooled = torch.bmm(attn.unsqueeze(1), h).squeeze(1)  # (B, H)
+        return pooled, attn
+
+    def encode(self, ids: Tensor, mask: Tensor, cat: Tensor, num: Tensor) -> tuple[Tensor, Tensor]:
+        """ids/mask (B, T), cat (B, C) long, num (B, K) float -> emb (B, D) unit norm, attn (B, T)."""
+        pooled, attn = self.pool(ids, mask)  # (B, H), (B, T)
+        parts = [pooled] + [table(cat[:, i]) for i, table in enumerate(self.cats)]  # (B, H), (B, cat_dim)...
+        if self.cfg.num_dim:
+            parts.append(num.to(pooled.dtype))  # (B, K)
+        z = self.head(torch.cat(parts, dim=1))  # (B, D)
+        return F.normalize(z, dim=1), attn
+
+    def forward(self, ids: Tensor, mask: Tensor, cat: Tensor, num: Tensor) -> Tensor:
+        """The embedding only: (B, D), unit rows."""
+        return self.encode(ids, mask, cat, num)[0]
+
+
+class TwoTower(nn.Module):
+    """A vacancy tower and a resume tower whose embeddings are compared by dot product."""
+
+    def __init__(self, vacancy: Tower, resume: Tower):
+        super().__init__()
+        if vacancy.cfg.out_dim != resume.cfg.out_dim:
+            raise ValueError("towers must share out_dim")
+        self.vacancy = vacancy
+        self.resume = resume
+
+    def tower(self, kind: str) -> Tower:
+        """The tower for a document kind: "vacancies" or "resumes"."""
+        if kind not in ("vacancies", "resumes"):
+            raise ValueError(f"kind must be 'vacancies' or 'resumes', got {kind!r}")
+        return self.vacancy if kind == "vacancies" else self.resume

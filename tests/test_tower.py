@@ -1,0 +1,148 @@
+"""Tower properties: unit embeddings, attention zero on padding and summing to 1, padding-invariance, model I/O errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dssm.config import ModelConfig, TowerConfig
+from dssm.errors import JobmatchError
+from dssm.features import FeatureSpace
+from dssm.model_io import build_model, check_checkpoint, load_model, save_model
+from dssm.tower import Tower
+
+CFG = TowerConfig(vocab_size=40, emb_dim=8, hidden=8, out_dim=6, cat_dim=3, mlp_hidden=8, categorical=("area", "role"), numeric=("salary",), dropout=0.0)
+
+
+def _tower(bidirectional: bool = True, seed: int = 0) -> Tower:
+    torch.manual_seed(seed)
+    cfg = TowerConfig(**{**CFG.__dict__, "bidirectional": bidirectional})
+    return Tower(cfg, [4, 5]).eval()
+
+
+def _batch(lengths: list[int], extra_pad: int = 0, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    T = max(lengths) + extra_pad
+    ids = torch.zeros(len(lengths), T, dtype=torch.long)
+    for i, n in enumerate(lengths):
+        ids[i, :n] = torch.randint(1, CFG.vocab_size, (n,), generator=g)
+    mask = ids != 0
+    cat = torch.randint(0, 4, (len(lengths), 2), generator=g)
+    num = torch.randn(len(lengths), 2, generator=g)
+    return ids, mask, cat, num
+
+
+@settings(max_examples=25, deadline=None)
+@given(lengths=st.lists(st.integers(1, 12), min_size=1, max_size=5), pad=st.integers(0, 7), bi=st.booleans())
+def test_attention_and_padding_properties(lengths, pad, bi):
+    tower = _tower(bi)
+    ids, mask, cat, num = _batch(lengths)
+    with torch.no_grad():
+        emb, attn = tower.encode(ids, mask, cat, num)
+        ids2 = torch.cat([ids, torch.zeros(len(lengths), pad, dtype=torch.long)], 1)
+        emb2, attn2 = tower.encode(ids2, ids2 != 0, cat, num)
+    assert torch.allclose(emb.norm(dim=1), torch.ones(len(lengths)), atol=1e-5)
+    assert torch.all(attn[~mask] == 0) and torch.all(attn2[:, ids.shape[1] :] == 0)
+    assert torch.allclose(attn.sum(1), torch.ones(len(lengths)), atol=1e-5)
+    assert torch.allclose(emb, emb2, atol=1e-5)
+    assert torch.allclose(attn, attn2[:, : ids.shape[1]], atol=1e-6)
+
+
+def test_batch_composition_does_not_change_an_embedding():
+    tower = _tower()
+    ids, mask, cat, num = _batch([3, 11, 6])
+    with torch.no_grad():
+        together = tower(ids, mask, cat, num)
+        alone = tower(ids[1:2, :11], mask[1:2, :11], cat[1:2], num[1:2])
+    assert torch.allclose(together[1], alone[0], atol=1e-5)
+
+
+def test_padding_tokens_are_ignored_even_if_not_pad_id():
+    tower = _tower()
+    ids, mask, cat, num = _batch([4, 2], extra_pad=3)
+    noisy = ids.clone()
+    noisy[~mask] = 7  # garbage in padded slots must not matter: the mask decides
+    with torch.no_grad():
+        assert torch.allclose(tower(ids, mask, cat, num), tower(noisy, mask, cat, num), atol=1e-6)
+
+
+def test_cardinalities_must_match_columns():
+    with pytest.raises(ValueError, match="cardinalities"):
+        Tower(CFG, [4])
+
+
+def _tiny_model_cfg(vocab: int = 40) -> ModelConfig:
+    t = dict(vocab_size=vocab, emb_dim=8, hidden=8, out_dim=6, cat_dim=3, mlp_hidden=8, dropout=0.0)
+    return ModelConfig(vacancy=TowerConfig(**t, categorical=("area",), numeric=("salary_from",)), resume=TowerConfig(**t, categorical=("area",), numeric=()))
+
+
+def _features(areas=("a", "b")) -> dict[str, FeatureSpace]:
+    import pandas as pd
+
+    v = FeatureSpace.fit(pd.DataFrame({"area": list(areas), "salary_from": [1e5] + [None] * (len(areas) - 1)}), ("area",), ("salary_from",))
+    r = FeatureSpace.fit(pd.DataFrame({"area": list(areas)}), ("area",), ())
+    return {"vacancies": v, "resumes": r}
+
+
+def test_model_roundtrip_and_clear_errors(tmp_path):
+    cfg, feats = _tiny_model_cfg(), _features()
+    model = build_model(cfg, feats)
+    save_model(tmp_path / "m", model, cfg, feats)
+    loaded, cfg2, _ = load_model(tmp_path / "m")
+    for a, b in zip(model.state_dict().values(), loaded.state_dict().values()):
+        assert torch.equal(a, b)
+    assert cfg2 == cfg
+
+    other = build_model(_tiny_model_cfg(vocab=50), feats)  # another vocabulary
+    save_model(tmp_path / "v", other, _tiny_model_cfg(vocab=50), feats)
+    (tmp_path / "v" / "config.yaml").write_bytes((tmp_path / "m" / "config.yaml").read_bytes())
+    with pytest.raises(JobmatchError, match="wrong vocabulary size"):
+        load_model(tmp_path / "v")
+
+    save_model(tmp_path / "f", build_model(cfg, _features(("a", "b", "c"))), cfg, _features(("a", "b", "c")))
+    (tmp_path / "f" / "features.json").write_bytes((tmp_path / "m" / "features.json").read_bytes())
+    with pytest.raises(JobmatchError, match="categorical vocabulary"):
+        load_model(tmp_path / "f")
+
+    w = tmp_path / "m" / "weights.safetensors"
+    w.write_bytes(w.read_bytes()[:100])
+    with pytest.raises(JobmatchError, match="corrupt"):
+        load_model(tmp_path / "m")
+
+
+def test_feature_set_mismatch_is_named(tmp_path):
+    cfg, feats = _tiny_model_cfg(), _features()
+    save_model(tmp_path / "m", build_model(cfg, feats), cfg, feats)
+    cfg_text = (tmp_path / "m" / "config.yaml").read_text().replace("- salary_from", "- salary_to")
+    (tmp_path / "m" / "config.yaml").write_text(cfg_text)
+    with pytest.raises(JobmatchError, match="feature set mismatch"):
+        load_model(tmp_path / "m")
+
+
+def test_checkpoint_checks(tmp_path):
+    cfg, feats = _tiny_model_cfg(), _features()
+    model = build_model(cfg, feats)
+    good = tmp_path / "good.ckpt"
+    torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}}, good)
+    assert "state_dict" in check_checkpoint(good, model)
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(good.read_bytes()[:50])
+    with pytest.raises(JobmatchError, match="corrupt"):
+        check_checkpoint(bad, model)
+    other = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {f"model.{k}": v for k, v in build_model(_tiny_model_cfg(50), feats).state_dict().items()}}, other)
+    with pytest.raises(JobmatchError, match="vocabulary"):
+        check_checkpoint(other, model)
+
+
+def test_features_unknown_and_missing_buckets():
+    import pandas as pd
+
+    fs = FeatureSpace.fit(pd.DataFrame({"area": ["x", "x", "y", None]}), ("area", "absent"), ("salary",))
+    cat, num = fs.transform(pd.DataFrame({"area": ["x", "y", "new", None, ""]}))
+    assert cat[:, 0].tolist() == [2, 3, 1, 0, 0] and cat[:, 1].tolist() == [0] * 5
+    assert np.all(num[:, 1] == 1.0) and np.all(num[:, 0] == 0.0)  # salary absent -> missing flags
+    assert fs.cardinalities == [4, 2]
