@@ -1,0 +1,188 @@
+"""Training orchestration: dataset -> tokenizer -> cached token stores -> split -> fit -> model dir.
+
+`train(...)` is what `jobmatch train` runs. The model dir gets weights.safetensors,
+config.yaml, features.json (see `dssm.model_io`), split.json (held-out resume ids,
+so evaluation later uses the same resumes), train_metrics.json (val Recall@k per
+epoch, pairs/s, epochs) and Lightning's last.ckpt / best.ckpt (for --resume).
+
+Tokenizer: `--tokenizer DIR` uses an existing one; without it, `<out>/../tokenizer`
+is used when present, else a tokenizer is trained there on all document texts
+(vocab_size from the config) and reused by the next model of the run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from dssm.batching import TokenStore
+from dssm.config import ModelConfig, load_model_config
+from dssm.datamodule import PairDataModule, TowerInputs
+from dssm.errors import JobmatchError
+from dssm.features import FeatureSpace
+from dssm.io import quiet, write_json
+from dssm.model_io import build_model, check_checkpoint, save_model
+from dssm.pairs import PairData, interaction_rows, split_resumes
+from dssm.schema import RESUME_ID, VACANCY_ID
+
+SPLIT_FILE, METRICS_FILE = "split.json", "train_metrics.json"
+
+
+def split_positives(inter: pd.DataFrame, val_rows: np.ndarray) -> list[np.ndarray]:
+    """Positive vacancy rows of each held-out resume row (sorted, distinct)."""
+    pos = inter[inter["positive"]].groupby("r")["v"].apply(lambda s: np.unique(s.to_numpy(np.int64)))
+    return [pos.get(int(r), np.zeros(0, np.int64)) for r in val_rows]
+
+
+def fit(
+    cfg: ModelConfig,
+    features: dict[str, FeatureSpace],
+    vacancies: TowerInputs,
+    resumes: TowerInputs,
+    pairs: PairData,
+    val_rows: np.ndarray,
+    val_positives: list[np.ndarray],
+    out: Path,
+    resume: bool = False,
+    meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train a TwoTower on prepared inputs, keep the best validation Recall@k, write the model dir; -> metrics."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from dssm.lightning_module import DSSMModule
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tc = cfg.train
+    L.seed_everything(tc.seed, workers=True, verbose=False)
+    model = build_model(cfg, features)
+    hp = {"vocab_size": cfg.vacancy.vocab_size, "features": {k: {"categorical": list(f.categorical), "numeric": list(f.numeric)} for k, f in features.items()}, **(meta or {})}
+    module = DSSMModule(model, tc, hp)
+    dm = PairDataModule(vacancies, resumes, pairs, val_rows, val_positives, tc)
+    ckpt_path = None
+    if resume:
+        ckpt_path = out / "last.ckpt"
+        check_checkpoint(ckpt_path, model)
+    best = ModelCheckpoint(dirpath=out, filename="best", monitor="val_recall", mode="max", save_last=True, enable_version_counter=False)
+    trainer = L.Trainer(
+        max_epochs=tc.max_epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        callbacks=[best, EarlyStopping(monitor="val_recall", mode="max", patience=tc.patience)],
+        enable_progress_bar=not quiet(),
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        gradient_clip_val=tc.grad_clip or None,
+        deterministic=False,
+    )
+    t0 = time.perf_counter()
+    trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    wall = time.perf_counter() - t0
+    if best.best_model_path:
+        state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+        model.load_state_dict({k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")})
+    epochs = [module.epoch_stats[k] for k in sorted(module.epoch_stats)]
+    speeds = [e["pairs_per_s"] for e in epochs if "pairs_per_s" in e]
+    metrics = {
+        f"best_val_recall@{tc.recall_k}": float(best.best_model_score) if best.best_model_score is not None else None,
+        "epochs_run": int(trainer.current_epoch),
+        "epochs": epochs,
+        "pairs_per_s": float(np.mean(speeds)) if speeds else None,
+        "train_pairs_per_epoch": dm.n_train_pairs,
+        "val_resumes": len(val_rows),
+        "fit_seconds": wall,
+        "resumed": bool(resume),
+    }
+    save_model(out, model.eval(), cfg, features, meta={"train_metrics": {k: metrics[k] for k in ("epochs_run", "pairs_per_s")}})
+    write_json(out / METRICS_FILE, metrics)
+    return metrics
+
+
+def load_or_train_tokenizer(ds: Any, cfg: ModelConfig, out: Path, tokenizer_dir: Path | None):
+    """-> (Tokenizer, its dir). See the module docstring for the rule."""
+    from dssm.text import frame_documents
+    from dssm.tokenizer import Tokenizer
+
+    if tokenizer_dir is not None:
+        return Tokenizer.load(tokenizer_dir), Path(tokenizer_dir)
+    default = Path(out).parent / "tokenizer"
+    if default.exists():
+        return Tokenizer.load(default), default
+    texts = [" ".join(s) for kind, df in (("vacancies", ds.vacancies), ("resumes", ds.resumes)) for s in frame_documents(df, kind)]
+    return Tokenizer.train(texts, default, vocab_size=cfg.vacancy.vocab_size, seed=cfg.train.seed), default
+
+
+def _store(tok: Any, df: pd.DataFrame, kind: str, max_len: int) -> TokenStore:
+    from dssm.text import frame_documents
+
+    return TokenStore.from_documents(tok.encode_documents(frame_documents(df, kind)), max_len)
+
+
+def train(
+    data: str | Path,
+    config: str | Path | ModelConfig,
+    out: str | Path,
+    tokenizer_dir: str | Path | None = None,
+    resume: bool = False,
+    max_epochs: int | None = None,
+) -> dict[str, Any]:
+    """Full run of `jobmatch train`: returns the metrics also written to train_metrics.json."""
+    from pipelines.dataset import load_dataset
+
+    out = Path(out)
+    cfg = config if isinstance(config, ModelConfig) else load_model_config(config)
+    if max_epochs is not None:
+        cfg = replace(cfg, train=replace(cfg.train, max_epochs=max_epochs))
+    ds = load_dataset(data)
+    if ds.interactions is None or len(ds.interactions) == 0:
+        raise JobmatchError(f"{data}: no interactions.parquet (training needs response/invite events)")
+    tok, tok_dir = load_or_train_tokenizer(ds, cfg, out, Path(tokenizer_dir) if tokenizer_dir else None)
+    vocab = int(tok.vocab_size)
+    tok_ref = str(Path(tok_dir).resolve()) if Path(tok_dir).is_absolute() else _relative(Path(tok_dir), out)
+    cfg = replace(cfg, vacancy=replace(cfg.vacancy, vocab_size=vocab), resume=replace(cfg.resume, vocab_size=vocab), tokenizer=tok_ref)
+
+    vac_ids = pd.Index(ds.vacancies[VACANCY_ID].astype(str))
+    res_ids = pd.Index(ds.resumes[RESUME_ID].astype(str))
+    inter = interaction_rows(ds.interactions, vac_ids, res_ids)
+    split_path = out / SPLIT_FILE
+    if resume and split_path.exists():
+        import json
+
+        held = np.array(json.loads(split_path.read_text())["val_resume_ids"], dtype=object)
+    else:
+        held = split_resumes(res_ids[np.unique(inter.loc[inter["positive"], "r"])].to_numpy(), cfg.train.val_fraction, cfg.train.seed)
+    val_mask = res_ids.isin(held)
+    val_rows = np.flatnonzero(val_mask)
+    features = {
+        "vacancies": FeatureSpace.fit(ds.vacancies, cfg.vacancy.categorical, cfg.vacancy.numeric),
+        "resumes": FeatureSpace.fit(ds.resumes[~val_mask], cfg.resume.categorical, cfg.resume.numeric),
+    }
+    t0 = time.perf_counter()
+    vac = TowerInputs(_store(tok, ds.vacancies, "vacancies", cfg.vacancy.max_len), *features["vacancies"].transform(ds.vacancies))
+    res = TowerInputs(_store(tok, ds.resumes, "resumes", cfg.resume.max_len), *features["resumes"].transform(ds.resumes))
+    tokenize_s = time.perf_counter() - t0
+    pairs = PairData.build(inter, len(res_ids), len(vac_ids), ~val_mask)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(split_path, {"kind": "user", "seed": cfg.train.seed, "val_fraction": cfg.train.val_fraction, "val_resume_ids": [str(x) for x in held]})
+    metrics = fit(cfg, features, vac, res, pairs, val_rows, split_positives(inter, val_rows), out, resume=resume, meta={"data": str(data), "tokenizer_hash": getattr(tok, "model_hash", None)})
+    metrics.update(
+        tokenize_seconds=tokenize_s,
+        mean_tokens={"vacancies": float(vac.tokens.lengths.mean()), "resumes": float(res.tokens.lengths.mean())},
+        train_positive_pairs=int(len(pairs.pos)),
+    )
+    write_json(out / METRICS_FILE, metrics)
+    return metrics
+
+
+def _relative(target: Path, start: Path) -> str:
+    import os
+
+    return os.path.relpath(Path(target).resolve(), Path(start).resolve())
