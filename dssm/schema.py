@@ -45,6 +45,7 @@ RESUMES_SCHEMA = pa.schema(
         pa.field("skills", pa.list_(pa.string())),
         pa.field("area", pa.string()),
         pa.field("salary", pa.float64()),
+        pa.field("currency", pa.string()),  # of `salary`; RUR for roubles
         pa.field("experience_years", pa.float64()),
         pa.field("updated_at", pa.timestamp("us")),
     ]
@@ -60,6 +61,13 @@ INTERACTIONS_SCHEMA = pa.schema(
     ]
 )
 INTERACTIONS_REQUIRED = (RESUME_ID, VACANCY_ID, EVENT)
+
+EXPERIENCE_LEVELS = ("noExperience", "between1And3", "between3And6", "moreThan6")
+"""Vocabulary of `vacancies.experience` (hh.ru API ids): required experience, in years."""
+EMPLOYMENT_TYPES = ("full", "part", "project", "probation", "volunteer")
+"""Vocabulary of `vacancies.employment` (hh.ru API ids) used by the importers."""
+SCHEDULES = ("fullDay", "shift", "flexible", "remote", "flyInFlyOut")
+"""Vocabulary of `vacancies.schedule` (hh.ru API ids) used by the importers."""
 
 EVENTS = ("view", "response", "invite", "reject")
 """Known event types. A view is an impression; response/invite are positives; reject is an employer's no."""
@@ -80,3 +88,5 @@ TABLES = {
 
 TEXT_COLUMNS = {"vacancies": ("title", "description"), "resumes": ("title", "text")}
 """The columns a document's text is made of, in reading order."""
+BODY_COLUMNS = {"vacancies": "description", "resumes": "text"}
+"""The column that must be non-empty (after stripping HTML tags and spaces) in every row; titles may be empty."""
