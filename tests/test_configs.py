@@ -1,0 +1,63 @@
+"""Every shipped YAML config parses into its typed dataclass; invalid values are refused with a clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dssm.config import SHIPPED, ModelConfig, TowerConfig, load_model_config, shipped_config_path
+from dssm.errors import JobmatchError
+from dssm.io import config_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIRS = sorted(p for p in ROOT.glob("*/configs") if p.is_dir() and (p.parent / "__init__.py").exists())
+
+
+def _config_class(path: Path):
+    """The dataclass a shipped YAML is for: dssm configs are ModelConfig; another package may map
+    file stems to dataclasses in `<package>.config.CONFIG_CLASSES` (or one `CONFIG_CLASS`)."""
+    if path.parent == ROOT / "dssm" / "configs":
+        return ModelConfig
+    import importlib
+
+    try:
+        mod = importlib.import_module(f"{path.parent.parent.name}.config")
+    except ImportError:
+        return None
+    return getattr(mod, "CONFIG_CLASSES", {}).get(path.stem) or getattr(mod, "CONFIG_CLASS", None)
+
+
+@pytest.mark.parametrize("path", [p for d in CONFIG_DIRS for p in sorted(d.glob("*.yaml"))], ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_every_shipped_yaml_parses(path):
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), f"{path}: top level must be a mapping"
+    cls = _config_class(path)
+    if cls is not None:
+        assert config_from_dict(cls, data, str(path)) is not None
+
+
+def test_dssm_presets():
+    for name in SHIPPED:
+        assert shipped_config_path(name).exists()
+    prod, teacher = load_model_config("production"), load_model_config("teacher")
+    assert prod.vacancy.max_len == 300 and teacher.vacancy.max_len >= 2048
+    # One code path: the teacher differs from production only in context length and epochs.
+    assert {**prod.vacancy.__dict__, "max_len": 0} == {**teacher.vacancy.__dict__, "max_len": 0}
+    assert load_model_config("tiny").vacancy.max_len < load_model_config("tiny_teacher").vacancy.max_len
+
+
+def test_invalid_values_and_unknown_keys_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="dropout"):
+        TowerConfig(dropout=1.5)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("vacancy: {hidden: 0}\n")
+    with pytest.raises(JobmatchError, match="hidden"):
+        load_model_config(bad)
+    bad.write_text("train: {temprature: 0.1}\n")
+    with pytest.raises(JobmatchError, match="unknown key"):
+        load_model_config(bad)
+    bad.write_text("vacancy: {out_dim: 64}\n")
+    with pytest.raises(JobmatchError, match="out_dim"):
+        load_model_config(bad)
