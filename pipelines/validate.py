@@ -83,6 +83,8 @@ def _kind(t: pa.DataType) -> str:
 def _arrow_ok(expected: pa.DataType, got: pa.DataType) -> bool:
     if pa.types.is_null(got):
         return True
+    if pa.types.is_dictionary(got):  # pandas categoricals
+        got = got.value_type
     if hasattr(pa.types, "is_string_view") and pa.types.is_string_view(got):
         got = pa.string()
     kind = _kind(expected)

@@ -87,6 +87,22 @@ def test_good_dataset_passes_with_summary(good):
     assert "professional_role" in summary["optional_columns_absent"]["vacancies"]
 
 
+def test_categorical_and_int_columns_pass(tmp_path):
+    v = _vacancies().to_pandas()
+    v["area"] = v["area"].astype("category")
+    root = tmp_path / "d"
+    root.mkdir()
+    v.to_parquet(root / "vacancies.parquet")
+    pq.write_table(_resumes(), root / "resumes.parquet")
+    assert validate_dir(root)["vacancies"] == 4
+    assert load_dataset(root).vacancies["area"].tolist()[:2] == ["Москва", "Минск"]
+
+
+def test_int_id_is_wrong_type(tmp_path):
+    root = _write(tmp_path / "d", _set(_vacancies(), "vacancy_id", [1, 2, 3, 4]), _resumes(), None)
+    assert _error(root) == "vacancies.parquet: column vacancy_id: wrong type: expected string (string), got int64"
+
+
 def test_interactions_are_optional_and_tables_may_be_empty(tmp_path):
     root = _write(tmp_path / "d", _vacancies(), _resumes().slice(0, 0), None)
     assert validate_dir(root) == {**validate_dir(root), "resumes": 0, "interactions": None}
