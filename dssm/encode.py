@@ -80,12 +80,12 @@ class Encoder:
                     attn[r] = a[j, : lengths[j]].astype(np.float32)
         return emb, attn
 
-    def embed_documents(self, docs: list[list[list[int]]], df: pd.DataFrame, kind: str, batch_size: int = 256) -> np.ndarray:
+    def embed_documents(self, docs: list[list[list[int]]], df: pd.DataFrame, kind: str, batch_size: int = 64) -> np.ndarray:
         """Pre-tokenised documents (sentences of ids, e.g. summaries) + their feature rows -> (N, D) float32 unit rows."""
         store = TokenStore.from_documents(docs, self._tower_cfg(kind).max_len)
         return self._run(store, df, kind, batch_size, attention=False)[0]
 
-    def embed(self, df: pd.DataFrame, kind: str, batch_size: int = 256) -> np.ndarray:
+    def embed(self, df: pd.DataFrame, kind: str, batch_size: int = 64) -> np.ndarray:
         """Raw documents of `kind` ("vacancies"/"resumes") -> (N, D) float32 unit rows, in df order."""
         return self.embed_documents(self.tokenize(df, kind), df, kind, batch_size)
 

@@ -146,3 +146,13 @@ def test_features_unknown_and_missing_buckets():
     assert cat[:, 0].tolist() == [2, 3, 1, 0, 0] and cat[:, 1].tolist() == [0] * 5
     assert np.all(num[:, 1] == 1.0) and np.all(num[:, 0] == 0.0)  # salary absent -> missing flags
     assert fs.cardinalities == [4, 2]
+
+
+def test_bench_encode_smoke(tmp_path):
+    from pipelines.bench.encode import run
+
+    report = run(n_production=8, n_teacher=2, try_compile=False)
+    for name in ("production", "teacher"):
+        rows = report[name]["variants"]
+        assert rows[0]["variant"] == "naive_unbatched" and all(r["docs_per_s"] > 0 for r in rows)
+    assert report["production"]["max_len"] == 300 and report["teacher"]["max_len"] == 3000

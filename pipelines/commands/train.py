@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--kind", choices=("vacancies", "resumes"), default="vacancies", help="which table to embed")
     e.add_argument("--out", type=Path, required=True, help="output Parquet (id, embedding[, attention, sent_idx])")
     e.add_argument("--attention", action="store_true", help="also write per-token attention weights and sentence indices")
-    e.add_argument("--batch-size", type=int, default=256, help="documents per forward pass")
+    e.add_argument("--batch-size", type=int, default=64, help="documents per forward pass")
     e.add_argument("--json", action="store_true", help="print a JSON summary")
     e.set_defaults(func=run_encode)
 

@@ -1,0 +1,211 @@
+"""`jobmatch bench encode`: docs/s and ms/doc of the production (300) and teacher (3,000) encoders.
+
+Each encoder is measured against a naive baseline in the same run: the same
+tower called one document at a time (unbatched). Variants tried, each recorded:
+batched + length-sorted (the shipped `Encoder` path), batched in arrival order
+(mixed lengths, shows what sorting saves), 1 vs 2 intra-op threads, int8
+dynamic quantization of GRU/Linear (`torch.ao.quantization.quantize_dynamic`),
+and torch.compile / ONNX Runtime where available. Weights are random (speed
+does not depend on them); documents have lengths uniform in [L/2, L].
+Peak memory is the resident-set high-water mark per variant (Linux
+/proc/self/status VmHWM, reset through /proc/self/clear_refs), plus the
+process-wide ru_maxrss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dssm.batching import length_sorted_batches
+from dssm.config import load_model_config
+from dssm.io import versions, write_json
+from dssm.tower import Tower
+from pipelines.cli import add_parser
+
+GOALS = {"production_docs_per_s": 1000.0, "teacher_ms_per_doc": 50.0}
+"""Targets on 2 CPU cores (issue 3)."""
+SHIPPED_VARIANT = "batch_64_length_sorted"
+"""What `dssm.encode.Encoder` does by default: fp32, length-sorted batches of 64, the process's threads."""
+
+
+def register(bench_sub: argparse._SubParsersAction) -> None:
+    p = add_parser(bench_sub, "encode", "Encoder throughput (production 300 / teacher 3000 tokens) vs an unbatched GRU baseline.")
+    p.add_argument("--out", type=Path, default=Path("runs/bench"), help="folder for encode.json")
+    p.add_argument("--n-production", type=int, default=2048, help="documents for the 300-token encoder")
+    p.add_argument("--n-teacher", type=int, default=128, help="documents for the 3,000-token encoder")
+    p.add_argument("--threads", type=int, default=2, help="intra-op threads of the main measurements")
+    p.add_argument("--json", action="store_true", help="print the JSON report")
+    p.set_defaults(func=run_cli)
+
+
+def _reset_peak() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _peak_mb() -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _docs(n: int, max_len: int, vocab: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(max_len // 2, max_len + 1, n)
+    return [rng.integers(1, vocab, L) for L in lengths], lengths
+
+
+def _batch(docs: list[np.ndarray], rows: np.ndarray, n_cat: int, num_dim: int):
+    T = max(len(docs[r]) for r in rows)
+    ids = torch.zeros(len(rows), T, dtype=torch.long)
+    for j, r in enumerate(rows):
+        ids[j, : len(docs[r])] = torch.from_numpy(docs[r])
+    return ids, ids != 0, torch.zeros(len(rows), n_cat, dtype=torch.long), torch.zeros(len(rows), num_dim)
+
+
+def _measure(name: str, tower: torch.nn.Module, docs: list[np.ndarray], batches: list[np.ndarray], n_cat: int, num_dim: int, threads: int) -> dict[str, Any]:
+    """Run `tower` over `batches` (after one warm-up batch) and time it."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        prepared = [_batch(docs, rows, n_cat, num_dim) for rows in batches]
+        with torch.inference_mode():
+            tower(*prepared[0])
+            _reset_peak()
+            t0 = time.perf_counter()
+            for b in prepared:
+                tower(*b)
+            dt = time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(prev)
+    n = sum(len(b) for b in batches)
+    tokens = sum(len(docs[r]) for b in batches for r in b)
+    return {
+        "variant": name,
+        "docs": n,
+        "threads": threads,
+        "seconds": dt,
+        "docs_per_s": n / dt,
+        "ms_per_doc": 1000 * dt / n,
+        "tokens_per_s": tokens / dt,
+        "peak_rss_mb": _peak_mb(),
+    }
+
+
+def _variants(tower: Tower, docs: list[np.ndarray], lengths: np.ndarray, n_naive: int, threads: int, batch_size: int) -> list[dict[str, Any]]:
+    n_cat, num_dim = len(tower.cardinalities), tower.cfg.num_dim
+    n = len(docs)
+    sorted_b = length_sorted_batches(lengths, batch_size)
+    arrival_b = [np.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    single = [np.array([i]) for i in range(n_naive)]
+    out = [
+        _measure("naive_unbatched", tower, docs, single, n_cat, num_dim, threads),
+        _measure("batched_arrival_order", tower, docs, arrival_b, n_cat, num_dim, threads),
+        _measure("batched_length_sorted", tower, docs, sorted_b, n_cat, num_dim, threads),
+        _measure("batched_length_sorted_1_thread", tower, docs, sorted_b, n_cat, num_dim, 1),
+    ]
+    q = torch.ao.quantization.quantize_dynamic(tower, {torch.nn.GRU, torch.nn.Linear}, dtype=torch.qint8)
+    out.append(_measure("int8_dynamic_quant_length_sorted", q, docs, sorted_b, n_cat, num_dim, threads))
+    for bs in (32, 64):
+        out.append(_measure(f"batch_{bs}_length_sorted", tower, docs, length_sorted_batches(lengths, bs), n_cat, num_dim, threads))
+    return out
+
+
+def _tower(preset: str, seed: int = 0) -> Tower:
+    cfg = load_model_config(preset).vacancy
+    torch.manual_seed(seed)
+    return Tower(cfg, [20] * len(cfg.categorical)).eval()
+
+
+def run(n_production: int = 2048, n_teacher: int = 128, threads: int = 2, seed: int = 0, try_compile: bool = True) -> dict[str, Any]:
+    """Measure both encoders; -> report dict (also holds `best`, speed-ups vs naive and goal checks)."""
+    report: dict[str, Any] = {"machine": versions(), "cpu_threads_available": torch.get_num_threads(), "goals": GOALS}
+    for name, preset, n, n_naive, bs in (("production", "production", n_production, min(256, n_production), 256), ("teacher", "teacher", n_teacher, min(16, n_teacher), 64)):
+        tower = _tower(preset, seed)
+        docs, lengths = _docs(n, tower.cfg.max_len, tower.cfg.vocab_size, seed)
+        rows = _variants(tower, docs, lengths, n_naive, threads, bs)
+        naive = rows[0]
+        for r in rows:
+            r["speedup_vs_naive"] = r["docs_per_s"] / naive["docs_per_s"]
+        best = max(rows, key=lambda r: r["docs_per_s"])
+        report[name] = {"max_len": tower.cfg.max_len, "mean_tokens": float(lengths.mean()), "batch_size": bs, "variants": rows, "fastest": best["variant"]}
+    report["torch_compile"] = _try_compile(seed) if try_compile else {"status": "skipped"}
+    report["onnxruntime"] = _try_onnx()
+    shipped = {r["variant"]: r for r in report["production"]["variants"]}[SHIPPED_VARIANT]
+    teacher = {r["variant"]: r for r in report["teacher"]["variants"]}[SHIPPED_VARIANT]
+    report["shipped_variant"] = SHIPPED_VARIANT
+    report["production_meets_goal"] = shipped["docs_per_s"] >= GOALS["production_docs_per_s"]
+    report["teacher_meets_goal"] = teacher["ms_per_doc"] <= GOALS["teacher_ms_per_doc"]
+    report["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return report
+
+
+def _try_compile(seed: int) -> dict[str, Any]:
+    """torch.compile on the production tower (one fixed-shape batch); records the speed or why it was not usable."""
+    tower = _tower("production", seed)
+    docs, lengths = _docs(256, 300, tower.cfg.vocab_size, seed)
+    b = _batch(docs, np.arange(256), len(tower.cardinalities), tower.cfg.num_dim)
+    try:
+        compiled = torch.compile(tower, dynamic=False)
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            compiled(*b)
+            compile_s = time.perf_counter() - t0
+        eager = _timed(tower, b)
+        comp = _timed(compiled, b)
+        return {"status": "ok", "compile_seconds": compile_s, "eager_docs_per_s": 256 / eager, "compiled_docs_per_s": 256 / comp}
+    except Exception as e:  # noqa: BLE001 - any compiler failure is a result to record, not a crash
+        return {"status": "failed", "error": f"{type(e).__name__}: {str(e)[:200]}"}
+
+
+def _timed(fn: Callable, b: tuple, reps: int = 3) -> float:
+    with torch.inference_mode():
+        fn(*b)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            fn(*b)
+    return (time.perf_counter() - t0) / reps
+
+
+def _try_onnx() -> dict[str, Any]:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return {"status": "not installed", "note": "onnxruntime is not a dependency; not measured"}
+    return {"status": "installed, not measured", "note": "packed GRU export is not supported by the ONNX exporter"}
+
+
+def run_default(out_dir: Path) -> dict[str, Any]:
+    """Default-size run for `jobmatch bench all` (about a minute on 2 cores); writes out_dir/encode.json."""
+    report = run()
+    write_json(Path(out_dir) / "encode.json", report)
+    return report
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    report = run(args.n_production, args.n_teacher, args.threads)
+    write_json(args.out / "encode.json", report)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    else:
+        for name in ("production", "teacher"):
+            for r in report[name]["variants"]:
+                print(f"{name:10s} {r['variant']:34s} {r['docs_per_s']:9.1f} docs/s {r['ms_per_doc']:8.2f} ms/doc  x{r['speedup_vs_naive']:.1f}  peak {r['peak_rss_mb']:.0f} MB")
+        print(f"torch.compile: {report['torch_compile']}")
+        print(f"goals met: production {report['production_meets_goal']}, teacher {report['teacher_meets_goal']}")
+    return 0
