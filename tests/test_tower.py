@@ -156,3 +156,26 @@ def test_bench_encode_smoke(tmp_path):
         rows = report[name]["variants"]
         assert rows[0]["variant"] == "naive_unbatched" and all(r["docs_per_s"] > 0 for r in rows)
     assert report["production"]["max_len"] == 300 and report["teacher"]["max_len"] == 3000
+
+
+def test_encoder_batches_match_single_documents():
+    import pandas as pd
+
+    from dssm.batching import TokenStore
+    from dssm.encode import Encoder
+
+    cfg, feats = _tiny_model_cfg(), _features()
+    model = build_model(cfg, feats).eval()
+    rng = np.random.default_rng(0)
+    docs = [(rng.integers(1, 40, n), np.arange(n) // 3) for n in (7, 2, 11, 5)]
+    df = pd.DataFrame({"area": ["a", "b", "zz", None], "salary_from": [1e5, None, 3e4, 7e4]})
+    enc = Encoder(model, cfg, feats, tokenizer=None, model_hash="x")
+    emb, attn = enc._run(TokenStore.from_flat(docs), df, "vacancies", batch_size=3, attention=True)
+    cat, num = feats["vacancies"].transform(df)
+    for i, (ids, _) in enumerate(docs):
+        t = torch.from_numpy(ids)[None]
+        with torch.no_grad():
+            e, a = model.vacancy.encode(t, t != 0, torch.from_numpy(cat[i : i + 1]), torch.from_numpy(num[i : i + 1]))
+        assert np.allclose(emb[i], e[0].numpy(), atol=1e-5) and np.allclose(attn[i], a[0].numpy(), atol=1e-6)
+        assert len(attn[i]) == len(ids) and abs(attn[i].sum() - 1) < 1e-5
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
