@@ -1,0 +1,758 @@
+"""Offline evaluation of ranking arms on held-out resumes, and the Talent Match outcome check.
+
+Two modes share one arm abstraction (`ArmSpec` -> `Scorer`):
+
+* **ranking** (interaction logs, e.g. the synthetic market): for every held-out resume
+  rank ALL vacancies and compare the top `curve_k` with the resume's positive vacancies
+  (response / invite) in the held-out interactions:
+
+      Recall@k = |rel ∩ top_k| / |rel|,   nDCG@k = Σ_{i≤k, item_i∈rel} 1/log2(i+1) / IDCG@k,
+      MRR      = 1 / rank of the first relevant item (0 when none is in the top `curve_k`).
+
+  GAUC on logged impressions: per user, the vacancies they saw (any event) are scored,
+  label 1 = a positive event on the pair, 0 = a view without action; the per-user AUC is
+  averaged over users with both classes, weighted by their number of impressions.
+  Every arm ranks the same users, so differences vs the control arm get a *paired*
+  bootstrap 95% CI (users resampled with replacement, the same draw for both arms);
+  the GAUC difference resamples users and recomputes the impression-weighted means.
+  The fraction of the control→teacher gap recovered by the treatment,
+  (m_treat − m_ctrl) / (m_teacher − m_ctrl), gets a CI from the same paired draws.
+
+* **outcomes** (Talent Match: `invite`/`reject` events with a `label` column, no views):
+  no ranking, no training on these labels; every labelled (resume, vacancy) pair is
+  scored by each arm and, per vacancy, AUC(confirmed vs failed) is computed. The summary
+  is the mean over vacancies with both classes weighted by n_pos·n_neg (= the pooled
+  within-vacancy pair ordering accuracy); CIs resample vacancies. A TF-IDF arm is always
+  added as the baseline the others are compared with.
+
+"Rank all vacancies through the index": when an arm names a built FAISS index
+(`ArmSpec.index_dir`) its search answers the top-k; otherwise exact `rank_all` by inner
+product is used — identical to a flat (exact) index, which is what the index module builds
+for catalogues of this size.
+
+>>> arms = {"control": ArmSpec("dssm", model_dir="run/control"), "tfidf": ArmSpec("tfidf")}  # doctest: +SKIP
+>>> result = evaluate(load_dataset("data"), arms, held_out_resume_ids=read_split("run/control"))  # doctest: +SKIP
+>>> print(format_table(result))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from dssm import schema
+from dssm.errors import DataError, JobmatchError
+from dssm.io import progress, versions, write_parquet
+from pipelines import metrics as M
+from pipelines.report import format_table
+
+__all__ = [
+    "ArmSpec",
+    "EvalConfig",
+    "EmbeddingScorer",
+    "Scorer",
+    "build_scorer",
+    "evaluate",
+    "evaluate_outcomes",
+    "format_table",
+    "held_out_from_arms",
+    "is_outcome_data",
+    "read_split",
+    "split_interactions",
+    "weighted_bootstrap",
+]
+
+BASELINES = ("tfidf", "bm25", "popularity")
+KINDS = ("dssm", *BASELINES)
+SPLIT_FILE = "split.json"
+
+
+@dataclass
+class EvalConfig:
+    """How arms are evaluated."""
+
+    ks: tuple[int, ...] = (10, 100)
+    """Cut-offs for Recall@k and nDCG@k."""
+    curve_k: int = 100
+    """Length of each ranked list: recall@k curves run k = 1..curve_k, MRR is truncated here, rankings keep this many rows per user."""
+    n_boot: int = 2000
+    """Bootstrap resamples for every CI."""
+    seed: int = 0
+    """Seed of the bootstrap draws (and of the fallback user split)."""
+    alpha: float = 0.05
+    """CIs are (1 − alpha) percentile intervals."""
+    control: str = "control"
+    """Arm every other arm is compared with (ranking mode)."""
+    treatment: str = "treatment"
+    """Arm whose share of the control→teacher gap is reported."""
+    teacher: str = "teacher"
+    """Upper-bound arm (full-length teacher)."""
+    baseline: str = "tfidf"
+    """Arm the others are compared with in outcomes mode (added automatically when absent)."""
+    split: str = "user"
+    """Fallback split when no held-out resume ids are given: 'user' (seeded resume hold-out) or 'time' (last interactions)."""
+    test_fraction: float = 0.2
+    """Share of resumes (user split) or of interactions by time (time split) held out."""
+    mode: str = "auto"
+    """'ranking', 'outcomes' or 'auto' (outcomes when interactions carry `label` and no views)."""
+
+    def __post_init__(self) -> None:
+        self.ks = tuple(int(k) for k in self.ks)
+        if not self.ks or min(self.ks) < 1:
+            raise ValueError(f"ks must be positive integers, got {self.ks}")
+        if self.curve_k < max(self.ks):
+            raise ValueError(f"curve_k={self.curve_k} must be >= max(ks)={max(self.ks)}")
+        if self.n_boot < 100:
+            raise ValueError(f"n_boot must be >= 100, got {self.n_boot}")
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if self.split not in ("user", "time"):
+            raise ValueError(f"split must be 'user' or 'time', got {self.split!r}")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+        if self.mode not in ("auto", "ranking", "outcomes"):
+            raise ValueError(f"mode must be auto, ranking or outcomes, got {self.mode!r}")
+
+
+@dataclass(frozen=True)
+class ArmSpec:
+    """How one arm scores (resume, vacancy) pairs.
+
+    kind 'dssm': embeddings from the model in `model_dir` (`dssm.encode.Encoder`), texts read
+    from `corpus_dir` (a folder with vacancies.parquet / resumes.parquet holding e.g. the
+    summarized texts; same ids as the dataset) or the dataset itself, optionally passed
+    through `preprocess(df, kind)` (e.g. TextRank-300 summaries); top-k through the FAISS
+    index in `index_dir` when given. kinds 'tfidf' / 'bm25' / 'popularity': the baselines
+    of `pipelines.baselines`, fitted on the dataset's vacancies (popularity: on the
+    training interactions).
+    """
+
+    kind: str
+    model_dir: Path | None = None
+    corpus_dir: Path | None = None
+    index_dir: Path | None = None
+    preprocess: Callable[[pd.DataFrame, str], pd.DataFrame] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise JobmatchError(f"arm kind {self.kind!r} unknown; expected one of {list(KINDS)}")
+        if self.kind == "dssm" and self.model_dir is None:
+            raise JobmatchError("a dssm arm needs model_dir")
+        if self.kind != "dssm" and (self.model_dir or self.index_dir):
+            raise JobmatchError(f"a {self.kind} arm takes no model_dir/index_dir")
+        for name in ("model_dir", "corpus_dir", "index_dir"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, Path(value))
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly description stored with the results."""
+        out = {k: (str(v) if v is not None else None) for k, v in asdict(self).items() if k != "preprocess"}
+        out["preprocess"] = getattr(self.preprocess, "__name__", None) if self.preprocess else None
+        return out
+
+
+class Scorer(Protocol):
+    """Scores for a fixed set of query resumes (rows 0..U-1) against the vacancy catalogue."""
+
+    def top_k(self, k: int, exclude: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(U, k) vacancy rows best first and their scores; -1 / -inf pad when fewer than k are allowed."""
+
+    def pair_scores(self, resume_rows: np.ndarray, vacancy_rows: np.ndarray) -> np.ndarray:
+        """(P,) scores of the aligned pairs (resume_rows[i], vacancy_rows[i])."""
+
+
+class EmbeddingScorer:
+    """Inner-product scorer over unit embeddings: score(r, v) = <e_r, e_v>.
+
+    `search(queries, k) -> (scores, rows)` (e.g. a FAISS index) answers top-k when given,
+    else exact `pipelines.metrics.rank_all`.
+    """
+
+    def __init__(self, resume_emb: np.ndarray, vacancy_emb: np.ndarray, search: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]] | None = None):
+        self.resume_emb = np.ascontiguousarray(resume_emb, dtype=np.float32)  # (U, D)
+        self.vacancy_emb = np.ascontiguousarray(vacancy_emb, dtype=np.float32)  # (V, D)
+        if self.resume_emb.shape[1] != self.vacancy_emb.shape[1]:
+            raise JobmatchError(f"embedding dims differ: resumes {self.resume_emb.shape[1]}, vacancies {self.vacancy_emb.shape[1]}")
+        self.search = search
+
+    def top_k(self, k: int, exclude: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, len(self.vacancy_emb))
+        if self.search is not None and not (exclude is not None and any(len(e) for e in exclude)):
+            _, ranked = self.search(self.resume_emb, k)
+            ranked = np.asarray(ranked, dtype=np.int64)  # (U, k)
+        else:
+            ranked = np.asarray(M.rank_all(self.resume_emb, self.vacancy_emb, k, exclude=exclude), dtype=np.int64)  # (U, k)
+        safe = np.where(ranked >= 0, ranked, 0)
+        scores = np.einsum("ud,ukd->uk", self.resume_emb, self.vacancy_emb[safe])  # (U, k)
+        return ranked, np.where(ranked >= 0, scores, -np.inf).astype(np.float32)
+
+    def pair_scores(self, resume_rows: np.ndarray, vacancy_rows: np.ndarray) -> np.ndarray:
+        return np.einsum("pd,pd->p", self.resume_emb[resume_rows], self.vacancy_emb[vacancy_rows])  # (P,)
+
+
+class _RankerScorer:
+    """Adapter for `pipelines.baselines.TfidfRanker` (tfidf / bm25): scores through the fitted ranker."""
+
+    def __init__(self, ranker: Any, resumes: pd.DataFrame, vacancies: pd.DataFrame):
+        self.ranker, self.resumes, self.vacancies = ranker, resumes.reset_index(drop=True), vacancies.reset_index(drop=True)
+
+    def top_k(self, k: int, exclude: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, len(self.vacancies))
+        extra = max((len(e) for e in exclude), default=0) if exclude is not None else 0
+        ranked = np.asarray(self.ranker.rank(self.resumes, min(k + extra, len(self.vacancies))), dtype=np.int64)
+        ranked = _drop_excluded(ranked, exclude, k)
+        safe = np.where(ranked >= 0, ranked, 0)
+        rows = np.repeat(np.arange(len(ranked)), ranked.shape[1])
+        scores = self.pair_scores(rows, safe.ravel()).reshape(ranked.shape)
+        return ranked, np.where(ranked >= 0, scores, -np.inf).astype(np.float32)
+
+    def pair_scores(self, resume_rows: np.ndarray, vacancy_rows: np.ndarray) -> np.ndarray:
+        return np.asarray(
+            self.ranker.scores(self.resumes.iloc[resume_rows].reset_index(drop=True), np.asarray(vacancy_rows)), dtype=np.float64
+        )
+
+
+class _PopularityScorer:
+    """Same ranking for every user: vacancies by their number of positive training events."""
+
+    def __init__(self, counts: np.ndarray, n_users: int):
+        self.counts, self.n_users = np.asarray(counts, dtype=np.float64), n_users
+
+    def top_k(self, k: int, exclude: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, len(self.counts))
+        extra = max((len(e) for e in exclude), default=0) if exclude is not None else 0
+        order = np.argsort(-self.counts, kind="stable")[: min(k + extra, len(self.counts))]
+        ranked = _drop_excluded(np.tile(order, (self.n_users, 1)), exclude, k)
+        scores = np.where(ranked >= 0, self.counts[np.where(ranked >= 0, ranked, 0)], -np.inf)
+        return ranked, scores.astype(np.float32)
+
+    def pair_scores(self, resume_rows: np.ndarray, vacancy_rows: np.ndarray) -> np.ndarray:
+        return self.counts[vacancy_rows]
+
+
+def _drop_excluded(ranked: np.ndarray, exclude: Sequence[np.ndarray] | None, k: int) -> np.ndarray:
+    """Remove each row's excluded items from an over-fetched ranking, keep the first k (pad with -1)."""
+    if exclude is None or not any(len(e) for e in exclude):
+        return ranked[:, :k]
+    out = np.full((len(ranked), k), -1, dtype=np.int64)
+    for u, row in enumerate(ranked):
+        kept = row[~np.isin(row, exclude[u])][:k]
+        out[u, : len(kept)] = kept
+    return out
+
+
+# ----------------------------------------------------------------------------- splits and data
+
+
+def read_split(model_dir: str | Path) -> list[str]:
+    """Held-out resume ids recorded by `jobmatch train` in MODEL/split.json (`val_resume_ids`)."""
+    path = Path(model_dir) / SPLIT_FILE
+    if not path.exists():
+        raise JobmatchError(f"{path}: not found (train the model with `jobmatch train`, which records its held-out resumes)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        ids = data["val_resume_ids"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise JobmatchError(f"{path}: expected JSON with a 'val_resume_ids' list ({e})") from e
+    return [str(x) for x in ids]
+
+
+def held_out_from_arms(arms: Mapping[str, ArmSpec], control: str = "control") -> list[str] | None:
+    """Held-out resume ids for evaluation, from the model arms' split.json files.
+
+    The control's split (else the first model arm's) is used; every other model arm must
+    also have held out all of these resumes, or it would be scored on resumes it trained
+    on (JobmatchError). None when no arm is a trained model (the caller then splits).
+    """
+    models = {n: s for n, s in arms.items() if s.kind == "dssm"}
+    if not models:
+        return None
+    ref = control if control in models else next(iter(models))
+    held = read_split(models[ref].model_dir)
+    for name, spec in models.items():
+        if name == ref:
+            continue
+        leaked = sorted(set(held) - set(read_split(spec.model_dir)))
+        if leaked:
+            raise JobmatchError(
+                f"arm {name} ({spec.model_dir}) trained on {len(leaked)} resumes that {ref} held out "
+                f"(e.g. {', '.join(leaked[:3])}); train every arm with the same split (same seed and val_fraction)"
+            )
+    return held
+
+
+def split_interactions(interactions: pd.DataFrame, how: str = "user", test_fraction: float = 0.2, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, test) interactions.
+
+    'user': a seeded random `test_fraction` of the resumes that have a positive event is held
+    out with all its interactions. 'time': interactions at or after the (1 − test_fraction)
+    quantile of `ts` are the test part (rows without ts stay in train).
+    """
+    if how == "user":
+        pos = interactions[interactions[schema.EVENT].isin(schema.POSITIVE_EVENTS)]
+        users = np.sort(pos[schema.RESUME_ID].astype(str).unique())
+        rng = np.random.default_rng(seed)
+        n_test = max(1, int(round(test_fraction * len(users)))) if len(users) else 0
+        held = set(rng.choice(users, size=n_test, replace=False)) if n_test else set()
+        mask = interactions[schema.RESUME_ID].astype(str).isin(held)
+    elif how == "time":
+        if schema.TS not in interactions.columns or interactions[schema.TS].isna().all():
+            raise DataError(schema.INTERACTIONS_FILE, schema.TS, "a time split needs timestamps, but the column is missing or empty")
+        cutoff = interactions[schema.TS].quantile(1 - test_fraction)
+        mask = (interactions[schema.TS] >= cutoff).fillna(False).to_numpy(bool)
+    else:
+        raise JobmatchError(f"unknown split {how!r}; expected 'user' or 'time'")
+    return interactions[~mask].reset_index(drop=True), interactions[mask].reset_index(drop=True)
+
+
+def _corpus_frame(base: pd.DataFrame, corpus_dir: Path | None, kind: str) -> pd.DataFrame:
+    """`base` with its text columns replaced by those of CORPUS/<kind>.parquet (matched by id)."""
+    if corpus_dir is None:
+        return base
+    file, _, _, id_col = schema.TABLES[kind]
+    path = corpus_dir / file
+    if not path.exists():
+        raise JobmatchError(f"{path}: corpus file not found")
+    corpus = pd.read_parquet(path)
+    cols = [c for c in schema.TEXT_COLUMNS[kind] if c in corpus.columns]
+    if id_col not in corpus.columns or not cols:
+        raise DataError(str(path), id_col if id_col not in corpus.columns else schema.TEXT_COLUMNS[kind][-1], "missing column")
+    corpus = corpus.assign(**{id_col: corpus[id_col].astype(str)}).drop_duplicates(id_col).set_index(id_col)
+    ids = base[id_col].astype(str)
+    missing = ids[~ids.isin(corpus.index)]
+    if len(missing):
+        raise DataError(str(path), id_col, f"{len(missing)} ids of the dataset have no text here", rows=missing.tolist())
+    out = base.copy()
+    for c in cols:
+        out[c] = corpus.loc[ids.to_numpy(), c].to_numpy()
+    return out
+
+
+def _search_fn(index_dir: Path) -> Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]:
+    """Top-k search through a built index (`pipelines.index`), returning rows of the index's id list."""
+    from pipelines import index as index_mod
+
+    loaded = index_mod.load_index(index_dir)
+    return loaded.search_rows
+
+
+def build_scorer(spec: ArmSpec, vacancies: pd.DataFrame, resumes: pd.DataFrame, train_interactions: pd.DataFrame | None) -> Scorer:
+    """A `Scorer` for `resumes` (the query rows) against `vacancies` (the catalogue, in row order)."""
+    if spec.kind == "dssm":
+        from dssm.encode import Encoder
+
+        enc = Encoder.load(spec.model_dir)
+        vac = _corpus_frame(vacancies, spec.corpus_dir, "vacancies")
+        res = _corpus_frame(resumes, spec.corpus_dir, "resumes")
+        if spec.preprocess is not None:
+            vac, res = spec.preprocess(vac, "vacancies"), spec.preprocess(res, "resumes")
+        vac_emb = enc.embed(vac, "vacancies")  # (V, D)
+        res_emb = enc.embed(res, "resumes")  # (U, D)
+        search = None
+        if spec.index_dir is not None:
+            search = _search_fn(spec.index_dir)
+        return EmbeddingScorer(res_emb, vac_emb, search)
+    if spec.kind in ("tfidf", "bm25"):
+        from pipelines import baselines
+
+        ranker = baselines.TfidfRanker(method=spec.kind) if spec.kind == "bm25" else baselines.TfidfRanker()
+        ranker.fit(vacancies)
+        return _RankerScorer(ranker, resumes, vacancies)
+    counts = np.zeros(len(vacancies))
+    if train_interactions is not None and len(train_interactions):
+        pos = train_interactions[train_interactions[schema.EVENT].isin(schema.POSITIVE_EVENTS)]
+        rows = pd.Index(vacancies[schema.VACANCY_ID].astype(str)).get_indexer(pos[schema.VACANCY_ID].astype(str))
+        counts = np.bincount(rows[rows >= 0], minlength=len(vacancies)).astype(float)
+    return _PopularityScorer(counts, len(resumes))
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def weighted_bootstrap(values: Mapping[str, np.ndarray], weights: np.ndarray, n_boot: int, seed: int) -> dict[str, np.ndarray]:
+    """Bootstrap distribution of weighted means Σ w_g x_g / Σ w_g, one shared draw of groups for all arms.
+
+    values: arm -> (G,) per-group values (NaN groups must already be removed); weights (G,).
+    Returns arm -> (n_boot,) resampled weighted means (paired: the same groups in every arm).
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(w), size=(n_boot, len(w)))  # (B, G)
+    counts = np.apply_along_axis(np.bincount, 1, idx, minlength=len(w)).astype(np.float64)  # (B, G)
+    denom = counts @ w  # (B,)
+    denom[denom == 0] = np.nan
+    return {arm: (counts @ (w * np.asarray(x, dtype=np.float64))) / denom for arm, x in values.items()}
+
+
+def _interval(draws: np.ndarray, alpha: float) -> tuple[float, float]:
+    draws = draws[np.isfinite(draws)]
+    if not len(draws):
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+def _p_two_sided(draws: np.ndarray) -> float:
+    """Bootstrap two-sided p-value of 'difference = 0': 2·min(P(d ≤ 0), P(d ≥ 0)), capped at 1."""
+    draws = draws[np.isfinite(draws)]
+    if not len(draws):
+        return float("nan")
+    return float(min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))))
+
+
+def _weighted_summary(values: Mapping[str, np.ndarray], weights: np.ndarray, reference: str | None, cfg: EvalConfig) -> tuple[dict, dict]:
+    """Per-arm weighted mean + CI and per-arm difference vs `reference` with paired CI and p."""
+    w = np.asarray(weights, dtype=np.float64)
+    draws = weighted_bootstrap(values, w, cfg.n_boot, cfg.seed)
+    per_arm, diffs = {}, {}
+    for arm, x in values.items():
+        mean = float(np.sum(w * x) / np.sum(w)) if np.sum(w) > 0 else float("nan")
+        lo, hi = _interval(draws[arm], cfg.alpha)
+        per_arm[arm] = {"mean": mean, "ci_low": lo, "ci_high": hi, "n": int(len(x))}
+    if reference in values:
+        for arm in values:
+            if arm == reference:
+                continue
+            d = draws[arm] - draws[reference]
+            lo, hi = _interval(d, cfg.alpha)
+            diffs[arm] = {
+                "mean_a": per_arm[reference]["mean"],
+                "mean_b": per_arm[arm]["mean"],
+                "diff": per_arm[arm]["mean"] - per_arm[reference]["mean"],
+                "ci_low": lo,
+                "ci_high": hi,
+                "p_value": _p_two_sided(d),
+            }
+    return per_arm, diffs
+
+
+# ----------------------------------------------------------------------------- ranking mode
+
+
+def _positions(ids: pd.Series, index: pd.Index, file: str, column: str) -> np.ndarray:
+    rows = index.get_indexer(ids.astype(str))
+    bad = np.flatnonzero(rows < 0)
+    if len(bad):
+        raise DataError(file, column, f"{len(bad)} interactions point at unknown ids", rows=bad.tolist())
+    return rows
+
+
+def recall_curve(ranked: np.ndarray, relevant: Sequence[np.ndarray]) -> np.ndarray:
+    """(K,) mean over users of Recall@k for k = 1..K from a (U, K) ranking (users need ≥ 1 relevant)."""
+    hits = np.stack([np.isin(row, rel) & (row >= 0) for row, rel in zip(ranked, relevant)]) if len(ranked) else np.zeros((0, ranked.shape[1]), bool)
+    n_rel = np.array([len(r) for r in relevant], dtype=np.float64)
+    return (np.cumsum(hits, axis=1) / n_rel[:, None]).mean(axis=0)  # (K,)
+
+
+def _user_aucs(scores: np.ndarray, labels: np.ndarray, user_of_pair: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-user AUC (NaN without both classes) and number of impressions."""
+    aucs = np.full(n_users, np.nan)
+    sizes = np.bincount(user_of_pair, minlength=n_users)
+    order = np.argsort(user_of_pair, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    for u in range(n_users):
+        sel = order[bounds[u] : bounds[u + 1]]
+        y = labels[sel]
+        if 0 < y.sum() < len(y):
+            aucs[u] = M.auc(scores[sel], y)
+    return aucs, sizes
+
+
+def _gap(values: Mapping[str, np.ndarray], cfg: EvalConfig) -> dict[str, Any] | None:
+    """Fraction of the control→teacher gap the treatment recovers, with a paired bootstrap CI (users resampled)."""
+    c, t, T = (values.get(a) for a in (cfg.control, cfg.treatment, cfg.teacher))
+    if c is None or t is None or T is None:
+        return None
+    gap = float(np.mean(T) - np.mean(c))
+    out = {"control": float(np.mean(c)), "treatment": float(np.mean(t)), "teacher": float(np.mean(T)), "gap": gap}
+    if gap <= 0:
+        out.update(fraction=None, ci_low=None, ci_high=None, note="teacher does not beat control on this metric; fraction undefined")
+        return out
+    draws = weighted_bootstrap({"c": c, "t": t, "T": T}, np.ones(len(c)), cfg.n_boot, cfg.seed)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = (draws["t"] - draws["c"]) / (draws["T"] - draws["c"])
+    frac[(draws["T"] - draws["c"]) <= 0] = np.nan
+    lo, hi = _interval(frac, cfg.alpha)
+    out.update(fraction=(float(np.mean(t)) - float(np.mean(c))) / gap, ci_low=lo, ci_high=hi)
+    return out
+
+
+def evaluate(
+    dataset: Any,
+    arms: Mapping[str, ArmSpec],
+    held_out_resume_ids: Sequence[str] | None = None,
+    cfg: EvalConfig | None = None,
+    out_dir: str | Path | None = None,
+    scorers: Mapping[str, Scorer] | None = None,
+) -> dict[str, Any]:
+    """Evaluate every arm; dispatches to `evaluate_outcomes` for labelled outcome data.
+
+    dataset: a `pipelines.dataset.Dataset` (vacancies, resumes, interactions).
+    arms: name -> ArmSpec; `scorers` may supply ready scorers by name instead (built over the
+    held-out resumes in sorted-id order, see `held_out_resumes`), e.g. in tests.
+    held_out_resume_ids: the resumes the models did not train on (`read_split(model_dir)`);
+    when None, `cfg.split` splits the interactions.
+    out_dir: when given, writes `rankings/<arm>.parquet` (resume_id, vacancy_id, rank, score;
+    top `curve_k` per held-out resume, rank 1 = best) and `per_user.parquet`.
+    Returns a JSON-serialisable dict (see `pipelines.report.write_report`).
+    """
+    cfg = cfg or EvalConfig()
+    inter = dataset.interactions
+    if inter is None or len(inter) == 0:
+        raise JobmatchError(f"{dataset.root}: no interactions.parquet; evaluation needs held-out interactions")
+    if is_outcome_data(inter, cfg):
+        return evaluate_outcomes(dataset, arms, cfg, out_dir=out_dir, scorers=scorers)
+    names = list(dict.fromkeys([*arms, *(scorers or {})]))
+    if cfg.control not in names:
+        raise JobmatchError(f"no arm named {cfg.control!r} (the control every arm is compared with); arms: {names}")
+    t_start = time.perf_counter()
+    vac_index = pd.Index(dataset.vacancies[schema.VACANCY_ID].astype(str))
+    res_index = pd.Index(dataset.resumes[schema.RESUME_ID].astype(str))
+
+    if held_out_resume_ids is not None:
+        held = set(map(str, held_out_resume_ids))
+        test_mask = inter[schema.RESUME_ID].astype(str).isin(held)
+        train, test = inter[~test_mask], inter[test_mask]
+        split = {"kind": "given", "n_held_out_ids": len(held)}
+    else:
+        train, test = split_interactions(inter, cfg.split, cfg.test_fraction, cfg.seed)
+        held = set(test[schema.RESUME_ID].astype(str))
+        split = {"kind": cfg.split, "test_fraction": cfg.test_fraction, "seed": cfg.seed}
+    unknown = sorted(held - set(res_index))
+    users = np.array(sorted(held & set(res_index)), dtype=object)
+    if not len(users):
+        raise JobmatchError("none of the held-out resume ids is in resumes.parquet")
+    u_index = pd.Index(users)
+    t_u = u_index.get_indexer(test[schema.RESUME_ID].astype(str))
+    t_v = _positions(test[schema.VACANCY_ID], vac_index, schema.INTERACTIONS_FILE, schema.VACANCY_ID)
+    positive = test[schema.EVENT].isin(schema.POSITIVE_EVENTS).to_numpy()
+    keep = t_u >= 0
+    pairs = pd.DataFrame({"u": t_u[keep], "v": t_v[keep], "pos": positive[keep]}).groupby(["u", "v"], sort=True)["pos"].max().reset_index()
+    relevant = [np.empty(0, np.int64)] * len(users)
+    for u, grp in pairs[pairs["pos"]].groupby("u"):
+        relevant[int(u)] = grp["v"].to_numpy(np.int64)
+    exclude = None
+    if split["kind"] == "time":
+        tr_u = u_index.get_indexer(train[schema.RESUME_ID].astype(str))
+        tr_v = vac_index.get_indexer(train[schema.VACANCY_ID].astype(str))
+        tr_pos = train[schema.EVENT].isin(schema.POSITIVE_EVENTS).to_numpy() & (tr_u >= 0) & (tr_v >= 0)
+        seen = pd.DataFrame({"u": tr_u[tr_pos], "v": tr_v[tr_pos]}).drop_duplicates()
+        exclude = [np.empty(0, np.int64)] * len(users)
+        for u, grp in seen.groupby("u"):
+            exclude[int(u)] = grp["v"].to_numpy(np.int64)
+        relevant = [np.setdiff1d(rel, ex) for rel, ex in zip(relevant, exclude)]  # already-seen positives are not new relevance
+
+    with_pos = np.array([len(r) > 0 for r in relevant])
+    if not with_pos.any():
+        raise JobmatchError("no held-out resume has a positive (response/invite) interaction; nothing to rank against")
+    imp_u, imp_v, imp_y = pairs["u"].to_numpy(), pairs["v"].to_numpy(), pairs["pos"].to_numpy(np.int64)
+    users_res = dataset.resumes.set_index(dataset.resumes[schema.RESUME_ID].astype(str)).loc[users].reset_index(drop=True)
+    rel_sub = [relevant[i] for i in np.flatnonzero(with_pos)]
+    metric_names = [*(f"recall@{k}" for k in cfg.ks), *(f"ndcg@{k}" for k in cfg.ks), "mrr"]
+    per_user: dict[str, dict[str, np.ndarray]] = {}
+    gauc_vals: dict[str, np.ndarray] = {}
+    arms_out: dict[str, Any] = {}
+    rankings: dict[str, pd.DataFrame] = {}
+    gauc_sizes = None
+    for name in progress(names, desc="arms", unit="arm"):
+        t0 = time.perf_counter()
+        scorer = (scorers or {}).get(name) or build_scorer(arms[name], dataset.vacancies, users_res, train)
+        ranked, scores = scorer.top_k(cfg.curve_k, exclude)
+        ranked_pos = ranked[with_pos]
+        vals = {}
+        for k in cfg.ks:
+            vals[f"recall@{k}"] = np.asarray(M.recall_at_k(ranked_pos, rel_sub, k), dtype=np.float64)
+            vals[f"ndcg@{k}"] = np.asarray(M.ndcg_at_k(ranked_pos, rel_sub, k), dtype=np.float64)
+        vals["mrr"] = np.asarray(M.mrr(ranked_pos, rel_sub), dtype=np.float64)
+        per_user[name] = vals
+        aucs, sizes = _user_aucs(np.asarray(scorer.pair_scores(imp_u, imp_v), dtype=np.float64), imp_y, imp_u, len(users))
+        gauc_vals[name], gauc_sizes = aucs, sizes
+        curve = recall_curve(ranked_pos, rel_sub)
+        metrics_out = {}
+        for m, x in vals.items():
+            lo, hi = M.bootstrap_ci(x, n_boot=cfg.n_boot, seed=cfg.seed, alpha=cfg.alpha)
+            metrics_out[m] = {"mean": float(np.mean(x)), "ci_low": float(lo), "ci_high": float(hi), "n": int(len(x))}
+        arms_out[name] = {
+            "spec": arms[name].describe() if name in arms else {"kind": "given scorer"},
+            "metrics": metrics_out,
+            "recall_curve": [float(r) for r in curve],
+            "seconds": time.perf_counter() - t0,
+        }
+        k_eff = ranked.shape[1]
+        ok = ranked >= 0
+        rankings[name] = pd.DataFrame(
+            {
+                schema.RESUME_ID: np.repeat(users, k_eff)[ok.ravel()],
+                schema.VACANCY_ID: vac_index.to_numpy()[np.where(ok, ranked, 0)].ravel()[ok.ravel()],
+                "rank": np.tile(np.arange(1, k_eff + 1, dtype=np.int32), len(users))[ok.ravel()],
+                "score": scores.ravel()[ok.ravel()].astype(np.float32),
+            }
+        )
+
+    both = np.isfinite(gauc_vals[names[0]])
+    gauc_per_arm, gauc_diffs = _weighted_summary({a: v[both] for a, v in gauc_vals.items()}, gauc_sizes[both], cfg.control, cfg)
+    for name in names:
+        gauc_per_arm[name] |= {"n": int(both.sum())}
+        arms_out[name]["metrics"]["gauc"] = gauc_per_arm[name]
+    vs_control: dict[str, dict[str, Any]] = {}
+    for name in names:
+        if name == cfg.control:
+            continue
+        vs_control[name] = {}
+        for m in metric_names:
+            r = M.paired_bootstrap(per_user[cfg.control][m], per_user[name][m], n_boot=cfg.n_boot, seed=cfg.seed, alpha=cfg.alpha)
+            vs_control[name][m] = {k: float(v) for k, v in r.items()}
+        if name in gauc_diffs:
+            vs_control[name]["gauc"] = gauc_diffs[name]
+    gap = {m: g for m in metric_names if (g := _gap({a: per_user[a][m] for a in names}, cfg)) is not None}
+
+    notes = []
+    if unknown:
+        notes.append(f"{len(unknown)} held-out resume ids are not in resumes.parquet and were skipped")
+    if (~with_pos).any():
+        notes.append(f"{int((~with_pos).sum())} held-out resumes have no positive event: ranked (rankings) but not in the ranking metrics")
+    if split["kind"] == "time":
+        notes.append("time split: each resume's training positives are excluded from its ranking")
+    result = {
+        "mode": "ranking",
+        "dataset": str(dataset.root),
+        "split": split,
+        "control": cfg.control,
+        "treatment": cfg.treatment,
+        "teacher": cfg.teacher,
+        "n_vacancies": int(len(vac_index)),
+        "n_users": int(len(users)),
+        "n_users_with_positives": int(with_pos.sum()),
+        "n_users_gauc": int(both.sum()),
+        "metric_names": [*metric_names, "gauc"],
+        "arms": arms_out,
+        "vs_control": vs_control,
+        "gap_recovered": gap,
+        "notes": notes,
+        "config": _cfg_dict(cfg),
+        "versions": versions(),
+        "seconds": time.perf_counter() - t_start,
+    }
+    if out_dir is not None:
+        out = Path(out_dir)
+        for name, frame in rankings.items():
+            write_parquet(out / "rankings" / f"{name}.parquet", frame)
+        rows = []
+        for name in names:
+            frame = pd.DataFrame({schema.RESUME_ID: users[with_pos], "arm": name, **per_user[name]})
+            frame["gauc_auc"] = gauc_vals[name][with_pos]
+            rows.append(frame)
+        write_parquet(out / "per_user.parquet", pd.concat(rows, ignore_index=True))
+        result["rankings"] = {name: str(out / "rankings" / f"{name}.parquet") for name in rankings}
+    return result
+
+
+# ----------------------------------------------------------------------------- outcomes mode (Talent Match)
+
+
+def is_outcome_data(inter: pd.DataFrame | None, cfg: EvalConfig) -> bool:
+    """Outcomes mode: forced by cfg.mode, or (auto) interactions carry `label` and contain no views."""
+    if cfg.mode != "auto":
+        return cfg.mode == "outcomes"
+    return inter is not None and "label" in inter.columns and not (inter[schema.EVENT] == "view").any()
+
+
+def evaluate_outcomes(
+    dataset: Any,
+    arms: Mapping[str, ArmSpec],
+    cfg: EvalConfig | None = None,
+    out_dir: str | Path | None = None,
+    scorers: Mapping[str, Scorer] | None = None,
+) -> dict[str, Any]:
+    """Within-vacancy AUC of confirmed (label 1) vs failed (label 0) resumes, per arm, with CIs.
+
+    Per vacancy g with both classes: AUC_g = P(score(confirmed) > score(failed)) (ties ½),
+    weight w_g = n_pos·n_neg; the summary Σ w_g AUC_g / Σ w_g is the share of correctly
+    ordered within-vacancy (confirmed, failed) pairs. CIs resample vacancies; differences
+    vs `cfg.baseline` (TF-IDF, added when absent) are paired over the same vacancies. No
+    arm is trained here. `scorers` (name -> Scorer over ALL dataset resumes in row order)
+    may replace building from specs. `out_dir` gets `outcome_scores.parquet`.
+    """
+    cfg = cfg or EvalConfig()
+    inter = dataset.interactions
+    file = schema.INTERACTIONS_FILE
+    if inter is None or "label" not in inter.columns:
+        raise DataError(file, "label", "outcome evaluation needs a 0/1 label column (import with `jobmatch import talentmatch_ru`)")
+    lab = pd.to_numeric(inter["label"], errors="coerce")
+    bad = np.flatnonzero(~lab.isin([0, 1]).to_numpy())
+    if len(bad):
+        raise DataError(file, "label", "labels must be 0 or 1", rows=bad.tolist())
+    arms = dict(arms)
+    if cfg.baseline not in arms and cfg.baseline not in (scorers or {}):
+        if cfg.baseline not in BASELINES:
+            raise JobmatchError(f"baseline arm {cfg.baseline!r} is neither given nor a known baseline {list(BASELINES)}")
+        arms[cfg.baseline] = ArmSpec(cfg.baseline)
+    names = list(dict.fromkeys([*arms, *(scorers or {})]))
+    t_start = time.perf_counter()
+    vac_index = pd.Index(dataset.vacancies[schema.VACANCY_ID].astype(str))
+    res_index = pd.Index(dataset.resumes[schema.RESUME_ID].astype(str))
+    r = _positions(inter[schema.RESUME_ID], res_index, file, schema.RESUME_ID)
+    v = _positions(inter[schema.VACANCY_ID], vac_index, file, schema.VACANCY_ID)
+    y = lab.to_numpy(np.int64)
+    groups = np.unique(v)
+    per_vac: dict[str, np.ndarray] = {}
+    pos_n = np.array([int(y[v == g].sum()) for g in groups])
+    neg_n = np.array([int((v == g).sum()) for g in groups]) - pos_n
+    usable = (pos_n > 0) & (neg_n > 0)
+    if not usable.any():
+        raise JobmatchError("no vacancy has both a confirmed and a failed resume; within-vacancy AUC is undefined")
+    frames = []
+    arms_out = {}
+    for name in progress(names, desc="arms", unit="arm"):
+        t0 = time.perf_counter()
+        scorer = (scorers or {}).get(name) or build_scorer(arms[name], dataset.vacancies, dataset.resumes, None)
+        s = np.asarray(scorer.pair_scores(r, v), dtype=np.float64)
+        per_vac[name] = np.array([M.auc(s[v == g], y[v == g]) if ok else np.nan for g, ok in zip(groups, usable)])
+        frames.append(pd.DataFrame({schema.RESUME_ID: res_index[r], schema.VACANCY_ID: vac_index[v], "label": y, "arm": name, "score": s}))
+        arms_out[name] = {"spec": arms[name].describe() if name in arms else {"kind": "given scorer"}, "seconds": time.perf_counter() - t0}
+    weights = (pos_n * neg_n)[usable].astype(np.float64)
+    summary, diffs = _weighted_summary({a: x[usable] for a, x in per_vac.items()}, weights, cfg.baseline, cfg)
+    for name in names:
+        arms_out[name]["metrics"] = {"within_vacancy_auc": summary[name]}
+        arms_out[name]["per_vacancy_auc"] = {str(vac_index[g]): (None if np.isnan(a) else float(a)) for g, a in zip(groups, per_vac[name])}
+    titles = dataset.vacancies.set_index(dataset.vacancies[schema.VACANCY_ID].astype(str))["title"]
+    result = {
+        "mode": "outcomes",
+        "dataset": str(dataset.root),
+        "baseline": cfg.baseline,
+        "n_pairs": int(len(y)),
+        "n_positive": int(y.sum()),
+        "n_vacancies": int(len(groups)),
+        "n_vacancies_used": int(usable.sum()),
+        "vacancies": [
+            {"vacancy_id": str(vac_index[g]), "title": str(titles.get(vac_index[g], "")), "n_confirmed": int(p), "n_failed": int(n)}
+            for g, p, n in zip(groups, pos_n, neg_n)
+        ],
+        "metric_names": ["within_vacancy_auc"],
+        "arms": arms_out,
+        "vs_baseline": {a: {"within_vacancy_auc": d} for a, d in diffs.items()},
+        "notes": [
+            "no arm was trained on these labels",
+            f"{int((~usable).sum())} vacancies lack one of the classes and are left out" if (~usable).any() else "every vacancy has both classes",
+        ],
+        "config": _cfg_dict(cfg),
+        "versions": versions(),
+        "seconds": time.perf_counter() - t_start,
+    }
+    if out_dir is not None:
+        write_parquet(Path(out_dir) / "outcome_scores.parquet", pd.concat(frames, ignore_index=True))
+    return result
+
+
+def _cfg_dict(cfg: EvalConfig) -> dict[str, Any]:
+    d = asdict(cfg)
+    d["ks"] = list(d["ks"])
+    return d
