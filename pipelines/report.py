@@ -34,13 +34,13 @@ def _label(metric: str) -> str:
 def _num(x: Any, digits: int = 4) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
-    return f"{x:.{digits}f}"
+    return f"{round(x, digits) + 0.0:.{digits}f}"  # + 0.0 turns -0.0 into 0.0
 
 
 def _diff(d: dict[str, Any] | None) -> str:
     if not d:
         return ""
-    return f"{d['diff']:+.4f} [{_num(d['ci_low'])}, {_num(d['ci_high'])}]"
+    return f"{round(d['diff'], 4) + 0.0:+.4f} [{_num(d['ci_low'])}, {_num(d['ci_high'])}]"
 
 
 def _headline(result: dict[str, Any]) -> str:
