@@ -1,0 +1,184 @@
+"""Recommend vacancies for resumes: preprocess (summarize) -> encode with the index's model -> filtered top-k.
+
+The resume must be encoded by the very model whose vacancy embeddings are in the index: a
+`Recommender` refuses an encoder whose `model_hash` differs from the index manifest's, and a
+preprocessing (summarizer) whose id differs from the one the index was built with.
+
+>>> rec = Recommender(VacancyIndex.load("runs/demo/index"), Encoder.load("runs/demo/production"))  # doctest: +SKIP
+>>> rec.recommend(resumes_df.iloc[:1], k=10)[0]  # doctest: +SKIP
+   rank vacancy_id     score                 title
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from dssm import schema
+from dssm.errors import DataError, JobmatchError
+from dssm.io import write_parquet
+from pipelines.index import Filters, VacancyIndex
+
+Preprocess = Callable[[pd.DataFrame, str], pd.DataFrame]
+"""(frame, kind) -> the frame with its text replaced (e.g. by a 300-token summary); same rows and columns."""
+
+
+class EncoderLike(Protocol):
+    """What retrieval needs from `dssm.encode.Encoder`."""
+
+    model_hash: str
+    dim: int
+
+    def embed(self, df: pd.DataFrame, kind: str) -> np.ndarray: ...
+
+
+def check_compatible(index: VacancyIndex, encoder: EncoderLike, preprocess_id: str | None = None) -> None:
+    """Raise JobmatchError unless `encoder` (and preprocessing) is what `index` was built with."""
+    m = index.manifest
+    if encoder.model_hash != m["model_hash"]:
+        raise JobmatchError(
+            f"query model {encoder.model_hash[:12]} differs from the model the index {index.version} was built with "
+            f"({str(m['model_hash'])[:12]}, {m.get('model_dir', '?')}); rebuild the index or pass that model"
+        )
+    if int(encoder.dim) != int(m["dim"]):
+        raise JobmatchError(f"query model dim {encoder.dim} != index dim {m['dim']}")
+    if preprocess_id != m.get("preprocess_id"):
+        raise JobmatchError(f"query preprocessing {preprocess_id!r} differs from the index's {m.get('preprocess_id')!r} (summarizer mismatch)")
+
+
+def resumes_from_records(records: Sequence[dict[str, Any]], source: str = "resume") -> pd.DataFrame:
+    """Resume dicts (contract fields; resume_id optional) -> a validated resumes frame."""
+    from pipelines.validate import check_frame_types, is_empty_text
+
+    if not isinstance(records, (list, tuple)) or not all(isinstance(r, dict) for r in records):
+        raise DataError(source, None, "expected a JSON object (or a list of objects) with resume fields")
+    known = set(schema.RESUMES_SCHEMA.names)
+    rows = []
+    for i, r in enumerate(records):
+        unknown = sorted(set(r) - known)
+        if unknown:
+            raise DataError(source, unknown[0], f"unknown resume field(s) {unknown}; known: {sorted(known)}", [i])
+        rows.append({schema.RESUME_ID: f"query-{i}", **r})
+    df = pd.DataFrame(rows)
+    if "updated_at" in df.columns:
+        df["updated_at"] = pd.to_datetime(df["updated_at"], errors="coerce")
+    check_frame_types("resumes", df, source)
+    empty = np.flatnonzero(is_empty_text(df["text"]))
+    if len(empty):
+        raise DataError(source, "text", "empty resume text", empty)
+    return df
+
+
+def load_resume_file(path: str | Path) -> pd.DataFrame:
+    """A JSON file holding one resume object or a list of them -> validated frame."""
+    import json
+
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise JobmatchError(f"{path}: file not found") from e
+    except json.JSONDecodeError as e:
+        raise DataError(str(path), None, f"not valid JSON: {e}") from e
+    return resumes_from_records(obj if isinstance(obj, list) else [obj], str(path))
+
+
+class Recommender:
+    """Ranks the vacancies of one index version for resumes, with the index's own encoder."""
+
+    def __init__(self, index: VacancyIndex, encoder: EncoderLike, preprocess: Preprocess | None = None, preprocess_id: str | None = None):
+        check_compatible(index, encoder, preprocess_id)
+        self.index, self.encoder, self.preprocess = index, encoder, preprocess
+
+    def embed(self, resumes: pd.DataFrame) -> np.ndarray:
+        """Resumes -> (N, D) unit query rows (after preprocessing)."""
+        df = self.preprocess(resumes, "resumes") if self.preprocess else resumes
+        emb = np.asarray(self.encoder.embed(df, "resumes"), dtype=np.float32)  # (N, D)
+        if emb.shape != (len(resumes), self.index.manifest["dim"]):
+            raise JobmatchError(f"encoder returned {emb.shape} for {len(resumes)} resumes")
+        return emb
+
+    def recommend(self, resumes: pd.DataFrame, k: int = 10, filters: Filters | None = None) -> list[pd.DataFrame]:
+        """One frame per resume: rank (1..), vacancy_id, score (inner product), title; best first."""
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise JobmatchError(f"k must be a positive integer, got {k!r}")
+        if len(resumes) == 0:
+            return []
+        scores, rows = self.index.search(self.embed(resumes), k, filters)  # (N, k'), (N, k')
+        out = []
+        for s, r in zip(scores, rows):
+            keep = r >= 0
+            r, s = r[keep], s[keep]
+            out.append(pd.DataFrame({"rank": np.arange(1, len(r) + 1), schema.VACANCY_ID: self.index.ids[r], "score": s.astype(np.float32), "title": self.index.titles[r]}))
+        return out
+
+    def recommend_batch(self, resumes: pd.DataFrame, k: int = 10, filters: Filters | None = None, batch_size: int = 256, progress: bool = True) -> pd.DataFrame:
+        """Long frame for many resumes: resume_id, rank, vacancy_id, score, title (resume order, then rank)."""
+        from dssm.io import progress as bar
+
+        parts = []
+        starts = range(0, len(resumes), batch_size)
+        for start in bar(starts, desc="recommend", unit="batch") if progress and len(starts) > 1 else starts:
+            chunk = resumes.iloc[start : start + batch_size]
+            for rid, df in zip(chunk[schema.RESUME_ID].astype(str), self.recommend(chunk, k, filters)):
+                parts.append(df.assign(**{schema.RESUME_ID: rid})[[schema.RESUME_ID, "rank", schema.VACANCY_ID, "score", "title"]])
+        if not parts:
+            return pd.DataFrame({schema.RESUME_ID: [], "rank": [], schema.VACANCY_ID: [], "score": [], "title": []})
+        return pd.concat(parts, ignore_index=True)
+
+
+def lookup_resumes(resumes: pd.DataFrame, ids: Sequence[str], source: str = "resumes.parquet") -> pd.DataFrame:
+    """Rows of `resumes` for `ids`, in that order; DataError naming the unknown ids."""
+    index = pd.Index(resumes[schema.RESUME_ID].astype(str))
+    pos = index.get_indexer([str(i) for i in ids])
+    missing = [i for i, p in zip(ids, pos) if p < 0]
+    if missing:
+        raise DataError(source, schema.RESUME_ID, f"unknown resume id(s): {', '.join(map(str, missing[:5]))}")
+    return resumes.iloc[pos].reset_index(drop=True)
+
+
+def write_recommendations(path: str | Path, frame: pd.DataFrame) -> None:
+    """Atomic Parquet of a `recommend_batch` frame."""
+    write_parquet(path, frame)
+
+
+def filters_from(area: str | None, salary_min: float | None) -> Filters:
+    if salary_min is not None and (not math.isfinite(salary_min) or salary_min < 0):
+        raise JobmatchError(f"salary floor must be a non-negative number, got {salary_min}")
+    return Filters(area=area, salary_min=salary_min)
+
+
+def load_preprocess(summarizer_dir: str | Path | None) -> tuple[Preprocess | None, str | None]:
+    """`--summarizer DIR` -> (preprocess, preprocess id = sha256 of the summarizer files); (None, None) without one."""
+    if summarizer_dir is None:
+        return None, None
+    import hashlib
+    import importlib
+
+    summarizer_dir = Path(summarizer_dir)
+    if not summarizer_dir.is_dir():
+        raise JobmatchError(f"{summarizer_dir}: summarizer directory not found")
+    try:
+        model_mod = importlib.import_module("summarizer.model")
+        summ_mod = importlib.import_module("summarizer.summarize")
+        summarize_frame = summ_mod.summarize_frame
+        Summarizer = model_mod.Summarizer
+    except (ImportError, AttributeError) as e:
+        raise JobmatchError(f"--summarizer given but the summarizer package lacks what is needed ({e}); run without it") from e
+    summ = Summarizer.load(summarizer_dir)
+    tokenizer = getattr(summ, "tokenizer", None)
+    h = hashlib.sha256()
+    for p in sorted(summarizer_dir.rglob("*")):
+        if p.is_file():
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+
+    def preprocess(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+        return summarize_frame(df, kind, summ, tokenizer, budget=300)
+
+    return preprocess, "summarizer:" + h.hexdigest()[:16]

@@ -1,0 +1,257 @@
+"""Index builds and the nightly refresh: re-embed only new/changed vacancies, check, then switch CURRENT.
+
+`refresh` compares the dataset's vacancies with the served version's `ids.parquet`:
+
+- new      = ids not in the served version,
+- removed  = served ids no longer in the dataset,
+- changed  = same id, different content hash (`pipelines.index.content_hashes`; `updated_at`
+             alone does not trigger re-embedding, it is only logged as `touched`),
+- the rest reuse their stored embedding rows.
+
+A different model hash or preprocessing id means every row is re-embedded. With no changes it
+returns without encoding anything or writing a version (idempotent). Otherwise it builds a new
+version, reloads it from disk and checks it (row count equals the dataset, model hash equals the
+encoder's, recall@10 vs exact >= `min_recall`, every re-embedded row finds itself first), and only
+then switches CURRENT. Killing it at any point leaves the served version untouched: the new
+version is renamed into place only when complete, and CURRENT is replaced atomically last.
+One refresh runs at a time per index root (an exclusive lock on `root/.lock`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dssm.errors import JobmatchError
+from dssm.schema import VACANCY_ID
+from pipelines.index import (
+    IndexConfig,
+    VacancyIndex,
+    build_index,
+    content_hashes,
+    current_version,
+    list_versions,
+    read_manifest,
+    switch,
+)
+from pipelines.recommend import EncoderLike, Preprocess
+
+log = logging.getLogger("jobmatch.refresh")
+LOG_FILE = "refresh_log.jsonl"
+
+
+@dataclass
+class RefreshReport:
+    """What one build/refresh did."""
+
+    action: str
+    """built (first/full build), refreshed, up_to_date, or rejected (checks failed, CURRENT kept)."""
+    previous_version: str | None
+    """Version served before."""
+    version: str | None
+    """Version built (None when up to date)."""
+    current_version: str | None
+    """Version served after."""
+    n: int = 0
+    """Vacancies in the dataset."""
+    new: int = 0
+    changed: int = 0
+    removed: int = 0
+    touched: int = 0
+    """Rows whose updated_at moved without a content change (not re-embedded)."""
+    reused: int = 0
+    """Rows whose stored embedding was kept."""
+    embedded: int = 0
+    """Rows encoded in this run."""
+    reason: str = ""
+    checks: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def embed_vacancies(encoder: EncoderLike, vacancies: pd.DataFrame, preprocess: Preprocess | None = None) -> np.ndarray:
+    """(Summarized) vacancies -> (N, D) float32 unit rows."""
+    if len(vacancies) == 0:
+        return np.zeros((0, int(encoder.dim)), np.float32)
+    df = preprocess(vacancies, "vacancies") if preprocess else vacancies
+    emb = np.asarray(encoder.embed(df, "vacancies"), dtype=np.float32)  # (N, D)
+    if emb.shape != (len(vacancies), int(encoder.dim)):
+        raise JobmatchError(f"encoder returned {emb.shape} for {len(vacancies)} vacancies")
+    return emb
+
+
+@contextlib.contextmanager
+def index_lock(root: Path) -> Iterator[None]:
+    """Exclusive, non-blocking lock on root/.lock; JobmatchError if another build holds it."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            raise JobmatchError(f"{root}: another index build/refresh is running (lock {root / '.lock'})") from e
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def clean_partial(root: Path) -> list[str]:
+    """Remove temporary directories left by a killed build (safe under the lock)."""
+    removed = []
+    for p in root.glob(".*.tmp"):
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p.name)
+    for p in root.glob(".*.old.*"):
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p.name)
+    return removed
+
+
+def check_version(root: Path, version: str, n: int, model_hash: str, min_recall: float, probe: np.ndarray, probe_ids: np.ndarray) -> dict[str, Any]:
+    """Reload `version` from disk and check it; returns the checks with `ok`."""
+    idx = VacancyIndex.load(root, version)
+    m = idx.manifest
+    checks: dict[str, Any] = {
+        "count": idx.n == n and int(m["n"]) == n,
+        "model_hash": m["model_hash"] == model_hash,
+        "recall_at_10": float(m["recall_at_10"]),
+        "recall_ok": float(m["recall_at_10"]) >= min_recall,
+    }
+    if len(probe):
+        _, rows = idx.search(probe, 1)
+        got = idx.ids[rows[:, 0]]
+        checks["self_found"] = float(np.mean(got == probe_ids))
+        checks["self_ok"] = bool(checks["self_found"] >= min_recall)
+    else:
+        checks["self_ok"] = True
+    checks["ok"] = bool(checks["count"] and checks["model_hash"] and checks["recall_ok"] and checks["self_ok"])
+    return checks
+
+
+def _append_log(root: Path, report: RefreshReport) -> None:
+    line = json.dumps({"at": datetime.now(timezone.utc).isoformat(), **asdict(report)}, default=str)
+    with open(root / LOG_FILE, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+
+
+def _resume_queries(encoder: EncoderLike, resumes: pd.DataFrame | None, preprocess: Preprocess | None, m: int, seed: int) -> np.ndarray | None:
+    if resumes is None or len(resumes) == 0:
+        return None
+    sample = resumes.sample(n=min(m, len(resumes)), random_state=seed) if len(resumes) > m else resumes
+    df = preprocess(sample, "resumes") if preprocess else sample
+    return np.asarray(encoder.embed(df, "resumes"), dtype=np.float32)
+
+
+def refresh(
+    vacancies: pd.DataFrame,
+    root: str | os.PathLike,
+    encoder: EncoderLike,
+    cfg: IndexConfig | None = None,
+    preprocess: Preprocess | None = None,
+    preprocess_id: str | None = None,
+    resumes: pd.DataFrame | None = None,
+    extra: dict[str, Any] | None = None,
+    full: bool = False,
+    min_recall: float = 0.9,
+    on_stage: Callable[[str], None] | None = None,
+) -> RefreshReport:
+    """Bring the index under `root` up to date with `vacancies` (see module docstring); returns what it did.
+
+    `resumes` (optional) supply realistic queries for the recall check. `full` re-embeds every row.
+    `on_stage(name)` is called after "embedded", "built" and "checked" (progress logging).
+    """
+    cfg = cfg or IndexConfig()
+    root = Path(root)
+    t0 = time.perf_counter()
+    stage = on_stage or (lambda name: None)
+    with index_lock(root):
+        leftovers = clean_partial(root)
+        if leftovers:
+            log.info("removed partial build directories %s", leftovers)
+        previous = current_version(root)
+        ids = vacancies[VACANCY_ID].astype(str).to_numpy()
+        hashes = content_hashes(vacancies)
+        emb = np.zeros((len(vacancies), int(encoder.dim)), np.float32)
+        todo = np.ones(len(vacancies), dtype=bool)
+        counts = {"new": len(vacancies), "changed": 0, "removed": 0, "touched": 0}
+        reason = "no served version" if previous is None else ("full rebuild requested" if full else "")
+        if previous is not None and not full:
+            old_m = read_manifest(root, previous)
+            if old_m["model_hash"] != encoder.model_hash:
+                reason = f"model changed {str(old_m['model_hash'])[:12]} -> {encoder.model_hash[:12]}"
+            elif old_m.get("preprocess_id") != preprocess_id:
+                reason = f"preprocessing changed {old_m.get('preprocess_id')} -> {preprocess_id}"
+            else:
+                old = VacancyIndex.load(root, previous)
+                pos = pd.Index(old.ids).get_indexer(ids)
+                known = pos >= 0
+                same = known.copy()
+                same[known] = old.meta["content_hash"].to_numpy(dtype=object)[pos[known]] == hashes[known]
+                emb[same] = np.asarray(old.emb[pos[same]])
+                todo = ~same
+                old_upd = pd.to_datetime(old.meta["updated_at"]).to_numpy()
+                new_upd = pd.to_datetime(vacancies["updated_at"]).to_numpy() if "updated_at" in vacancies.columns else None
+                touched = 0
+                if new_upd is not None:
+                    a, b = old_upd[pos[same]], new_upd[same]
+                    touched = int(np.sum(~((a == b) | (pd.isna(a) & pd.isna(b)))))
+                counts = {
+                    "new": int((~known).sum()),
+                    "changed": int((known & ~same).sum()),
+                    "removed": int(len(set(old.ids) - set(ids))),
+                    "touched": touched,
+                }
+                if not todo.any() and counts["removed"] == 0 and touched == 0:
+                    report = RefreshReport("up_to_date", previous, None, previous, n=len(ids), reused=len(ids), reason="no new, changed or removed vacancies", seconds=round(time.perf_counter() - t0, 3))
+                    log.info("index %s is up to date (%d vacancies)", previous, len(ids))
+                    _append_log(root, report)
+                    return report
+        rows = np.flatnonzero(todo)
+        log.info("embedding %d of %d vacancies (%s)", len(rows), len(ids), reason or "incremental")
+        if len(rows):
+            emb[rows] = embed_vacancies(encoder, vacancies.iloc[rows], preprocess)
+        stage("embedded")
+        queries = _resume_queries(encoder, resumes, preprocess, cfg.recall_sample, cfg.seed)
+        meta = {"preprocess_id": preprocess_id, "built_from": previous, "embedded_rows": int(len(rows)), **(extra or {})}
+        version = build_index(root, vacancies, emb, encoder.model_hash, cfg, queries, meta, hashes)
+        stage("built")
+        rng = np.random.default_rng(cfg.seed)
+        probe_rows = rng.choice(rows, min(50, len(rows)), replace=False) if len(rows) else rows
+        checks = check_version(root, version, len(ids), encoder.model_hash, min_recall, emb[probe_rows], ids[probe_rows])
+        stage("checked")
+        common = dict(n=len(ids), reused=int(len(ids) - len(rows)), embedded=int(len(rows)), reason=reason, checks=checks, **counts)
+        if not checks["ok"]:
+            report = RefreshReport("rejected", previous, version, previous, **common, seconds=round(time.perf_counter() - t0, 3))
+            log.warning("new version %s failed its checks %s; CURRENT stays %s", version, checks, previous)
+            _append_log(root, report)
+            return report
+        switch(root, version)
+        action = "built" if previous is None or full or reason else "refreshed"
+        report = RefreshReport(action, previous, version, version, **common, seconds=round(time.perf_counter() - t0, 3))
+        log.info("%s %s: new=%d changed=%d removed=%d embedded=%d reused=%d", action, version, counts["new"], counts["changed"], counts["removed"], len(rows), len(ids) - len(rows))
+        _append_log(root, report)
+        return report
+
+
+def versions_table(root: str | os.PathLike) -> list[dict[str, Any]]:
+    """One summary dict per complete version (oldest first), with `current`."""
+    root = Path(root)
+    cur = current_version(root)
+    out = []
+    for v in list_versions(root):
+        m = read_manifest(root, v)
+        out.append({"version": v, "current": v == cur, "n": m["n"], "index_type": m["index_type"], "recall_at_10": m["recall_at_10"], "model_hash": str(m["model_hash"])[:12], "built_at": m["built_at"]})
+    return out
