@@ -182,3 +182,24 @@ def load_preprocess(summarizer_dir: str | Path | None) -> tuple[Preprocess | Non
         return summarize_frame(df, kind, summ, tokenizer, budget=300)
 
     return preprocess, "summarizer:" + h.hexdigest()[:16]
+
+
+def load_encoder(model_dir: str | Path) -> EncoderLike:
+    """`dssm.encode.Encoder.load(model_dir)` (imported lazily: torch is heavy)."""
+    from dssm.encode import Encoder
+
+    if not Path(model_dir).is_dir():
+        raise JobmatchError(f"{model_dir}: model directory not found")
+    return Encoder.load(model_dir)
+
+
+def encoder_for_manifest(model_dir: str | Path | None = None) -> Callable[[dict[str, Any]], EncoderLike]:
+    """Encoder factory for an index manifest: `model_dir` when given, else the manifest's own model_dir."""
+
+    def load(manifest: dict[str, Any]) -> EncoderLike:
+        path = model_dir or manifest.get("model_dir")
+        if not path:
+            raise JobmatchError(f"index {manifest.get('version')} records no model_dir; pass --model")
+        return load_encoder(path)
+
+    return load

@@ -167,11 +167,13 @@ def refresh(
     full: bool = False,
     min_recall: float = 0.9,
     on_stage: Callable[[str], None] | None = None,
+    switch_current: bool = True,
 ) -> RefreshReport:
     """Bring the index under `root` up to date with `vacancies` (see module docstring); returns what it did.
 
     `resumes` (optional) supply realistic queries for the recall check. `full` re-embeds every row.
     `on_stage(name)` is called after "embedded", "built" and "checked" (progress logging).
+    With `switch_current=False` the checked version is written but CURRENT is left alone.
     """
     cfg = cfg or IndexConfig()
     root = Path(root)
@@ -238,9 +240,10 @@ def refresh(
             log.warning("new version %s failed its checks %s; CURRENT stays %s", version, checks, previous)
             _append_log(root, report)
             return report
-        switch(root, version)
+        if switch_current:
+            switch(root, version)
         action = "built" if previous is None or full or reason else "refreshed"
-        report = RefreshReport(action, previous, version, version, **common, seconds=round(time.perf_counter() - t0, 3))
+        report = RefreshReport(action, previous, version, version if switch_current else previous, **common, seconds=round(time.perf_counter() - t0, 3))
         log.info("%s %s: new=%d changed=%d removed=%d embedded=%d reused=%d", action, version, counts["new"], counts["changed"], counts["removed"], len(rows), len(ids) - len(rows))
         _append_log(root, report)
         return report

@@ -1,0 +1,45 @@
+"""`jobmatch refresh`: nightly update of RUN/index from the dataset, re-embedding only new/changed vacancies.
+
+    jobmatch refresh --data runs/demo/market --run runs/demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from pipelines.cli import add_parser
+from pipelines.commands.index import add_index_config_args, index_config, print_report
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_parser(sub, "refresh", "Re-embed new/changed vacancies, build and check a new index version, switch CURRENT if it passes.")
+    p.add_argument("--data", type=Path, required=True, help="dataset folder with today's vacancies")
+    p.add_argument("--run", type=Path, required=True, help="run directory (index at RUN/index, model at RUN/production)")
+    p.add_argument("--index", type=Path, default=None, help="index root (default RUN/index)")
+    p.add_argument("--model", type=Path, default=None, help="model dir (default RUN/production)")
+    p.add_argument("--summarizer", type=Path, default=None, help="summarizer dir (must match the served index unless --full)")
+    p.add_argument("--full", action="store_true", help="re-embed every vacancy")
+    add_index_config_args(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=run_refresh)
+
+
+def run_refresh(args: argparse.Namespace) -> int:
+    from dssm.io import quiet
+    from pipelines.dataset import load_dataset
+    from pipelines.recommend import load_encoder, load_preprocess
+    from pipelines.refresh import refresh
+
+    if not quiet():
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    root = args.index or args.run / "index"
+    model = args.model or args.run / "production"
+    encoder = load_encoder(model)
+    preprocess, preprocess_id = load_preprocess(args.summarizer)
+    ds = load_dataset(args.data)
+    extra = {"model_dir": str(model.resolve()), "data_dir": str(args.data.resolve()), "summarizer_dir": str(args.summarizer.resolve()) if args.summarizer else None}
+    report = refresh(ds.vacancies, root, encoder, index_config(args), preprocess, preprocess_id, ds.resumes, extra, full=args.full, min_recall=args.min_recall)
+    print_report(report, args.json)
+    return 0 if report.action != "rejected" else 1

@@ -1,0 +1,44 @@
+"""`jobmatch serve`: the recommendation HTTP service (FastAPI under uvicorn); picks up a new CURRENT live.
+
+    jobmatch serve --index runs/demo/index --data runs/demo/market --port 8080
+    curl -s localhost:8080/recommend -d '{"resume_id": "r00042", "k": 5}' -H 'content-type: application/json'
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pipelines.cli import add_parser
+from pipelines.commands.recommend import add_serving_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_parser(sub, "serve", "Serve POST /recommend and GET /health over HTTP.")
+    add_serving_args(p)
+    p.add_argument("--data", type=Path, default=None, help="dataset folder; lets requests name a resume_id")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind")
+    p.add_argument("--port", type=int, default=8080, help="port to bind")
+    p.add_argument("--reload-interval", type=float, default=1.0, help="seconds between checks of CURRENT")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.set_defaults(func=run_serve)
+
+
+def build_state(args: argparse.Namespace):
+    from pipelines.dataset import load_dataset
+    from pipelines.recommend import encoder_for_manifest, load_preprocess
+    from pipelines.service import ServingState
+
+    preprocess, preprocess_id = load_preprocess(args.summarizer)
+    resumes = load_dataset(args.data).resumes if args.data is not None else None
+    return ServingState(args.index, encoder_for_manifest(args.model), resumes, preprocess, preprocess_id, args.reload_interval)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from pipelines.service import create_app
+
+    app = create_app(build_state(args))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0

@@ -1,0 +1,84 @@
+"""Recommend: known answers with the stand-in encoder, model/summarizer mismatch refused, CLI single and batch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_index import HashEncoder, market
+
+from dssm.errors import DataError, JobmatchError
+from pipelines import cli
+from pipelines import recommend as rc
+from pipelines.dataset import write_dataset
+from pipelines.index import Filters, VacancyIndex
+from pipelines.refresh import refresh
+
+
+@pytest.fixture()
+def served(tmp_path, monkeypatch):
+    """A dataset folder and an index root whose CURRENT was built with HashEncoder (CLI loads it via monkeypatch)."""
+    vac, res = market(150, 12)
+    write_dataset(tmp_path / "data", vac, res)
+    enc = HashEncoder()
+    refresh(vac, tmp_path / "index", enc, resumes=res, extra={"model_dir": str(tmp_path / "model")})
+    monkeypatch.setattr(rc, "load_encoder", lambda path: HashEncoder())
+    return tmp_path, vac, res, enc
+
+
+def test_resume_of_a_vacancys_words_ranks_it_first(served):
+    root, vac, _, enc = served
+    rec = rc.Recommender(VacancyIndex.load(root / "index"), enc)
+    query = pd.DataFrame({"resume_id": ["q"], "title": [vac.title[17]], "text": [vac.description[17]]})
+    top = rec.recommend(query, k=5)[0]
+    assert list(top["rank"]) == [1, 2, 3, 4, 5] and top["vacancy_id"][0] == "v0017"
+    assert top["score"][0] == pytest.approx(1.0, abs=1e-5) and top["title"][0] == vac.title[17]
+    f = rec.recommend(query, k=5, filters=Filters(area="Казань" if vac.area[17] != "Казань" else "Москва"))[0]
+    assert "v0017" not in set(f["vacancy_id"])
+
+
+def test_mismatched_model_or_summarizer_is_refused(served):
+    root, *_ = served
+    idx = VacancyIndex.load(root / "index")
+    with pytest.raises(JobmatchError, match="differs from the model the index"):
+        rc.Recommender(idx, HashEncoder(seed=1))
+    with pytest.raises(JobmatchError, match="summarizer mismatch"):
+        rc.Recommender(idx, HashEncoder(), preprocess=lambda df, kind: df, preprocess_id="summarizer:abc")
+
+
+def test_resume_body_validation_and_lookup():
+    df = rc.resumes_from_records([{"title": "python", "text": "опыт python"}])
+    assert df.resume_id[0] == "query-0"
+    with pytest.raises(DataError, match="unknown resume field"):
+        rc.resumes_from_records([{"title": "a", "text": "b", "colour": 1}])
+    with pytest.raises(DataError, match="empty resume text"):
+        rc.resumes_from_records([{"title": "a", "text": "<p> </p>"}])
+    with pytest.raises(DataError, match="salary"):
+        rc.resumes_from_records([{"title": "a", "text": "b", "salary": "много"}])
+    with pytest.raises(DataError, match="unknown resume id"):
+        rc.lookup_resumes(pd.DataFrame({"resume_id": ["a"]}), ["a", "zz"])
+
+
+def test_cli_single_json_batch_parquet_and_errors(served, capsys):
+    root, _, res, enc = served
+    args = ["recommend", "--index", str(root / "index"), "--data", str(root / "data")]
+    assert cli.main([*args, "--resume-id", "r003", "--k", "4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    rec = rc.Recommender(VacancyIndex.load(root / "index"), enc)
+    expect = rec.recommend(res.iloc[[3]], 4)[0]
+    assert [i["vacancy_id"] for i in out["results"][0]["items"]] == list(expect["vacancy_id"])
+    assert out["model_hash"] == enc.model_hash
+    assert cli.main([*args, "--all-resumes", "--k", "3", "--out", str(root / "recs.parquet"), "--area", "Москва", "--salary-min", "100000"]) == 0
+    recs = pd.read_parquet(root / "recs.parquet")
+    assert set(recs.resume_id) <= set(res.resume_id) and recs.groupby("resume_id").size().max() <= 3
+    meta = VacancyIndex.load(root / "index").meta.set_index("vacancy_id")
+    got = meta.loc[recs.vacancy_id]
+    assert (got.area == "Москва").all() and (np.fmax(got.salary_from, got.salary_to) >= 100000).all()
+    (root / "r.json").write_text(json.dumps({"title": "java", "text": "java javaskill"}), encoding="utf-8")
+    assert cli.main(["recommend", "--index", str(root / "index"), "--resume-file", str(root / "r.json"), "--k", "2"]) == 0
+    assert "resume query-0" in capsys.readouterr().out
+    assert cli.main([*args, "--resume-id", "nobody"]) == 2
+    assert "unknown resume id(s): nobody" in capsys.readouterr().err
+    assert cli.main([*args, "--resume-id", "r001", "--summarizer", str(root / "missing")]) == 2
