@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
 
 from dssm.errors import JobmatchError
 from dssm.schema import RESUME_ID
@@ -31,6 +33,24 @@ from pipelines.recommend import EncoderLike, Preprocess, Recommender, resumes_fr
 
 log = logging.getLogger("jobmatch.service")
 MAX_K = 1000
+
+
+class FiltersBody(BaseModel):
+    """`filters` of a request: area equality and salary floor (vacancies without salary fail a floor)."""
+
+    model_config = ConfigDict(extra="forbid")
+    area: str | None = None
+    salary_min: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+
+class RecommendBody(BaseModel):
+    """Body of POST /recommend: exactly one of resume_id / resume."""
+
+    model_config = ConfigDict(extra="forbid")
+    resume_id: str | None = None
+    resume: dict[str, Any] | None = None
+    k: int = Field(default=10, ge=1, le=MAX_K)
+    filters: FiltersBody | None = None
 
 
 class ServingState:
@@ -88,23 +108,8 @@ class ServingState:
         return self.recommender
 
 
-def create_app(state: ServingState) -> Any:
+def create_app(state: ServingState) -> FastAPI:
     """FastAPI app over `state` (see module docstring for the endpoints)."""
-    from fastapi import FastAPI, HTTPException
-    from pydantic import BaseModel, ConfigDict, Field
-
-    class FiltersBody(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        area: str | None = None
-        salary_min: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-
-    class RecommendBody(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        resume_id: str | None = None
-        resume: dict[str, Any] | None = None
-        k: int = Field(default=10, ge=1, le=MAX_K)
-        filters: FiltersBody | None = None
-
     app = FastAPI(title="jobmatch", description="Vacancies for a resume from the served FAISS index.")
 
     @app.get("/health")
