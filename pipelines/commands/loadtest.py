@@ -1,0 +1,75 @@
+"""`jobmatch loadtest`: bounded load test of the HTTP service from this (separate) process over loopback.
+
+    jobmatch loadtest --index runs/demo/index --data runs/demo/market --requests 2000 --concurrency 4 --deadline 30
+    jobmatch loadtest --url http://127.0.0.1:8080 --data runs/demo/market --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from pipelines.cli import add_parser
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_parser(sub, "loadtest", "Load-test POST /recommend: throughput, latency percentiles, errors.")
+    p.add_argument("--url", default=None, help="a running service; without it `jobmatch serve` is started on 127.0.0.1")
+    p.add_argument("--index", type=Path, default=None, help="index root for the started server")
+    p.add_argument("--model", type=Path, default=None, help="model dir for the started server (default: manifest's)")
+    p.add_argument("--data", type=Path, default=None, help="dataset folder: requests cycle over its resume ids")
+    p.add_argument("--resume-file", type=Path, default=None, help="JSON resume body(ies) to send instead of ids")
+    p.add_argument("--requests", type=int, default=2000, help="at most this many requests")
+    p.add_argument("--concurrency", type=int, default=4, help="client threads")
+    p.add_argument("--deadline", type=float, default=30.0, help="stop after this many seconds")
+    p.add_argument("--k", type=int, default=10, help="k of each request")
+    p.add_argument("--out", type=Path, default=None, help="write the result JSON here")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run_loadtest_cmd)
+
+
+def request_bodies(data: Path | None, resume_file: Path | None, k: int, limit: int = 1000) -> list[dict]:
+    from dssm.errors import JobmatchError
+
+    if resume_file is not None:
+        obj = json.loads(resume_file.read_text(encoding="utf-8"))
+        return [{"resume": r, "k": k} for r in (obj if isinstance(obj, list) else [obj])]
+    if data is None:
+        raise JobmatchError("give --data (resume ids to request) or --resume-file")
+    from pipelines.dataset import load_dataset
+
+    ids = load_dataset(data).resumes["resume_id"].astype(str).tolist()[:limit]
+    if not ids:
+        raise JobmatchError(f"{data}: no resumes to request")
+    return [{"resume_id": rid, "k": k} for rid in ids]
+
+
+def run_loadtest_cmd(args: argparse.Namespace) -> int:
+    from dssm.errors import JobmatchError
+    from dssm.io import write_json
+    from pipelines.loadtest import free_port, run_loadtest, serve_argv, start_server
+
+    bodies = request_bodies(args.data, args.resume_file, args.k)
+    proc = None
+    url = args.url
+    if url is None:
+        if args.index is None:
+            raise JobmatchError("give --url of a running service or --index to start one")
+        port = free_port()
+        proc = start_server(serve_argv(args.index, args.data, port, args.model), port)
+        url = f"http://127.0.0.1:{port}"
+    try:
+        result = run_loadtest(url, bodies, args.requests, args.concurrency, args.deadline)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+    if args.out is not None:
+        write_json(args.out, result)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['requests']} requests in {result['seconds']:.1f}s = {result['rps']:.1f} req/s, concurrency {result['concurrency']}, "
+              f"p50 {result['p50_ms']} ms, p90 {result['p90_ms']} ms, p99 {result['p99_ms']} ms, errors {result['errors']}")
+    return 0 if result["errors"] == 0 else 1

@@ -1,0 +1,127 @@
+"""Bounded HTTP load test of the recommendation service from a separate client process.
+
+`run_loadtest` sends at most `n_requests` POST /recommend requests with `concurrency` worker
+threads (one keep-alive connection each) and stops at `deadline_s`, whichever comes first. A
+request counts as an error on a non-2xx status or a transport failure. Latency is wall time per
+request on the client; throughput = completed requests / elapsed seconds.
+
+`start_server` launches `jobmatch serve` (or any argv) as a child process bound to 127.0.0.1 and
+waits for GET /health; the load test thus measures the service across a real loopback socket.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from dssm.errors import JobmatchError
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(url: str, timeout_s: float = 60.0, proc: subprocess.Popen | None = None) -> dict[str, Any]:
+    """Poll GET url/health until 200; JobmatchError on timeout or if `proc` exits first."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise JobmatchError(f"server exited with status {proc.returncode} before becoming healthy")
+        try:
+            r = httpx.get(f"{url}/health", timeout=2.0)
+            if r.status_code == 200:
+                return r.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise JobmatchError(f"{url}/health not healthy after {timeout_s:.0f}s")
+
+
+def start_server(argv: Sequence[str], port: int, timeout_s: float = 60.0) -> subprocess.Popen:
+    """Start `argv` (a server listening on 127.0.0.1:port) and wait until /health answers."""
+    proc = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", timeout_s, proc)
+    except JobmatchError as e:
+        proc.kill()
+        err = proc.communicate(timeout=10)[1].decode(errors="replace")[-2000:]
+        raise JobmatchError(f"{e}: {err.strip()}") from e
+    return proc
+
+
+def serve_argv(index: str, data: str | None, port: int, model: str | None = None) -> list[str]:
+    """argv of `jobmatch serve` on 127.0.0.1:port with this Python."""
+    argv = [sys.executable, "-m", "pipelines.cli", "serve", "--index", str(index), "--port", str(port), "--host", "127.0.0.1"]
+    if data:
+        argv += ["--data", str(data)]
+    if model:
+        argv += ["--model", str(model)]
+    return argv
+
+
+def run_loadtest(url: str, bodies: Sequence[dict[str, Any]], n_requests: int = 1000, concurrency: int = 4, deadline_s: float = 30.0) -> dict[str, Any]:
+    """POST bodies (cycled) to url/recommend; -> requests, errors, seconds, rps, latency percentiles in ms."""
+    import httpx
+
+    if n_requests < 1 or concurrency < 1 or deadline_s <= 0 or not bodies:
+        raise JobmatchError("load test needs n_requests >= 1, concurrency >= 1, deadline_s > 0 and at least one body")
+    lock = threading.Lock()
+    issued = 0
+    latencies: list[float] = []
+    errors: list[str] = []
+    t_end = time.monotonic() + deadline_s
+
+    def worker() -> None:
+        nonlocal issued
+        with httpx.Client(base_url=url, timeout=max(1.0, deadline_s)) as client:
+            while True:
+                with lock:
+                    if issued >= n_requests or time.monotonic() >= t_end:
+                        return
+                    i = issued
+                    issued += 1
+                t0 = time.perf_counter()
+                try:
+                    r = client.post("/recommend", json=bodies[i % len(bodies)])
+                    ok = 200 <= r.status_code < 300
+                    problem = f"HTTP {r.status_code}: {r.text[:200]}"
+                except httpx.HTTPError as e:
+                    ok, problem = False, f"{type(e).__name__}: {e}"
+                dt = time.perf_counter() - t0
+                with lock:
+                    latencies.append(dt)
+                    if not ok:
+                        errors.append(problem)
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    lat = np.array(latencies) * 1000.0
+    pct = {f"p{q}_ms": round(float(np.percentile(lat, q)), 3) if len(lat) else None for q in (50, 90, 99)}
+    return {
+        "url": url,
+        "requests": len(latencies),
+        "errors": len(errors),
+        "first_errors": errors[:3],
+        "concurrency": concurrency,
+        "seconds": round(elapsed, 3),
+        "rps": round(len(latencies) / elapsed, 2) if elapsed > 0 else 0.0,
+        **pct,
+        "max_ms": round(float(lat.max()), 3) if len(lat) else None,
+    }

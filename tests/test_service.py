@@ -1,0 +1,134 @@
+"""HTTP service: same top-k as the CLI, 4xx on bad input, live swap to a new CURRENT without errors, bounded load test."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from test_index import HashEncoder, market
+
+from pipelines import cli
+from pipelines import index as ix
+from pipelines import recommend as rc
+from pipelines.dataset import write_dataset
+from pipelines.loadtest import free_port, run_loadtest, start_server
+from pipelines.refresh import refresh
+from pipelines.service import ServingState, create_app
+
+TESTS = Path(__file__).resolve().parent
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")
+
+
+@pytest.fixture()
+def setup(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    vac, res = market(200, 10)
+    write_dataset(tmp_path / "data", vac, res)
+    refresh(vac, tmp_path / "index", HashEncoder(), resumes=res, extra={"model_dir": str(tmp_path / "model")})
+    monkeypatch.setattr(rc, "load_encoder", lambda path: HashEncoder())
+    state = ServingState(tmp_path / "index", lambda manifest: HashEncoder(), res, reload_interval_s=0.0)
+    return tmp_path, vac, res, state, TestClient(create_app(state))
+
+
+def test_http_and_cli_return_the_same_top_k(setup, capsys):
+    root, _, _, _, client = setup
+    for rid in ("r000", "r004", "r009"):
+        r = client.post("/recommend", json={"resume_id": rid, "k": 7, "filters": {"area": "Москва"}})
+        assert r.status_code == 200
+        body = r.json()
+        assert cli.main(["recommend", "--index", str(root / "index"), "--data", str(root / "data"), "--resume-id", rid, "--k", "7", "--area", "Москва", "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)["results"][0]["items"]
+        assert [i["vacancy_id"] for i in body["items"]] == [i["vacancy_id"] for i in out] and len(out) == 7
+        assert [i["score"] for i in body["items"]] == pytest.approx([i["score"] for i in out])
+        assert body["index_version"] == ix.current_version(root / "index") and body["model_hash"] == HashEncoder().model_hash
+    health = client.get("/health").json()
+    assert health == {"status": "ok", "index_version": ix.current_version(root / "index"), "n": 200, "model_hash": HashEncoder().model_hash}
+
+
+def test_resume_body_and_input_errors(setup):
+    *_, client = setup
+    r = client.post("/recommend", json={"resume": {"title": "java", "text": "java javaskill"}, "k": 3, "filters": {"salary_min": 100000}})
+    assert r.status_code == 200 and len(r.json()["items"]) == 3 and all("java" in i["title"] for i in r.json()["items"])
+    cases = [
+        ({"resume_id": "nobody"}, 404, "unknown resume id"),
+        ({"resume_id": "r001", "k": 0}, 422, None),
+        ({"resume_id": "r001", "k": "ten"}, 422, None),
+        ({"resume_id": "r001", "resume": {"title": "a", "text": "b"}}, 422, "exactly one"),
+        ({}, 422, "exactly one"),
+        ({"resume": {"title": "a", "text": ""}}, 422, "empty resume text"),
+        ({"resume": {"title": "a", "text": "b", "age": 3}}, 422, "unknown resume field"),
+        ({"resume_id": "r001", "filters": {"salary_min": -5}}, 422, None),
+        ({"resume_id": "r001", "colour": "red"}, 422, None),
+    ]
+    for body, status, text in cases:
+        r = client.post("/recommend", json=body)
+        assert r.status_code == status, body
+        if text:
+            assert text in r.json()["detail"]
+    assert client.post("/recommend", content=b"{not json", headers={"content-type": "application/json"}).status_code == 422
+
+
+def test_new_current_is_picked_up_without_dropping_requests(setup):
+    root, vac, res, state, client = setup
+    old = ix.current_version(root / "index")
+    held = state.current()  # a request in flight holds this object
+    errors, versions_seen = [], set()
+    stop = threading.Event()
+
+    def hammer():
+        while not stop.is_set():
+            r = client.post("/recommend", json={"resume_id": "r002", "k": 5})
+            if r.status_code != 200:
+                errors.append(r.text)
+            else:
+                versions_seen.add(r.json()["index_version"])
+
+    threads = [threading.Thread(target=hammer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        edited = vac.assign(description=vac.description.where(vac.index % 10 != 0, "<p>driver driverskill</p>"))
+        new = refresh(edited, root / "index", HashEncoder()).version
+        assert new is not None and ix.current_version(root / "index") == new
+        assert ix.rollback(root / "index") == old
+        ix.switch(root / "index", new)
+        for _ in range(1000):
+            if client.get("/health").json()["index_version"] == new:
+                break
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == [] and new in versions_seen
+    assert held.index.version == old and held.recommend(res.iloc[:1], 3)[0].shape[0] == 3
+    assert client.post("/recommend", json={"resume_id": "r002"}).json()["index_version"] == new
+
+
+SERVER = """
+import sys, uvicorn
+sys.path.insert(0, {tests!r})
+from test_index import HashEncoder, market
+from pipelines.service import ServingState, create_app
+state = ServingState({root!r}, lambda m: HashEncoder(), market(200, 10)[1])
+uvicorn.run(create_app(state), host="127.0.0.1", port={port}, log_level="warning")
+"""
+
+
+def test_bounded_loadtest_against_a_server_process(setup):
+    root, *_ = setup
+    port = free_port()
+    proc = start_server([sys.executable, "-c", SERVER.format(tests=str(TESTS), root=str(root / "index"), port=port)], port)
+    try:
+        bodies = [{"resume_id": f"r{i:03d}", "k": 10} for i in range(10)]
+        out = run_loadtest(f"http://127.0.0.1:{port}", bodies, n_requests=300, concurrency=2, deadline_s=2.0)
+        bad = run_loadtest(f"http://127.0.0.1:{port}", [{"resume_id": "nobody"}], n_requests=5, concurrency=1, deadline_s=2.0)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert out["errors"] == 0 and 0 < out["requests"] <= 300 and out["seconds"] < 4.0
+    assert out["p50_ms"] <= out["p90_ms"] <= out["p99_ms"] and out["rps"] > 0
+    assert bad["errors"] == 5 and "HTTP 404" in bad["first_errors"][0]
