@@ -203,7 +203,7 @@ def make_faiss_index(emb: np.ndarray, index_type: str, cfg: IndexConfig) -> tupl
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(cfg.seed)
-        train = emb[rng.choice(n, min(n, 256 * nlist), replace=False)] if n > 256 * nlist else emb
+        train = emb[rng.choice(n, 64 * nlist, replace=False)] if n > 64 * nlist else emb  # 64 points per centroid
         on_gpu = gpu_available()
         if on_gpu:
             res = faiss.StandardGpuResources()

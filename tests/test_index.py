@@ -167,3 +167,19 @@ def test_content_hash_sees_content_not_updated_at():
     edited.loc[2, "description"] = "<p>другое</p>"
     assert (ix.content_hashes(moved) == h).all()
     assert list(ix.content_hashes(edited) != h) == [False, False, True, False, False]
+
+
+def test_bench_index_small_run_has_exact_baseline_and_ann_rows(tmp_path):
+    from pipelines.bench import index as bench
+
+    out = bench.run(3000, dim=32, n_queries=40, threads=1, clusters=50, nprobes=(4, 16), efs=(16, 64), hnsw_m=16, ef_construction=40)
+    kinds = [(r["index"], r["setting"]) for r in out["rows"]]
+    assert kinds[0] == ("flat", "exact") and len(kinds) == 5 and out["rows"][0]["recall_at_10"] == 1.0
+    ivf = [r["recall_at_10"] for r in out["rows"] if r["index"] == "ivf"]
+    assert ivf[0] <= ivf[1] and max(r["recall_at_10"] for r in out["rows"] if r["index"] == "hnsw") >= 0.9
+    assert all(r["index_bytes"] > 3000 * 32 * 4 for r in out["rows"]) and "SYNTHETIC" in out["vectors"]["source"]
+    assert "| flat | exact |" in bench.table(out)
+    base = bench.mixture_on_sphere(10, 8, 2, 0.5, 0)
+    grown = bench.replicate(base, 35, 0.1, 0)
+    np.testing.assert_array_equal(grown[:10], base)
+    assert np.allclose(np.linalg.norm(grown, axis=1), 1, atol=1e-5) and (np.einsum("nd,nd->n", grown[10:], base[np.arange(10, 35) % 10]) > 0.9).all()

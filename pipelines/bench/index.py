@@ -1,0 +1,202 @@
+"""`jobmatch bench index`: exact vs IVF vs HNSW on up to 1M vacancy vectors — build, memory, recall, QPS, latency.
+
+Vectors: with `--model` and `--data`, the trained model's real vacancy embeddings (queries: its
+resume embeddings), replicated with gaussian noise up to `--n`; without them, a labelled synthetic
+stand-in: a gaussian mixture on the unit sphere (`--clusters` centres, dim 256). Every ANN setting
+is compared with the exact `IndexFlatIP` baseline measured in the same run:
+
+- build_s: wall time to create + train + add;
+- index_bytes: size of the serialised index; rss_delta_bytes: process RSS growth while building;
+- recall_at_10: |ANN top-10 ∩ exact top-10| / 10, mean over the queries;
+- batch_qps: queries / s searching all queries in one call (faiss OpenMP threads = `--threads`);
+- single_p50_ms / single_p99_ms: one query per call, sequentially.
+
+Threads are set with faiss.omp_set_num_threads (recorded). Goal (issue 5): recall@10 >= 0.95 with
+single-query p99 <= 5 ms at 1M vectors on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dssm.io import progress, versions, write_json
+from pipelines.cli import add_parser
+from pipelines.index import IndexConfig, default_nlist, exact_topk, make_faiss_index, recall_at_k
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process (Linux /proc)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def mixture_on_sphere(n: int, dim: int, clusters: int, spread: float, seed: int) -> np.ndarray:
+    """n unit rows: centre c ~ N(0, I) normalised, row = normalise(c + spread * N(0, I/dim))."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    out = np.empty((n, dim), np.float32)
+    step = 100_000
+    for s in range(0, n, step):
+        m = min(step, n - s)
+        x = centres[rng.integers(0, clusters, m)] + (spread / math.sqrt(dim)) * rng.normal(size=(m, dim)).astype(np.float32)
+        out[s : s + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return out
+
+
+def replicate(base: np.ndarray, n: int, noise: float, seed: int) -> np.ndarray:
+    """Grow `base` (m, D) unit rows to n rows: row i = normalise(base[i mod m] + noise * N(0, I/D)); the first m rows are base itself."""
+    rng = np.random.default_rng(seed)
+    m, dim = base.shape
+    out = np.empty((n, dim), np.float32)
+    out[: min(m, n)] = base[: min(m, n)]
+    for s in range(m, n, 100_000):
+        e = min(n, s + 100_000)
+        x = base[np.arange(s, e) % m] + (noise / math.sqrt(dim)) * rng.normal(size=(e - s, dim)).astype(np.float32)
+        out[s:e] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return out
+
+
+def real_vectors(model: Path, data: Path, limit: int | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """(vacancy embeddings, resume embeddings, description) from a trained model on a dataset."""
+    from pipelines.dataset import load_dataset
+    from pipelines.recommend import load_encoder
+
+    enc = load_encoder(model)
+    ds = load_dataset(data)
+    vac = ds.vacancies if limit is None else ds.vacancies.iloc[:limit]
+    v = np.asarray(enc.embed(vac, "vacancies"), np.float32)
+    r = np.asarray(enc.embed(ds.resumes.iloc[:1000], "resumes"), np.float32) if len(ds.resumes) else np.zeros((0, v.shape[1]), np.float32)
+    return v, r, {"source": "trained model embeddings", "model": str(model), "model_hash": enc.model_hash, "data": str(data), "base_vacancies": len(v), "base_resumes": len(r)}
+
+
+def measure(kind: str, emb: np.ndarray, queries: np.ndarray, truth: np.ndarray, cfg: IndexConfig, search_settings: list[int], single: int) -> list[dict[str, Any]]:
+    """Build one index of `kind` and measure it for each search setting (nprobe / efSearch; [0] for flat)."""
+    import faiss
+
+    gc.collect()
+    rss0 = rss_bytes()
+    t0 = time.perf_counter()
+    index, params = make_faiss_index(emb, kind, cfg)
+    build_s = time.perf_counter() - t0
+    rss_delta = rss_bytes() - rss0
+    index_bytes = int(faiss.serialize_index(index).nbytes) if kind != "flat" or len(emb) <= 2_000_000 else -1
+    rows = []
+    for setting in search_settings:
+        if kind == "ivf":
+            index.nprobe = setting
+        elif kind == "hnsw":
+            index.hnsw.efSearch = setting
+        t = time.perf_counter()
+        _, found = index.search(queries, 10)
+        batch_s = time.perf_counter() - t
+        lat = []
+        for q in queries[:single]:
+            t = time.perf_counter()
+            index.search(q[None, :], 10)
+            lat.append((time.perf_counter() - t) * 1000)
+        rows.append({
+            "index": kind,
+            "setting": {"ivf": f"nlist={params.get('nlist')} nprobe={setting}", "hnsw": f"M={cfg.hnsw_m} efC={cfg.ef_construction} efSearch={setting}"}.get(kind, "exact"),
+            "build_s": round(build_s, 2),
+            "index_bytes": index_bytes,
+            "rss_delta_bytes": int(rss_delta),
+            "recall_at_10": round(recall_at_k(found, truth), 4),
+            "batch_qps": round(len(queries) / batch_s, 1),
+            "single_p50_ms": round(float(np.percentile(lat, 50)), 3),
+            "single_p99_ms": round(float(np.percentile(lat, 99)), 3),
+            "single_queries": len(lat),
+        })
+    del index
+    gc.collect()
+    return rows
+
+
+def run(n: int, dim: int = 256, n_queries: int = 200, threads: int = 2, model: Path | None = None, data: Path | None = None,
+        clusters: int = 2000, spread: float = 1.0, noise: float = 0.5, nprobes: tuple[int, ...] = (8, 16, 32, 64),
+        efs: tuple[int, ...] = (32, 64, 128, 256), hnsw_m: int = 32, ef_construction: int = 80, nlist: int = 0,
+        types: tuple[str, ...] = ("flat", "ivf", "hnsw"), seed: int = 0) -> dict[str, Any]:
+    """The whole benchmark -> JSON-able dict with `rows` (one per index setting) and the setup."""
+    import faiss
+
+    faiss.omp_set_num_threads(threads)
+    if model is not None and data is not None:
+        base, resumes, source = real_vectors(model, data)
+        emb = replicate(base, n, noise, seed)
+        queries = resumes[:n_queries] if len(resumes) >= n_queries else replicate(base, len(base) + n_queries, noise, seed + 1)[len(base):]
+        source["replicated_to"], source["noise"] = n, noise
+    else:
+        emb = mixture_on_sphere(n + n_queries, dim, clusters, spread, seed)
+        emb, queries = emb[:n], emb[n:]
+        source = {"source": "SYNTHETIC gaussian mixture on the unit sphere (no trained model given)", "clusters": clusters, "spread": spread, "dim": dim}
+    queries = np.ascontiguousarray(queries, np.float32)
+    t = time.perf_counter()
+    truth = exact_topk(emb, queries, 10)
+    exact_s = time.perf_counter() - t
+    cfg = IndexConfig(hnsw_m=hnsw_m, ef_construction=ef_construction, nlist=nlist or default_nlist(n), seed=seed)
+    single = {"flat": min(50, len(queries))}
+    plan = {"flat": [0], "ivf": list(nprobes), "hnsw": list(efs)}
+    rows = []
+    for kind in progress([k for k in ("flat", "ivf", "hnsw") if k in types], desc="bench index", unit="index"):
+        rows += measure(kind, emb, queries, truth, cfg, plan[kind], single.get(kind, len(queries)))
+    goal = [r for r in rows if r["recall_at_10"] >= 0.95 and r["single_p99_ms"] <= 5.0]
+    return {
+        "n": n, "dim": int(emb.shape[1]), "queries": len(queries), "faiss_threads": threads, "cpu_count": os.cpu_count(),
+        "vectors": source, "exact_batch_s": round(exact_s, 3), "rows": rows,
+        "goal": "recall@10 >= 0.95 and single p99 <= 5 ms",
+        "meets_goal": [f"{r['index']} {r['setting']}" for r in goal],
+        "machine": versions(),
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    """Markdown table of the rows."""
+    head = "| index | setting | build s | index MB | RSS Δ MB | recall@10 | batch QPS | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|---|---|"
+    lines = [f"| {r['index']} | {r['setting']} | {r['build_s']} | {r['index_bytes'] / 2**20:.0f} | {r['rss_delta_bytes'] / 2**20:.0f} | {r['recall_at_10']:.4f} | {r['batch_qps']:.0f} | {r['single_p50_ms']:.3f} | {r['single_p99_ms']:.3f} |" for r in result["rows"]]
+    return f"n={result['n']} dim={result['dim']} queries={result['queries']} faiss threads={result['faiss_threads']} vectors: {result['vectors']['source']}\n" + "\n".join([head, *lines])
+
+
+def register(bench_sub: argparse._SubParsersAction) -> None:
+    p = add_parser(bench_sub, "index", "FAISS exact vs IVF vs HNSW: build time, memory, recall@10, QPS, single-query latency.")
+    p.add_argument("--n", type=int, default=200_000, help="indexed vectors (1000000 for the issue's goal)")
+    p.add_argument("--dim", type=int, default=256, help="dimension of the synthetic vectors")
+    p.add_argument("--queries", type=int, default=200, help="queries for recall and latency")
+    p.add_argument("--threads", type=int, default=2, help="faiss OpenMP threads")
+    p.add_argument("--model", type=Path, default=None, help="trained model dir: benchmark its real embeddings")
+    p.add_argument("--data", type=Path, default=None, help="dataset folder embedded with --model")
+    p.add_argument("--noise", type=float, default=0.5, help="replication noise (norm of the added gaussian before renormalising)")
+    p.add_argument("--nlist", type=int, default=0, help="IVF lists (0 = 4*sqrt(n))")
+    p.add_argument("--hnsw-m", type=int, default=32, help="HNSW M")
+    p.add_argument("--ef-construction", type=int, default=80, help="HNSW efConstruction")
+    p.add_argument("--types", nargs="+", choices=("flat", "ivf", "hnsw"), default=["flat", "ivf", "hnsw"], help="index types to run")
+    p.add_argument("--out", type=Path, default=Path("runs/bench"), help="folder for index.json")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.set_defaults(func=run_cmd)
+
+
+def run_cmd(args: argparse.Namespace) -> int:
+    from dssm.errors import JobmatchError
+
+    if (args.model is None) != (args.data is None):
+        raise JobmatchError("--model and --data go together")
+    result = run(args.n, args.dim, args.queries, args.threads, args.model, args.data, noise=args.noise, nlist=args.nlist,
+                 hnsw_m=args.hnsw_m, ef_construction=args.ef_construction, types=tuple(args.types))
+    write_json(args.out / "index.json", result)
+    print(json.dumps(result, default=str) if args.json else table(result))
+    return 0
+
+
+def run_default(out_dir: Path) -> dict:
+    """200k synthetic vectors (about 2-3 minutes on 2 cores); writes out_dir/index.json."""
+    result = run(200_000)
+    write_json(Path(out_dir) / "index.json", result)
+    return result
