@@ -173,6 +173,8 @@ def register(bench_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=2, help="faiss OpenMP threads")
     p.add_argument("--model", type=Path, default=None, help="trained model dir: benchmark its real embeddings")
     p.add_argument("--data", type=Path, default=None, help="dataset folder embedded with --model")
+    p.add_argument("--clusters", type=int, default=2000, help="synthetic: mixture components")
+    p.add_argument("--spread", type=float, default=1.0, help="synthetic: within-component noise norm (larger = harder)")
     p.add_argument("--noise", type=float, default=0.5, help="replication noise (norm of the added gaussian before renormalising)")
     p.add_argument("--nlist", type=int, default=0, help="IVF lists (0 = 4*sqrt(n))")
     p.add_argument("--hnsw-m", type=int, default=32, help="HNSW M")
@@ -188,7 +190,7 @@ def run_cmd(args: argparse.Namespace) -> int:
 
     if (args.model is None) != (args.data is None):
         raise JobmatchError("--model and --data go together")
-    result = run(args.n, args.dim, args.queries, args.threads, args.model, args.data, noise=args.noise, nlist=args.nlist,
+    result = run(args.n, args.dim, args.queries, args.threads, args.model, args.data, clusters=args.clusters, spread=args.spread, noise=args.noise, nlist=args.nlist,
                  hnsw_m=args.hnsw_m, ef_construction=args.ef_construction, types=tuple(args.types))
     write_json(args.out / "index.json", result)
     print(json.dumps(result, default=str) if args.json else table(result))
