@@ -102,8 +102,8 @@ def test_ann_index_recall_against_exact(tmp_path, kind):
 
 def test_auto_type_by_size():
     cfg = ix.IndexConfig(flat_max=100)
-    assert ix.choose_index_type(100, cfg) == "flat" and ix.choose_index_type(101, cfg) == "hnsw"
-    assert ix.choose_index_type(10, ix.IndexConfig(index_type="ivf")) == "ivf"
+    assert ix.choose_index_type(100, cfg) == "flat" and ix.choose_index_type(101, cfg) == "ivf"
+    assert ix.choose_index_type(10, ix.IndexConfig(index_type="hnsw")) == "hnsw"
     with pytest.raises(ValueError):
         ix.IndexConfig(index_type="lsh")
 

@@ -18,7 +18,7 @@ from pipelines.cli import add_parser
 
 def add_index_config_args(p: argparse.ArgumentParser) -> None:
     """Flags of `pipelines.index.IndexConfig` (shared by build and refresh)."""
-    p.add_argument("--index-type", choices=("auto", "flat", "ivf", "hnsw"), default="auto", help="auto: flat up to --flat-max rows, else hnsw")
+    p.add_argument("--index-type", choices=("auto", "flat", "ivf", "hnsw"), default="auto", help="auto: flat up to --flat-max rows, else ivf")
     p.add_argument("--flat-max", type=int, default=50_000, help="auto: largest count served by exact search")
     p.add_argument("--nlist", type=int, default=0, help="IVF lists (0 = 4*sqrt(n))")
     p.add_argument("--nprobe", type=int, default=32, help="IVF lists probed per query")
