@@ -1,0 +1,137 @@
+"""Sentence features for the LR summarizer, computed from BPE ids only.
+
+For sentence i of a document with S sentences (sentence 0 = title) and V = vocab size:
+
+* bag   [0, V):   1 if BPE token v occurs in sentence i (binary bag of tokens);
+* cue   [V, 2V):  the bag of the nearest preceding section header h(i) < i
+                  (a non-title sentence of <= `header_max_tokens` tokens ending in a
+                  colon token, e.g. "Требования:"), zeros when there is none;
+* dense (last):   relative position i/(S-1); i == 0; i == 1; log(1 + n_i)/5;
+                  n_i <= header_max_tokens.
+
+Blocks are switched by `FeatureConfig`. The LR's logit is then
+  b + sum_{v in bag(i)} w_v + sum_{v in bag(h(i))} u_v + d_i . c,
+which `SentenceFeaturizer.logits` evaluates without building the matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from dssm.errors import JobmatchError
+from summarizer.config import FeatureConfig
+
+DENSE_NAMES = ("rel_position", "is_title", "is_first_body", "log_length", "is_short")
+
+
+class SentenceFeaturizer:
+    """Sparse sentence features of tokenised documents (see the module docstring for the layout)."""
+
+    def __init__(self, vocab_size: int, cfg: FeatureConfig, colon_ids: Sequence[int] | None = None):
+        self.vocab_size, self.cfg = int(vocab_size), cfg
+        self.colon_ids = None if colon_ids is None else np.asarray(sorted(set(int(i) for i in colon_ids)), dtype=np.int64)
+        """Token ids whose subword ends with ':' (header detection); None = length rule only."""
+        self._is_colon = np.zeros(self.vocab_size, dtype=bool)
+        if self.colon_ids is not None:
+            self._is_colon[self.colon_ids[self.colon_ids < self.vocab_size]] = True
+        self.dense_names = self._dense_names()
+
+    def _dense_names(self) -> tuple[str, ...]:
+        names = []
+        if self.cfg.position:
+            names += list(DENSE_NAMES[:3])
+        if self.cfg.length:
+            names += list(DENSE_NAMES[3:])
+        return tuple(names)
+
+    @property
+    def n_features(self) -> int:
+        return self.vocab_size * (2 if self.cfg.section_cue else 1) + len(self.dense_names)
+
+    def header_index(self, doc: Sequence[Sequence[int]]) -> np.ndarray:
+        """h(i) (int64 (S,)): index of the nearest preceding section header, -1 if none."""
+        out = np.full(len(doc), -1, dtype=np.int64)
+        last = -1
+        for i, sent in enumerate(doc):
+            out[i] = last
+            if i > 0 and 0 < len(sent) <= self.cfg.header_max_tokens and (self.colon_ids is None or self._is_colon[sent[-1]]):
+                last = i
+        return out
+
+    def dense(self, doc: Sequence[Sequence[int]]) -> np.ndarray:
+        """Dense features (S, len(dense_names)) float64."""
+        s = len(doc)
+        idx = np.arange(s, dtype=np.float64)
+        n = np.fromiter((len(x) for x in doc), dtype=np.float64, count=s)
+        cols = []
+        if self.cfg.position:
+            cols += [idx / max(s - 1, 1), (idx == 0).astype(np.float64), (idx == 1).astype(np.float64)]
+        if self.cfg.length:
+            cols += [np.log1p(n) / 5.0, ((n > 0) & (n <= self.cfg.header_max_tokens)).astype(np.float64)]
+        return np.stack(cols, axis=1) if cols else np.zeros((s, 0))
+
+    def _pairs(self, doc: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Unique (sentence, token) pairs of a document: (sent (P,), token (P,)); JobmatchError on ids outside the vocabulary."""
+        lengths = np.fromiter((len(x) for x in doc), dtype=np.int64, count=len(doc))
+        ids = np.fromiter((t for x in doc for t in x), dtype=np.int64, count=int(lengths.sum()))  # (T,)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise JobmatchError(f"token id {int(ids.max() if ids.max() >= self.vocab_size else ids.min())} outside the summarizer's vocabulary "
+                                f"[0, {self.vocab_size}): the documents were tokenised with another tokenizer")
+        sent = np.repeat(np.arange(len(doc), dtype=np.int64), lengths)[: ids.size]  # (T,)
+        key = np.unique(sent * self.vocab_size + ids)  # (P,)
+        return key // self.vocab_size, key % self.vocab_size
+
+    def matrix(self, docs: Sequence[Sequence[Sequence[int]]]) -> sp.csr_matrix:
+        """All sentences of `docs`, stacked in document then sentence order: CSR (sum S, n_features)."""
+        rows, cols, vals, dense, offset = [], [], [], [], 0
+        for doc in docs:
+            sent, tok = self._pairs(doc)
+            rows.append(sent + offset)
+            cols.append(tok)
+            if self.cfg.section_cue:
+                h = self.header_index(doc)
+                # cue block: for each sentence i with header h(i) >= 0, the tokens of h(i) shifted by V
+                starts = np.searchsorted(sent, np.arange(len(doc)), side="left")
+                ends = np.searchsorted(sent, np.arange(len(doc)), side="right")
+                for i in np.flatnonzero(h >= 0):
+                    t = tok[starts[h[i]] : ends[h[i]]]
+                    rows.append(np.full(t.size, i + offset, dtype=np.int64))
+                    cols.append(t + self.vocab_size)
+            dense.append(self.dense(doc))
+            offset += len(doc)
+        n_sparse = self.vocab_size * (2 if self.cfg.section_cue else 1)
+        r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+        bag = sp.csr_matrix((np.ones(r.size), (r, c)), shape=(offset, n_sparse))
+        d = sp.csr_matrix(np.concatenate(dense) if dense else np.zeros((0, len(self.dense_names))))
+        return sp.hstack([bag, d], format="csr")
+
+    def logits(self, doc: Sequence[Sequence[int]], coef: np.ndarray, intercept: float) -> np.ndarray:
+        """LR logits (S,) of one document for weights `coef` (n_features,): equals matrix([doc]) @ coef + intercept."""
+        s = len(doc)
+        if s == 0:
+            return np.zeros(0)
+        sent, tok = self._pairs(doc)  # validates ids before header_index reads them
+        v = self.vocab_size
+        own = np.bincount(sent, weights=coef[tok], minlength=s)  # (S,)
+        out = own + intercept
+        if self.cfg.section_cue:
+            h = self.header_index(doc)
+            cue = np.bincount(sent, weights=coef[tok + v], minlength=s)  # (S,) cue weight of each sentence as a header
+            has = h >= 0
+            out[has] += cue[h[has]]
+        if self.dense_names:
+            n_sparse = v * (2 if self.cfg.section_cue else 1)
+            out += self.dense(doc) @ coef[n_sparse:]
+        return out
+
+    def feature_names(self, subwords: Sequence[str] | None = None) -> list[str]:
+        """Human-readable name of every feature: token subword (or id), 'cue:' + token, then the dense names."""
+        tok = list(subwords) if subwords is not None else [str(i) for i in range(self.vocab_size)]
+        names = list(tok)
+        if self.cfg.section_cue:
+            names += [f"cue:{t}" for t in tok]
+        return names + list(self.dense_names)

@@ -1,0 +1,145 @@
+"""Extractive selection under a token budget, shared by the LR summarizer and every baseline.
+
+`select(scores, lengths, budget)`: visit sentences by descending score (ties:
+earlier first), take each whole while it fits; the first one that does not fit
+is cut to the remaining budget and selection stops. Empty sentences are never
+taken. The kept sentences are returned in original order, so sum(kept) <= budget
+always, and lead scores (-position) give exactly the first `budget` tokens.
+
+The title (sentence 0) always stays: `summarize_frame` pins it with score +inf,
+so it is taken first and counts against the budget.
+
+>>> select(np.array([0.1, 0.9, 0.5]), [4, 3, 5], budget=6)
+[(1, 3), (2, 3)]
+>>> summarize([[1, 2], [3], [4, 5, 6]], np.array([0.0, 1.0, 0.5]), budget=3)
+[[3], [4, 5]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from dssm.errors import JobmatchError
+from dssm.schema import TEXT_COLUMNS
+
+if TYPE_CHECKING:
+    from summarizer.model import Summarizer
+
+METHODS = ("lr", "lead", "textrank", "random")
+"""Sentence scorers `summarize_frame` accepts: the LR summarizer and the baselines."""
+
+
+def select(scores: np.ndarray, lengths: Sequence[int], budget: int = 300) -> list[tuple[int, int]]:
+    """(sent_idx, n_tokens_kept) of the selected sentences in original order; sum of kept <= budget."""
+    scores = np.asarray(scores, dtype=np.float64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if scores.shape != lengths.shape:
+        raise JobmatchError(f"{scores.shape[0]} scores for {lengths.shape[0]} sentences")
+    if budget < 0:
+        raise JobmatchError(f"budget must be >= 0, got {budget}")
+    order = np.lexsort((np.arange(scores.size), -np.nan_to_num(scores, nan=-np.inf)))  # descending score, ties by position
+    left, out = int(budget), []
+    for i in order:
+        n = int(lengths[i])
+        if n == 0:
+            continue
+        if left <= 0:
+            break
+        keep = min(n, left)
+        out.append((int(i), keep))
+        left -= keep
+        if keep < n:
+            break
+    return sorted(out)
+
+
+def summarize(doc: Sequence[Sequence[int]], scores: np.ndarray, budget: int = 300) -> list[list[int]]:
+    """The kept sentences of `doc` (ids; a cut one truncated), original order, total tokens <= budget."""
+    return [list(doc[i][:k]) for i, k in select(scores, [len(s) for s in doc], budget)]
+
+
+def method_scores(doc: Sequence[Sequence[int]], kind: str, method: str, summarizer: Summarizer | None, vocab_size: int, seed: int = 0) -> np.ndarray:
+    """Per-sentence scores of `method` (one of METHODS) for one document."""
+    from summarizer import baselines
+
+    if method == "lr":
+        if summarizer is None:
+            raise JobmatchError("method 'lr' needs a trained summarizer")
+        return summarizer.score(doc, kind)
+    if method == "lead":
+        return baselines.lead_scores(doc)
+    if method == "textrank":
+        return baselines.textrank_scores(doc, vocab_size)
+    if method == "random":
+        return baselines.random_scores(doc, seed)
+    raise JobmatchError(f"unknown summarization method {method!r}; expected one of {METHODS}")
+
+
+def _cut_text(words: list[str], word_tokens: list[int], keep: int) -> str:
+    """Longest word prefix whose BPE tokens fit in `keep` (BPE is word-local, so counts add up)."""
+    cum = np.cumsum(word_tokens) if word_tokens else np.zeros(0, np.int64)
+    return " ".join(words[: int(np.searchsorted(cum, keep, side="right"))])
+
+
+def select_documents(docs: list[list[list[int]]], has_title: Sequence[bool], kind: str, method: str, summarizer: Summarizer | None,
+                     vocab_size: int, budget: int = 300, seed: int = 0) -> list[list[tuple[int, int]]]:
+    """`select` for every document by `method`, the title (when present) pinned first. Random uses seed + document index."""
+    out = []
+    for d, doc in enumerate(docs):
+        scores = method_scores(doc, kind, method, summarizer, vocab_size, seed + d).astype(np.float64)
+        if has_title[d] and len(doc):
+            scores[0] = np.inf
+        out.append(select(scores, [len(s) for s in doc], budget))
+    return out
+
+
+def selection_texts(sentences: list[list[str]], docs: list[list[list[int]]], selections: list[list[tuple[int, int]]], tokenizer) -> tuple[list[list[str]], list[int]]:
+    """Selected sentence texts per document and their token counts.
+
+    A cut sentence keeps its longest word prefix that fits (BPE is word-local, so
+    re-tokenising the summary never exceeds the budget); an empty prefix is dropped.
+    """
+    out, counts = [], []
+    for sents, doc, kept in zip(sentences, docs, selections):
+        texts, n = [], 0
+        for i, k in kept:
+            if k == len(doc[i]):
+                texts.append(sents[i])
+                n += k
+                continue
+            words = sents[i].split()
+            wt = [len(w) for w in tokenizer.encode_sentences(words)]
+            text = _cut_text(words, wt, k)
+            if text:
+                texts.append(text)
+                n += int(sum(wt[: len(text.split())]))
+        out.append(texts)
+        counts.append(n)
+    return out, counts
+
+
+def summarize_frame(df: pd.DataFrame, kind: str, summarizer: Summarizer | None, tokenizer, budget: int = 300, method: str = "lr", seed: int = 0) -> pd.DataFrame:
+    """`df` (vacancies/resumes contract) with its text column replaced by the summary, title kept; adds `n_summary_tokens`.
+
+    The summary text is the kept body sentences joined by "\\n" in original order;
+    the title is sentence 0 and counts against `budget`.
+    """
+    from dssm.text import frame_documents
+
+    if kind not in TEXT_COLUMNS:
+        raise JobmatchError(f"unknown document kind {kind!r}; expected one of {sorted(TEXT_COLUMNS)}")
+    title_col, body_col = TEXT_COLUMNS[kind]
+    sentences = frame_documents(df, kind)
+    docs = tokenizer.encode_documents(sentences)
+    titles = df[title_col].to_numpy(dtype=object)
+    has_title = [isinstance(t, str) and bool(" ".join(t.split())) for t in titles]
+    selections = select_documents(docs, has_title, kind, method, summarizer, int(tokenizer.vocab_size), budget, seed)
+    texts, counts = selection_texts(sentences, docs, selections, tokenizer)
+    out = df.copy()
+    out[body_col] = ["\n".join(t[1:] if h else t) for t, h in zip(texts, has_title)]
+    out["n_summary_tokens"] = np.asarray(counts, dtype=np.int64)
+    return out

@@ -1,0 +1,220 @@
+"""LR summarizer, selection and baselines on hand-made documents and a tiny market with known sections.
+
+The attention used here is a stand-in derived from the ground-truth sections
+(informative tokens weigh more, with noise); it exists only in these tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dssm.errors import JobmatchError
+from dssm.text import document_sentences
+from pipelines.summarize_eval import compare_methods, label_auc, section_precision_recall, skill_coverage
+from summarizer.baselines import lead_scores, random_scores, textrank_scores
+from summarizer.config import FeatureConfig, LabelRule, SummarizerConfig
+from summarizer.features import SentenceFeaturizer
+from summarizer.labels import label_documents
+from summarizer.model import Summarizer
+from summarizer.summarize import select, summarize, summarize_frame
+
+# ----------------------------------------------------------------------------- selection
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=12), st.integers(0, 120), st.integers(0, 2**31 - 1))
+def test_select_never_exceeds_budget_keeps_order_and_is_deterministic(lengths, budget, seed):
+    scores = np.random.default_rng(seed).normal(size=len(lengths))
+    kept = select(scores, lengths, budget)
+    assert sum(k for _, k in kept) <= budget
+    idx = [i for i, _ in kept]
+    assert idx == sorted(idx) and len(set(idx)) == len(idx)
+    assert all(0 < k <= lengths[i] for i, k in kept)
+    assert kept == select(scores, lengths, budget)
+    cut = [i for i, k in kept if k < lengths[i]]
+    assert len(cut) <= 1
+    # the best non-empty sentence is never dropped while budget remains
+    nonempty = [i for i, n in enumerate(lengths) if n > 0]
+    if nonempty and budget > 0:
+        best = max(nonempty, key=lambda i: (scores[i], -i))
+        assert best in idx
+    # fills the budget unless everything fits
+    assert sum(k for _, k in kept) == min(budget, sum(lengths))
+
+
+def test_select_cuts_a_too_long_top_sentence_instead_of_dropping_it():
+    assert select(np.array([0.2, 0.9]), [3, 500], budget=300) == [(1, 300)]
+    assert summarize([[1] * 3, list(range(500))], np.array([0.2, 0.9]), budget=5) == [[0, 1, 2, 3, 4]]
+
+
+def test_select_empty_and_one_sentence_documents():
+    assert select(np.zeros(0), [], 300) == []
+    assert summarize([], np.zeros(0)) == []
+    assert summarize([[7, 8]], np.array([0.1])) == [[7, 8]]
+    assert summarize([[]], np.array([0.1])) == []
+    with pytest.raises(JobmatchError):
+        select(np.zeros(2), [1], 10)
+
+
+def test_lead_is_exactly_the_first_budget_tokens():
+    doc = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [10]]
+    flat = [t for s in summarize(doc, lead_scores(doc), budget=7) for t in s]
+    assert flat == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_baselines_shapes_and_determinism():
+    doc = [[5, 6, 7], [5, 6], [9], []]
+    tr = textrank_scores(doc, 12)
+    assert tr.shape == (4,) and tr.sum() == pytest.approx(1.0)
+    assert tr[0] > tr[2] and tr[1] > tr[2]  # the two overlapping sentences are central
+    assert textrank_scores([], 12).shape == (0,)
+    np.testing.assert_array_equal(random_scores(doc, 3), random_scores(doc, 3))
+    assert not np.array_equal(random_scores(doc, 3), random_scores(doc, 4))
+
+
+def test_fast_logits_equal_the_feature_matrix():
+    f = SentenceFeaturizer(20, FeatureConfig(), colon_ids=[7])
+    doc = [[5, 6], [8, 7], [9, 9, 10], [], [11, 12, 5, 6, 7, 8, 9, 10, 11, 12], [3, 19]]
+    c = np.random.default_rng(0).normal(size=f.n_features)
+    np.testing.assert_allclose(f.logits(doc, c, 0.3), f.matrix([doc]) @ c + 0.3)
+    assert f.header_index(doc).tolist() == [-1, -1, 1, 1, 1, 1]
+    with pytest.raises(JobmatchError, match="another tokenizer"):
+        f.logits([[3, 20]], c, 0.0)
+
+
+# ----------------------------------------------------------------------------- a tiny market with known sections
+
+BOILER = [
+    "Наша миссия делать мир лучше каждый день вместе с клиентами.",
+    "Компания позволяет сотрудникам расти и развиваться в дружной команде.",
+    "Мы являемся лидером рынка уже более десяти лет и гордимся своей историей.",
+    "Наши ценности открытость честность и забота о людях.",
+    "Группа компаний позволяет реализовать амбициозные проекты федерального масштаба.",
+]
+DUTIES = ["разработка сервисов на {s}", "поддержка и развитие системы на {s}", "проектирование архитектуры решений {s}", "написание тестов для {s}"]
+REQS = ["опыт работы с {s} от {n} лет", "знание {s} и {t}", "уверенное знание {s}", "опыт коммерческой разработки на {s}"]
+COND = ["офис в центре города", "гибкий график работы", "ДМС после испытательного срока", "белая зарплата два раза в месяц"]
+SKILLS = ["Python", "Java", "SQL", "Docker", "Kubernetes", "Linux", "Git", "PostgreSQL", "Kafka", "Spark"]
+TITLES = ["Разработчик", "Инженер", "Программист", "Аналитик"]
+
+
+def make_market(n: int, seed: int = 0):
+    """Vacancies (HTML) with boilerplate first, then duties/requirements/conditions; and their truth table."""
+    rng = np.random.default_rng(seed)
+    rows, truth = [], []
+    for d in range(n):
+        sk = list(rng.choice(SKILLS, size=3, replace=False))
+        parts = [("title", f"{rng.choice(TITLES)} {sk[0]}")]
+        parts += [("boilerplate", b) for b in rng.choice(BOILER, size=int(rng.integers(2, 5)), replace=False)]
+        parts += [("header", "Обязанности:")] + [("duties", t.format(s=rng.choice(sk))) for t in rng.choice(DUTIES, size=2, replace=False)]
+        parts += [("header", "Требования:")] + [("requirements", t.format(s=sk[i % 3], t=sk[(i + 1) % 3], n=int(rng.integers(1, 6))))
+                                                for i, t in enumerate(rng.choice(REQS, size=2, replace=False))]
+        parts += [("header", "Условия:")] + [("conditions", c) for c in rng.choice(COND, size=2, replace=False)]
+        html = "".join(f"<p>{t}</p>" if s in ("boilerplate", "header") else f"<ul><li>{t}</li></ul>" for s, t in parts[1:])
+        vid = f"v{d}"
+        rows.append({"vacancy_id": vid, "title": parts[0][1], "description": html, "skills": sk})
+        sents = document_sentences(parts[0][1], html)
+        assert len(sents) == len(parts), (sents, parts)
+        truth += [{"doc_id": vid, "kind": "vacancies", "sent_idx": i, "section": s, "text": t} for i, (s, _), t in zip(range(len(parts)), parts, sents)]
+    return pd.DataFrame(rows), pd.DataFrame(truth)
+
+
+def stand_in_attention(docs, truth: pd.DataFrame, seed: int = 0):
+    """Per-token attention: 4x weight on informative-section tokens, lognormal noise, normalised (tests only)."""
+    rng = np.random.default_rng(seed)
+    sec = truth.groupby("doc_id")["section"].apply(list)
+    attn, sent = [], []
+    for i, doc in enumerate(docs):
+        s = np.repeat(np.arange(len(doc)), [len(x) for x in doc])
+        w = np.array([4.0 if sec[f"v{i}"][j] in ("duties", "requirements") else 1.0 for j in s]) * rng.lognormal(0, 0.3, s.size)
+        attn.append(w / w.sum())
+        sent.append(s)
+    return attn, sent
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory):
+    from dssm.text import frame_documents
+    from dssm.tokenizer import Tokenizer
+
+    df, truth = make_market(160)
+    sentences = frame_documents(df, "vacancies")
+    tok = Tokenizer.train([s for d in sentences for s in d], tmp_path_factory.mktemp("tok"), vocab_size=400)
+    docs = tok.encode_documents(sentences)
+    attn, sent = stand_in_attention(docs, truth)
+    labels = label_documents(df["vacancy_id"].tolist(), "vacancies", attn, sent, [len(d) for d in docs], LabelRule())
+    train, test = slice(0, 120), slice(120, 160)
+    model = Summarizer.fit({"vacancies": docs[train]}, labels, SummarizerConfig(), doc_ids={"vacancies": df["vacancy_id"][train].tolist()}, tokenizer=tok)
+    return {"df": df, "truth": truth, "tok": tok, "docs": docs, "sentences": sentences, "labels": labels, "model": model, "test": test}
+
+
+def test_labels_from_stand_in_attention_recover_informative_sections(market):
+    lab = market["labels"].merge(market["truth"], on=["doc_id", "kind", "sent_idx"])
+    informative = lab["section"].isin(["duties", "requirements"])
+    assert (lab["is_summary"] == informative).mean() > 0.9
+
+
+def test_lr_auc_on_held_out_documents(market):
+    t = market["test"]
+    auc = label_auc(market["model"], market["docs"][t], market["df"]["vacancy_id"][t].tolist(), market["labels"], "vacancies")
+    assert auc >= 0.8
+
+
+def test_lr_keeps_informative_sentences_lead_does_not(market):
+    t = market["test"]
+    has_title = [True] * 40
+    res = compare_methods(market["sentences"][t], market["docs"][t], has_title, "vacancies", ["lr", "lead", "textrank", "random"],
+                          market["model"], market["tok"], budget=40)
+    ids = market["df"]["vacancy_id"][t].tolist()
+    pr = {m: section_precision_recall(ids, sel, market["truth"], "vacancies", ("duties", "requirements")) for m, (sel, _) in res.items()}
+    assert pr["lr"]["recall"] > pr["lead"]["recall"] + 0.3
+    assert pr["lr"]["precision"] > 0.8 > pr["lead"]["precision"]
+    cov = {m: skill_coverage(texts, market["df"]["skills"][t]) for m, (_, texts) in res.items()}
+    assert cov["lr"]["coverage"] > cov["lead"]["coverage"]
+
+
+def test_save_load_round_trip_without_pickles(market, tmp_path):
+    model = market["model"]
+    model.save(tmp_path / "s")
+    again = Summarizer.load(tmp_path / "s")
+    doc = market["docs"][130]
+    np.testing.assert_allclose(again.score(doc, "vacancies"), model.score(doc, "vacancies"))
+    assert again.vocab == model.vocab and again.load_tokenizer().vocab_size == market["tok"].vocab_size
+    with np.load(tmp_path / "s" / "weights.npz", allow_pickle=False) as z:
+        assert set(z.files) == {"vacancies_coef", "vacancies_intercept"}
+    with pytest.raises(JobmatchError, match="not a summarizer dir"):
+        Summarizer.load(tmp_path)
+    with pytest.raises(JobmatchError, match="no model for"):
+        again.score(doc, "resumes")
+
+
+def test_fit_is_deterministic_and_refuses_one_class(market):
+    t = slice(0, 40)
+    ids = {"vacancies": market["df"]["vacancy_id"][t].tolist()}
+    a = Summarizer.fit({"vacancies": market["docs"][t]}, market["labels"], doc_ids=ids, tokenizer=market["tok"])
+    b = Summarizer.fit({"vacancies": market["docs"][t]}, market["labels"], doc_ids=ids, tokenizer=market["tok"])
+    np.testing.assert_array_equal(a.weights["vacancies"][0], b.weights["vacancies"][0])
+    one = market["labels"].assign(is_summary=False)
+    with pytest.raises(JobmatchError, match="both summary and non-summary"):
+        Summarizer.fit({"vacancies": market["docs"][t]}, one, doc_ids=ids, tokenizer=market["tok"])
+
+
+def test_summarize_frame_keeps_title_and_budget(market):
+    from dssm.text import frame_documents
+
+    df = market["df"].iloc[120:140].copy()
+    df.loc[df.index[0], "description"] = "<p>" + " ".join(["очень длинное предложение про опыт работы"] * 30) + "</p>"
+    out = summarize_frame(df, "vacancies", market["model"], market["tok"], budget=25)
+    assert out["title"].tolist() == df["title"].tolist()
+    assert (out["n_summary_tokens"] <= 25).all() and (out["n_summary_tokens"] > 0).all()
+    re_tok = market["tok"].encode_documents(frame_documents(out, "vacancies"))
+    assert max(sum(len(s) for s in d) for d in re_tok) <= 25
+    assert out["description"].iloc[0]  # the one over-long sentence is cut, not dropped
+    again = summarize_frame(df, "vacancies", market["model"], market["tok"], budget=25)
+    pd.testing.assert_frame_equal(out, again)
+    lead = summarize_frame(df, "vacancies", None, market["tok"], budget=25, method="lead")
+    assert lead["description"].iloc[1] in df["description"].iloc[1].replace("<p>", "").replace("</p>", "\n")
