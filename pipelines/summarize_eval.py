@@ -82,3 +82,33 @@ def compare_methods(sentences: list[list[str]], docs: list[list[list[int]]], has
         texts, _ = selection_texts(sentences, docs, sel, tokenizer)
         out[m] = (sel, ["\n".join(t) for t in texts])
     return out
+
+
+def holdout_mask(doc_ids: Sequence[str], share: float) -> np.ndarray:
+    """Deterministic held-out documents: crc32(doc_id) % 1000 < share * 1000 (stable across runs and machines)."""
+    import zlib
+
+    return np.fromiter((zlib.crc32(str(d).encode("utf-8")) % 1000 < share * 1000 for d in doc_ids), dtype=bool, count=len(doc_ids))
+
+
+def threshold_table(labels: pd.DataFrame, truth: pd.DataFrame, thresholds: Sequence[float], informative: Sequence[str] = INFORMATIVE_SECTIONS) -> pd.DataFrame:
+    """Agreement of `share_ratio > threshold` with informative ground-truth sections, one row per threshold.
+
+    Over read, non-title sentences: share labelled, precision, recall, F1 and
+    accuracy of the label as a predictor of "sentence is informative".
+    """
+    m = labels.merge(truth[["doc_id", "kind", "sent_idx", "section"]], on=["doc_id", "kind", "sent_idx"], how="inner")
+    m = m[(m["n_tokens"] > 0) & (m["section"] != "title")]
+    if m.empty:
+        raise JobmatchError("labels and truth/sentences.parquet share no sentences (different datasets?)")
+    gold = m["section"].isin(list(informative)).to_numpy()
+    ratio = m["share_ratio"].to_numpy()
+    rows = []
+    for th in thresholds:
+        pred = ratio > th * (1 + 1e-9)
+        tp = int((pred & gold).sum())
+        p = tp / pred.sum() if pred.any() else 0.0
+        r = tp / gold.sum() if gold.any() else 0.0
+        rows.append({"threshold": float(th), "labelled": float(pred.mean()), "precision": p, "recall": r,
+                     "f1": 2 * p * r / (p + r) if p + r else 0.0, "accuracy": float((pred == gold).mean())})
+    return pd.DataFrame(rows)

@@ -218,3 +218,78 @@ def test_summarize_frame_keeps_title_and_budget(market):
     pd.testing.assert_frame_equal(out, again)
     lead = summarize_frame(df, "vacancies", None, market["tok"], budget=25, method="lead")
     assert lead["description"].iloc[1] in df["description"].iloc[1].replace("<p>", "").replace("</p>", "\n")
+
+
+# ----------------------------------------------------------------------------- the CLI chain on a (random-weight) tiny teacher
+
+
+def test_cli_label_train_explain_eval_summarize_highlight(market, tmp_path):
+    import json
+    from dataclasses import replace
+
+    from dssm.config import load_model_config
+    from dssm.features import FeatureSpace
+    from dssm.model_io import build_model, save_model
+    from pipelines.cli import main
+    from pipelines.dataset import load_dataset, write_dataset
+
+    data, run = tmp_path / "data", tmp_path / "run"
+    vac = market["df"].iloc[:80]
+    res = pd.DataFrame({"resume_id": ["r0", "r1"], "title": ["Разработчик", "Инженер"], "text": ["Опыт работы пять лет.", "Знаю Linux. Люблю Docker."]})
+    write_dataset(data, vac, res, None)
+    (data / "truth").mkdir()
+    market["truth"].to_parquet(data / "truth" / "sentences.parquet")
+    tok = market["tok"]
+    cfg = load_model_config("tiny_teacher")
+    cfg = replace(cfg, vacancy=replace(cfg.vacancy, vocab_size=tok.vocab_size), resume=replace(cfg.resume, vocab_size=tok.vocab_size), tokenizer=str(tok.path))
+    ds = load_dataset(data)
+    feats = {"vacancies": FeatureSpace.fit(ds.vacancies, cfg.vacancy.categorical, cfg.vacancy.numeric),
+             "resumes": FeatureSpace.fit(ds.resumes, cfg.resume.categorical, cfg.resume.numeric)}
+    import torch
+
+    torch.manual_seed(0)
+    save_model(run / "teacher", build_model(cfg, feats).eval(), cfg, feats)
+
+    assert main(["label", "--teacher", str(run / "teacher"), "--data", str(data), "--out", str(run / "labels.parquet"), "--json"]) == 0
+    labels = pd.read_parquet(run / "labels.parquet")
+    assert {"doc_id", "kind", "sent_idx", "n_tokens", "attention_mass", "is_summary"} <= set(labels.columns)
+    mass = labels.groupby("doc_id")["attention_mass"].sum()
+    np.testing.assert_allclose(mass.to_numpy(), 1.0, atol=1e-4)  # teacher attention sums to 1 per document
+    assert main(["summarizer", "train", "--labels", str(run / "labels.parquet"), "--data", str(data), "--tokenizer", str(tok.path),
+                 "--out", str(run / "summarizer")]) == 0
+    assert main(["summarizer", "explain", "--summarizer", str(run / "summarizer"), "--json"]) == 0
+    assert main(["summarizer", "eval", "--summarizer", str(run / "summarizer"), "--data", str(data), "--budget", "30", "--json"]) == 0
+    assert main(["summarize", "--summarizer", str(run / "summarizer"), "--data", str(data), "--out", str(run / "summaries"), "--budget", "30"]) == 0
+    out = load_dataset(run / "summaries")
+    assert out.vacancies["vacancy_id"].tolist() == vac["vacancy_id"].tolist()
+    assert (out.vacancies["n_summary_tokens"] <= 30).all()
+    assert main(["summarizer", "highlight", "--teacher", str(run / "teacher"), "--summarizer", str(run / "summarizer"), "--data", str(data),
+                 "--doc-id", "v3", "--out", str(run / "v3.html"), "--budget", "30"]) == 0
+    page = (run / "v3.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "Legend" in page and "rgba(220,20,20," in page and "<script" not in page and "http" not in page
+    assert main(["summarizer", "highlight", "--teacher", str(run / "teacher"), "--summarizer", str(run / "summarizer"), "--data", str(data),
+                 "--doc-id", "nope", "--out", str(run / "x.html")]) == 2
+    assert main(["summarize", "--data", str(data), "--out", str(run / "x")]) == 2
+    json.loads((run / "summarizer" / "summarizer.json").read_text(encoding="utf-8"))
+
+
+def test_explain_reads_the_market_model(market):
+    from summarizer.explain import explain_text, top_tokens
+
+    top = top_tokens(market["model"], "vacancies", k=40)
+    up = {t for t, _ in top["positive"]}
+    down = {t for t, _ in top["negative"]}
+    assert {"опыт", "знание"} & up
+    assert {"миссия", "позволяет", "компания", "компаний"} & down
+    assert all(w > 0 for _, w in top["positive"]) and all(w < 0 for _, w in top["negative"])
+    assert "== vacancies ==" in explain_text(market["model"], 5)
+
+
+def test_highlight_html_shades_tokens_and_marks_selected():
+    from summarizer.highlight import highlight_html
+
+    page = highlight_html([["▁Повар"], ["▁Готовить", "."], ["▁Мыть", "▁посуду", "<x>"]], np.array([0.5, 0.25, 0.25, 0.0]), [(0, 1), (2, 1)], title="Повар")
+    assert page.count('class="t') == 6 and page.count("s sel") == 2
+    assert "rgba(220,20,20,1.000)" in page and 'title="not read"' in page and "&lt;x&gt;" in page and "✂" in page
+    with pytest.raises(JobmatchError):
+        highlight_html([["▁a"]], np.array([0.5, 0.5]), [])
