@@ -128,6 +128,49 @@ class SentenceFeaturizer:
             out += self.dense(doc) @ coef[n_sparse:]
         return out
 
+    def logits_batch(self, docs: Sequence[Sequence[Sequence[int]]], coef: np.ndarray, intercept: float) -> list[np.ndarray]:
+        """`logits` for many documents in one vectorised pass (same values): list of (S_d,) arrays."""
+        v = self.vocab_size
+        if not len(docs):
+            return []
+        sizes = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))  # (D,)
+        n_sent = int(sizes.sum())
+        lengths = np.fromiter((len(x) for d in docs for x in d), dtype=np.int64, count=n_sent)  # (N,) tokens per sentence
+        ids = np.fromiter((t for d in docs for x in d for t in x), dtype=np.int64, count=int(lengths.sum()))  # (T,)
+        if ids.size and (ids.min() < 0 or ids.max() >= v):
+            raise JobmatchError(f"token ids outside the summarizer's vocabulary [0, {v}): the documents were tokenised with another tokenizer")
+        sent = np.repeat(np.arange(n_sent, dtype=np.int64), lengths)  # (T,) global sentence index
+        key = np.unique(sent * v + ids)  # (P,) unique (sentence, token) pairs
+        us, ut = key // v, key % v
+        out = np.bincount(us, weights=coef[ut], minlength=n_sent) + intercept  # (N,)
+        start = np.repeat(np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)  # (N,) first sentence of each sentence's document
+        local = np.arange(n_sent) - start  # (N,) index within the document
+        if self.cfg.section_cue and n_sent:
+            last_tok = np.full(n_sent, -1, dtype=np.int64)
+            ends = np.cumsum(lengths) - 1
+            has = lengths > 0
+            last_tok[has] = ids[ends[has]]
+            header = (local > 0) & has & (lengths <= self.cfg.header_max_tokens)
+            if self.colon_ids is not None:
+                header &= self._is_colon[np.maximum(last_tok, 0)]
+            marks = np.where(header, np.arange(n_sent), -1)
+            prev = np.maximum.accumulate(np.concatenate([[-1], marks[:-1]]))  # (N,) latest header strictly before i
+            h = np.where(prev >= start, prev, -1)
+            cue = np.bincount(us, weights=coef[ut + v], minlength=n_sent)  # (N,)
+            ok = h >= 0
+            out[ok] += cue[h[ok]]
+        if self.dense_names and n_sent:
+            n_sparse = v * (2 if self.cfg.section_cue else 1)
+            cols = []
+            s_of = np.repeat(sizes, sizes).astype(np.float64)
+            if self.cfg.position:
+                cols += [local / np.maximum(s_of - 1, 1), (local == 0).astype(np.float64), (local == 1).astype(np.float64)]
+            if self.cfg.length:
+                n = lengths.astype(np.float64)
+                cols += [np.log1p(n) / 5.0, ((n > 0) & (n <= self.cfg.header_max_tokens)).astype(np.float64)]
+            out += np.stack(cols, axis=1) @ coef[n_sparse:]
+        return np.split(out, np.cumsum(sizes)[:-1])
+
     def feature_names(self, subwords: Sequence[str] | None = None) -> list[str]:
         """Human-readable name of every feature: token subword (or id), 'cue:' + token, then the dense names."""
         tok = list(subwords) if subwords is not None else [str(i) for i in range(self.vocab_size)]

@@ -128,6 +128,13 @@ class Summarizer:
         """Per-sentence probability (S,) that sentence i is summary-worthy; [] for an empty document."""
         return 1.0 / (1.0 + np.exp(-self.logits(doc, kind)))
 
+    def score_batch(self, docs: Sequence[Sequence[Sequence[int]]], kind: str) -> list[np.ndarray]:
+        """`score` for many documents in one vectorised pass (identical values, several times faster per document)."""
+        if kind not in self.weights:
+            raise JobmatchError(f"summarizer has no model for {kind!r} (has {self.kinds})")
+        coef, b = self.weights[kind]
+        return [1.0 / (1.0 + np.exp(-z)) for z in self.featurizer.logits_batch(docs, coef, b)]
+
     def save(self, out_dir: str | Path, tokenizer_dir: str | Path | None = None) -> None:
         """Write summarizer.json (config, vocab_size, colon ids, vocabulary, meta, versions) + weights.npz atomically.
 

@@ -89,8 +89,9 @@ def select_documents(docs: list[list[list[int]]], has_title: Sequence[bool], kin
                      vocab_size: int, budget: int = 300, seed: int = 0) -> list[list[tuple[int, int]]]:
     """`select` for every document by `method`, the title (when present) pinned first. Random uses seed + document index."""
     out = []
+    batch = summarizer.score_batch(docs, kind) if method == "lr" and summarizer is not None else None
     for d, doc in enumerate(docs):
-        scores = method_scores(doc, kind, method, summarizer, vocab_size, seed + d).astype(np.float64)
+        scores = batch[d] if batch is not None else method_scores(doc, kind, method, summarizer, vocab_size, seed + d).astype(np.float64)
         if has_title[d] and len(doc):
             scores[0] = np.inf
         out.append(select(scores, [len(s) for s in doc], budget))

@@ -84,6 +84,9 @@ def test_fast_logits_equal_the_feature_matrix():
     assert f.header_index(doc).tolist() == [-1, -1, 1, 1, 1, 1]
     with pytest.raises(JobmatchError, match="another tokenizer"):
         f.logits([[3, 20]], c, 0.0)
+    many = [doc, [], [[7]], [[4, 7], [1]], doc[::-1]]
+    for got, d in zip(f.logits_batch(many, c, 0.3), many):
+        np.testing.assert_allclose(got, f.logits(d, c, 0.3))
 
 
 # ----------------------------------------------------------------------------- a tiny market with known sections
@@ -183,6 +186,9 @@ def test_save_load_round_trip_without_pickles(market, tmp_path):
     again = Summarizer.load(tmp_path / "s")
     doc = market["docs"][130]
     np.testing.assert_allclose(again.score(doc, "vacancies"), model.score(doc, "vacancies"))
+    batch = again.score_batch(market["docs"][120:140], "vacancies")
+    for got, d in zip(batch, market["docs"][120:140]):
+        np.testing.assert_allclose(got, model.score(d, "vacancies"))
     assert again.vocab == model.vocab and again.load_tokenizer().vocab_size == market["tok"].vocab_size
     with np.load(tmp_path / "s" / "weights.npz", allow_pickle=False) as z:
         assert set(z.files) == {"vacancies_coef", "vacancies_intercept"}
