@@ -20,3 +20,17 @@ def shared_data() -> Path:
             pytest.fail(msg)
         pytest.skip(msg)
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_market(tmp_path_factory) -> Path:
+    """A small synthetic market (300 vacancies, 200 resumes, seed 0) written by `jobmatch synth`'s code.
+
+    Holds vacancies/resumes/interactions.parquet and truth/ (sentences, utility, profiles, config.yaml).
+    Session-scoped and shared: treat it as read-only (copy it before changing anything).
+    """
+    from pipelines.synth.market import SynthConfig, generate_market, write_market
+
+    root = tmp_path_factory.mktemp("tiny_market")
+    write_market(root, generate_market(SynthConfig(n_vacancies=300, n_resumes=200, seed=0)))
+    return root
