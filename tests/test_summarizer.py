@@ -299,3 +299,17 @@ def test_highlight_html_shades_tokens_and_marks_selected():
     assert "rgba(220,20,20,1.000)" in page and 'title="not read"' in page and "&lt;x&gt;" in page and "✂" in page
     with pytest.raises(JobmatchError):
         highlight_html([["▁a"]], np.array([0.5, 0.5]), [])
+
+
+def test_skill_labels_and_bench_on_real_vacancies(shared_data):
+    from pipelines.bench.summarize import read_vacancies, run, skill_labels
+
+    lab = skill_labels([["Знание SQL обязательно", "Мы дружная команда", "Опыт с PostgreSQL"]], [["SQL", "Git"]])
+    assert lab[0].tolist() == [True, False, False]  # word-bounded: "PostgreSQL" is not "SQL"
+    path = shared_data / "hh_vacancies_ru" / "vacancies.parquet"
+    assert len(read_vacancies(path, 5)) == 5
+    rep = run(path, n=20, repeats=1, vocab_size=300, n_train=120)
+    assert "STAND-IN" in rep["summarizer"]["source"]
+    assert rep["documents"] == 20 and rep["split_docs_per_s"] > 0 and rep["ratio_summarize_over_split"] > 1.0
+    cov = rep["key_skill_coverage_held_out"]
+    assert set(cov) == {"lead", "textrank", "random", "lr"} and all(0 <= v["coverage"] <= 1 for v in cov.values())

@@ -106,7 +106,9 @@ def _best(fn, repeats: int) -> float:
     return best
 
 
-def run(data: Path = DEFAULT_DATA, summarizer: Path | None = None, n: int = 1000, budget: int = 300, repeats: int = 3, vocab_size: int = 8000) -> dict[str, Any]:
+def run(data: Path = DEFAULT_DATA, summarizer: Path | None = None, n: int = 1000, budget: int = 300, repeats: int = 3, vocab_size: int = 8000,
+        n_train: int | None = None) -> dict[str, Any]:
+    """The report dict; `n_train` caps the documents the stand-in is trained and its coverage measured on (None = all)."""
     from dssm.text import document_sentences
     from pipelines.summarize_eval import compare_methods, skill_coverage
     from summarizer.model import Summarizer
@@ -120,13 +122,13 @@ def run(data: Path = DEFAULT_DATA, summarizer: Path | None = None, n: int = 1000
             tok = model.load_tokenizer()
             report["summarizer"] = {"source": str(summarizer), "labels": model.meta.get("labels", "unknown")}
         else:
-            model, tok, sents, docs, held = stand_in(all_df, Path(tmp), vocab_size)
+            model, tok, sents, docs, held = stand_in(all_df if n_train is None else all_df.iloc[:n_train], Path(tmp), vocab_size)
             report["summarizer"] = {"source": "STAND-IN trained by this benchmark (not the attention-distilled model)",
                                     "labels": "rule: sentence mentions one of the vacancy's key skills", "meta": model.meta}
             idx = np.flatnonzero(held)
             has_title = [bool(str(all_df["title"].iloc[k]).split()) for k in idx]
             res = compare_methods([sents[k] for k in idx], [docs[k] for k in idx], has_title, "vacancies", ["lead", "textrank", "random", "lr"], model, tok, budget)
-            skills = [all_df["skills"].iloc[k] for k in idx]
+            skills = [all_df["skills"].iloc[k] for k in idx]  # idx < n_train: stand_in saw the first rows only
             report["key_skill_coverage_held_out"] = {m: skill_coverage(texts, skills) for m, (_, texts) in res.items()}
             report["key_skill_coverage_note"] = "share of each held-out vacancy's key skills found in title + summary; 'lr' is trained on key-skill labels (supervised reference)"
         df = all_df.iloc[:n]
