@@ -21,7 +21,6 @@ from pipelines.synth.market import (
     SynthConfig,
     boilerplate_preset,
     generate_market,
-    write_market,
 )
 
 

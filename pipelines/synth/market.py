@@ -33,8 +33,9 @@ views by Exp(6 h), replies follow responses by Exp(2 days), so a time split work
 
 Documents. A vacancy's description is HTML with one sentence per block: title (sentence 0),
 employer boilerplate ("О компании", ~Poisson(intro_sentences · boilerplate) sentences), duties
-(no skills), requirements (each stack skill named at least once), an optional stack line,
-conditions (benefits) and a closing line; with probability `conditions_first` the benefits
+(no skills), requirements (each stack skill named at least once), an optional stack line
+(after the requirements or closing the vacancy), conditions (benefits) and a closing line; a
+share `terse` of vacancies has no boilerplate and few benefits; with probability `conditions_first` the benefits
 come before the duties, as in many hh.ru vacancies. Every block is exactly one sentence of
 `dssm.text.document_sentences`, so truth/sentences.parquet indexes them exactly.
 """
