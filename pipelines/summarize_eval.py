@@ -23,13 +23,17 @@ from dssm.errors import DataError, JobmatchError
 from summarizer.model import Summarizer, training_rows
 from summarizer.summarize import select_documents, selection_texts
 
-INFORMATIVE_SECTIONS = ("duties", "requirements", "skills")
-"""Ground-truth sections a good summary keeps."""
+INFORMATIVE_SECTIONS = {"vacancies": ("duties", "requirements", "skills"), "resumes": ("experience", "skills")}
+"""kind -> ground-truth sections a good summary keeps (the issue's requirements/skills/duties for vacancies)."""
 
 
 def section_precision_recall(doc_ids: Sequence[str], selections: Sequence[Sequence[tuple[int, int]]], truth: pd.DataFrame, kind: str,
-                             informative: Sequence[str] = INFORMATIVE_SECTIONS) -> dict[str, float]:
-    """Micro precision/recall/F1 of selected sentences vs informative ground-truth sections (title excluded)."""
+                             informative: Sequence[str] | None = None) -> dict[str, float]:
+    """Micro precision/recall/F1 of selected sentences vs informative ground-truth sections (title excluded).
+
+    informative: defaults to INFORMATIVE_SECTIONS[kind].
+    """
+    informative = INFORMATIVE_SECTIONS.get(kind, ()) if informative is None else informative
     need = {"doc_id", "kind", "sent_idx", "section"}
     if missing := sorted(need - set(truth.columns)):
         raise DataError("truth/sentences.parquet", missing[0], "missing column")
@@ -91,17 +95,17 @@ def holdout_mask(doc_ids: Sequence[str], share: float) -> np.ndarray:
     return np.fromiter((zlib.crc32(str(d).encode("utf-8")) % 1000 < share * 1000 for d in doc_ids), dtype=bool, count=len(doc_ids))
 
 
-def threshold_table(labels: pd.DataFrame, truth: pd.DataFrame, thresholds: Sequence[float], informative: Sequence[str] = INFORMATIVE_SECTIONS) -> pd.DataFrame:
-    """Agreement of `share_ratio > threshold` with informative ground-truth sections, one row per threshold.
+def threshold_table(labels: pd.DataFrame, truth: pd.DataFrame, thresholds: Sequence[float], kind: str = "vacancies") -> pd.DataFrame:
+    """Agreement of `share_ratio > threshold` with informative ground-truth sections of `kind`, one row per threshold.
 
     Over read, non-title sentences: share labelled, precision, recall, F1 and
     accuracy of the label as a predictor of "sentence is informative".
     """
-    m = labels.merge(truth[["doc_id", "kind", "sent_idx", "section"]], on=["doc_id", "kind", "sent_idx"], how="inner")
+    m = labels[labels["kind"] == kind].merge(truth[["doc_id", "kind", "sent_idx", "section"]], on=["doc_id", "kind", "sent_idx"], how="inner")
     m = m[(m["n_tokens"] > 0) & (m["section"] != "title")]
     if m.empty:
-        raise JobmatchError("labels and truth/sentences.parquet share no sentences (different datasets?)")
-    gold = m["section"].isin(list(informative)).to_numpy()
+        raise JobmatchError(f"{kind}: labels and truth/sentences.parquet share no sentences (different datasets?)")
+    gold = m["section"].isin(list(INFORMATIVE_SECTIONS.get(kind, ()))).to_numpy()
     ratio = m["share_ratio"].to_numpy()
     rows = []
     for th in thresholds:

@@ -140,11 +140,12 @@ def label_cmd(args: argparse.Namespace) -> int:
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     truth = _truth(args.data)
     if truth is not None:
-        summary["threshold_vs_truth"] = threshold_table(labels, truth, THRESHOLDS).to_dict("records")
+        kinds = [k for k in summary["kinds"] if (truth["kind"] == k).any()]
+        summary["threshold_vs_truth"] = {k: threshold_table(labels, truth, THRESHOLDS, k).to_dict("records") for k in kinds}
     text = [f"labels: {len(labels)} sentences -> {args.out} ({summary['seconds']} s)"]
     text += [f"  {k}: {v['documents']} docs, {v['summary_share']:.1%} of read sentences summary-worthy" for k, v in summary["kinds"].items()]
-    if truth is not None:
-        text.append("  agreement with informative truth sections by threshold:\n" + pd.DataFrame(summary["threshold_vs_truth"]).round(3).to_string(index=False))
+    for k, rows in summary.get("threshold_vs_truth", {}).items():
+        text.append(f"  {k}: agreement of share_ratio > threshold with informative truth sections:\n" + pd.DataFrame(rows).round(3).to_string(index=False))
     _print(summary, args.json, "\n".join(text))
     return 0
 
