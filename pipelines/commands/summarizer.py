@@ -262,7 +262,8 @@ def eval_cmd(args: argparse.Namespace) -> int:
         if labels is not None:
             rep["auc_vs_labels"] = label_auc(model, sel_docs, sel_ids, labels, kind)
         out["kinds"][kind] = rep
-    lines = [f"summaries of {args.budget} tokens on held-out documents ({args.holdout:.0%} by id hash)"]
+    scope = f"held-out documents ({args.holdout:.0%} by id hash)" if args.holdout > 0 else "all documents"
+    lines = [f"summaries of {args.budget} tokens on {scope}"]
     for kind, rep in out["kinds"].items():
         lines.append(f"== {kind} ({rep['documents']} documents)" + (f", LR AUC vs labels {rep['auc_vs_labels']:.3f}" if "auc_vs_labels" in rep else ""))
         for m in methods:
