@@ -249,7 +249,8 @@ def test_report_and_cli_end_to_end(tmp_path, capsys):
     utility.to_parquet(data / "truth" / "utility.parquet")
     control.to_parquet(tmp_path / "c.parquet")
     treatment.to_parquet(tmp_path / "t.parquet")
-    assert main(["ab", "simulate", "--data", str(data), "--control", str(tmp_path / "c.parquet"), "--treatment", str(tmp_path / "t.parquet"), "--json"]) == 0
+    assert main(["ab", "simulate", "--data", str(data), "--control", str(tmp_path / "c.parquet"), "--treatment", str(tmp_path / "t.parquet"),
+                 "--utility", str(data / "truth" / "utility.parquet"), "--json"]) == 0
     truth = json.loads(capsys.readouterr().out)
     assert truth["metrics"]["responses"]["ate"] > 0 and (data / "ab" / "events.parquet").exists()
     out = tmp_path / "rep"
@@ -268,3 +269,29 @@ def test_report_and_cli_end_to_end(tmp_path, capsys):
     pd.DataFrame({"user_id": ["a", "b"], "group": ["control", "treatment"], "responses": [1, 2]}).to_parquet(bad)
     assert main(["ab", "analyze", "--log", str(bad), "--metrics", "responses"]) == 2
     assert "column arm: missing column" in capsys.readouterr().err
+
+
+def test_simulate_on_market_uses_its_hidden_utility(tiny_market, tmp_path):
+    """Without --utility, `ab simulate` scores any shown pair by the market's own utility (DATA/truth)."""
+    from pipelines.synth.market import MarketUtility
+
+    U = MarketUtility.load(tiny_market)
+    res = pd.read_parquet(tiny_market / "resumes.parquet")["resume_id"].to_numpy()[:150]
+    vac = pd.read_parquet(tiny_market / "vacancies.parquet")["vacancy_id"].to_numpy()
+    rng = np.random.default_rng(0)
+    rows_c, rows_t = [], []
+    for r in res:
+        u = U(np.repeat(r, len(vac)), vac)
+        best = vac[np.argsort(-u)[:10]]
+        rand = rng.choice(vac, 10, replace=False)
+        rows_t += [(r, v, i) for i, v in enumerate(best)]
+        rows_c += [(r, v, i) for i, v in enumerate(rand)]
+    cols = ["resume_id", "vacancy_id", "rank"]
+    pd.DataFrame(rows_c, columns=cols).to_parquet(tmp_path / "c.parquet")
+    pd.DataFrame(rows_t, columns=cols).to_parquet(tmp_path / "t.parquet")
+    out = tmp_path / "ab"
+    assert main(["ab", "simulate", "--data", str(tiny_market), "--control", str(tmp_path / "c.parquet"),
+                 "--treatment", str(tmp_path / "t.parquet"), "--out", str(out)]) == 0
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["inputs"]["utility"].endswith("(market profiles)")
+    assert truth["metrics"]["responses"]["ate"] > 0

@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--data", type=Path, required=True, help="dataset folder (holds truth/utility.parquet from `jobmatch synth`)")
     s.add_argument("--control", type=Path, required=True, help="control ranking Parquet (resume_id, vacancy_id, rank)")
     s.add_argument("--treatment", type=Path, required=True, help="treatment ranking Parquet (resume_id, vacancy_id, rank)")
-    s.add_argument("--utility", type=Path, default=None, help="utility Parquet (resume_id, vacancy_id, utility); default DATA/truth/utility.parquet")
+    s.add_argument("--utility", type=Path, default=None, help="utility Parquet (resume_id, vacancy_id, utility); default: the market's hidden utility of any pair (DATA/truth profiles from `jobmatch synth`)")
     s.add_argument("--missing-utility", type=float, default=None, help="utility for shown pairs absent from the table (default: error)")
     s.add_argument("--pre-period", type=Path, default=None, help="interactions Parquet of the users' training weeks (default: simulate a control pre-period)")
     s.add_argument("--k", type=int, default=10, help="list length shown to each user")
@@ -106,13 +106,17 @@ def run_simulate(args: argparse.Namespace) -> int:
         )
     except ValueError as e:
         raise JobmatchError(f"invalid options: {e}") from e
-    utility_path = args.utility or args.data / "truth" / "utility.parquet"
     control = sim.read_table(args.control, "control ranking")
     treatment = sim.read_table(args.treatment, "treatment ranking")
-    utility = sim.read_table(utility_path, "utility table")
+    if args.utility is not None:
+        utility_path, utility = str(args.utility), sim.read_table(args.utility, "utility table")
+    else:
+        from pipelines.synth.market import MarketUtility
+
+        utility_path, utility = f"{args.data}/truth (market profiles)", MarketUtility.load(args.data)
     pre = sim.read_table(args.pre_period, "pre-period interactions") if args.pre_period else None
     events, truth = sim.simulate(control, treatment, utility, cfg, pre, sources=(str(args.control), str(args.treatment), str(utility_path)))
-    truth["inputs"] = {"control": str(args.control), "treatment": str(args.treatment), "utility": str(utility_path), "pre_period": str(args.pre_period) if args.pre_period else None}
+    truth["inputs"] = {"control": str(args.control), "treatment": str(args.treatment), "utility": utility_path, "pre_period": str(args.pre_period) if args.pre_period else None}
     files = sim.write_simulation(args.out or args.data / "ab", events, truth)
     if args.json:
         print(json.dumps(truth, ensure_ascii=False, indent=2))
