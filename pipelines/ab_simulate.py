@@ -269,3 +269,40 @@ def write_simulation(out_dir: str | Path, events: pd.DataFrame, truth: dict[str,
     write_parquet(files["events"], events)
     write_json(files["truth"], truth)
     return files
+
+
+def compare_with_truth(result: dict[str, Any], truth: dict[str, Any]) -> pd.DataFrame:
+    """An analysis of a simulated log (`pipelines.ab.analyze`) next to the simulation's known effect.
+
+    One row per metric present in both (mean metrics and ratios such as responses/views):
+    true_effect = truth ATE (exact under the behaviour model); estimate, ci_low, ci_high from
+    the analysis's primary test (`test`: CUPED when a covariate was given, Welch for other
+    mean metrics, the delta method for ratios); covered = ci_low <= true_effect <= ci_high
+    (a (1 − alpha) interval misses the truth in about alpha of replays); true_rel and
+    estimate_rel are relative to control; p_holm and significant as in the analysis.
+
+    >>> result = {"metrics": {"y": {"diff": 0.3, "rel_diff": 0.1, "primary_test": "welch", "welch": {"ci_low": 0.1, "ci_high": 0.5},
+    ...                             "cuped": None, "p_holm": 0.01, "significant": True}}}
+    >>> truth = {"metrics": {"y": {"ate": 0.25, "rel": 0.08}}}
+    >>> compare_with_truth(result, truth)[["metric", "true_effect", "estimate", "covered"]].to_dict("records")
+    [{'metric': 'y', 'true_effect': 0.25, 'estimate': 0.3, 'covered': True}]
+    """
+    rows = []
+    known = truth.get("metrics", {})
+    for name, r in result.get("metrics", {}).items():
+        if name not in known:
+            continue
+        test = r["primary_test"]
+        if test == "cuped":
+            est, ci, rel = r["cuped"]["diff"], r["cuped"], r["cuped"]["rel_diff"]
+        else:
+            est, ci, rel = r["diff"], r["delta" if test == "delta" else "welch"], r["rel_diff"]
+        true = float(known[name]["ate"])
+        rows.append({
+            "metric": name, "true_effect": true, "estimate": float(est), "ci_low": float(ci["ci_low"]), "ci_high": float(ci["ci_high"]),
+            "covered": bool(ci["ci_low"] <= true <= ci["ci_high"]), "test": test,
+            "true_rel": known[name].get("rel"), "estimate_rel": float(rel), "p_holm": float(r["p_holm"]), "significant": bool(r["significant"]),
+        })
+    if not rows:
+        raise JobmatchError(f"no metric is both analysed ({sorted(result.get('metrics', {}))}) and in the truth ({sorted(known)})")
+    return pd.DataFrame(rows)

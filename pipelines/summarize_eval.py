@@ -10,6 +10,8 @@
 * Key-skill coverage (real hh.ru vacancies): for each vacancy with key skills,
   the share of its skills found (case-insensitive substring) in the model input
   (title + summary); averaged over vacancies.
+* Teacher attention per section (`section_attention`): where the teacher's attention
+  mass goes, per ground-truth section, against the section's share of the tokens.
 """
 
 from __future__ import annotations
@@ -116,3 +118,79 @@ def threshold_table(labels: pd.DataFrame, truth: pd.DataFrame, thresholds: Seque
         rows.append({"threshold": float(th), "labelled": float(pred.mean()), "precision": p, "recall": r,
                      "f1": 2 * p * r / (p + r) if p + r else 0.0, "accuracy": float((pred == gold).mean())})
     return pd.DataFrame(rows)
+
+
+def section_attention(labels: pd.DataFrame, truth: pd.DataFrame, kind: str = "vacancies") -> pd.DataFrame:
+    """Teacher attention per document and ground-truth section: one row per (doc_id, section).
+
+    From labels.parquet (per sentence s: attention mass m_s, read tokens n_s) and
+    truth/sentences.parquet (each sentence's generating section), for section g of document d:
+
+        mass_share_g  = sum_{s in g} m_s / M_d,        M_d = sum_s m_s
+        token_share_g = sum_{s in g} n_s / T_d,        T_d = sum_s n_s
+        ratio_g       = mass_share_g / token_share_g   (1 = what uniform attention gives)
+
+    first_token / end_token: the section's span [first, end) in read-token positions,
+    i.e. document positions when the teacher read the whole document (its max_len covers
+    it); a section split in parts (headings, a closing line) spans from its first to its
+    last part. Sections without read tokens get token_share 0, ratio NaN, span -1.
+
+    Columns: doc_id, section, sentences, n_tokens, first_token, end_token, attention_mass,
+    mass_share, token_share, ratio; documents in labels order, sections in document order.
+
+    >>> labels = pd.DataFrame({"doc_id": "v1", "kind": "vacancies", "sent_idx": [0, 1, 2], "n_tokens": [2, 6, 2], "attention_mass": [0.1, 0.3, 0.6]})
+    >>> truth = pd.DataFrame({"doc_id": "v1", "kind": "vacancies", "sent_idx": [0, 1, 2], "section": ["title", "boilerplate", "skills"]})
+    >>> section_attention(labels, truth)[["section", "first_token", "end_token", "token_share", "ratio"]].round(2).to_dict("list")
+    {'section': ['title', 'boilerplate', 'skills'], 'first_token': [0, 2, 8], 'end_token': [2, 8, 10], 'token_share': [0.2, 0.6, 0.2], 'ratio': [0.5, 0.5, 3.0]}
+    """
+    for file, table, need in (("labels.parquet", labels, ("doc_id", "kind", "sent_idx", "n_tokens", "attention_mass")),
+                              ("truth/sentences.parquet", truth, ("doc_id", "kind", "sent_idx", "section"))):
+        if missing := [c for c in need if c not in table.columns]:
+            raise DataError(file, missing[0], "missing column")
+    lab = labels.loc[labels["kind"] == kind, ["doc_id", "sent_idx", "n_tokens", "attention_mass"]].copy()
+    lab["doc_id"] = lab["doc_id"].astype("str")
+    lab["doc_order"] = pd.factorize(lab["doc_id"])[0]
+    lab = lab.sort_values(["doc_order", "sent_idx"], kind="stable")
+    lab["start"] = lab.groupby("doc_order")["n_tokens"].cumsum() - lab["n_tokens"]  # read-token offset of each sentence
+    totals = lab.groupby("doc_id").agg(tokens=("n_tokens", "sum"), mass=("attention_mass", "sum"))
+    tr = truth.loc[truth["kind"] == kind, ["doc_id", "sent_idx", "section"]].astype({"doc_id": "str", "sent_idx": "int64"})
+    m = lab.merge(tr, on=["doc_id", "sent_idx"], how="inner", validate="one_to_one")
+    if m.empty:
+        raise JobmatchError(f"{kind}: labels and truth/sentences.parquet share no sentences (different datasets?)")
+    read = m["n_tokens"] > 0
+    m["first"] = m["start"].where(read)
+    m["end"] = (m["start"] + m["n_tokens"]).where(read)
+    g = m.groupby(["doc_id", "section"], sort=False).agg(
+        doc_order=("doc_order", "first"), first_sent=("sent_idx", "min"), sentences=("sent_idx", "size"), n_tokens=("n_tokens", "sum"),
+        first_token=("first", "min"), end_token=("end", "max"), attention_mass=("attention_mass", "sum"),
+    ).reset_index()
+    g = g.sort_values(["doc_order", "first_sent"], kind="stable").reset_index(drop=True)
+    tot = totals.loc[g["doc_id"]]
+    tokens, mass = tot["tokens"].to_numpy(np.float64), tot["mass"].to_numpy(np.float64)
+    g["mass_share"] = np.divide(g["attention_mass"].to_numpy(np.float64), mass, out=np.zeros(len(g)), where=mass > 0)
+    g["token_share"] = np.divide(g["n_tokens"].to_numpy(np.float64), tokens, out=np.zeros(len(g)), where=tokens > 0)
+    g["ratio"] = np.divide(g["mass_share"].to_numpy(), g["token_share"].to_numpy(), out=np.full(len(g), np.nan), where=(g["token_share"] > 0).to_numpy() & (mass > 0))
+    g[["first_token", "end_token"]] = g[["first_token", "end_token"]].fillna(-1).astype("int64")
+    cols = ["doc_id", "section", "sentences", "n_tokens", "first_token", "end_token", "attention_mass", "mass_share", "token_share", "ratio"]
+    return g[cols].astype({"sentences": "int64", "n_tokens": "int64", "attention_mass": "float64"})
+
+
+def section_attention_summary(per_section: pd.DataFrame, cut: int = 300) -> pd.DataFrame:
+    """Corpus view of `section_attention`: one row per section, in reading order (median first token).
+
+    documents: documents holding the section; token_share, mass_share: their means over
+    those documents; ratio = mean mass_share / mean token_share (1 = uniform attention);
+    first_token: the median start; beyond_cut: share of the documents whose section starts
+    at read-token position >= `cut`, i.e. that a first-`cut`-tokens model never sees (over
+    documents where the section was read).
+    """
+    if missing := [c for c in ("doc_id", "section", "first_token", "mass_share", "token_share") if c not in per_section.columns]:
+        raise DataError("section_attention table", missing[0], "missing column")
+    df = per_section.assign(started=per_section["first_token"].where(per_section["first_token"] >= 0))
+    out = df.groupby("section").agg(
+        documents=("doc_id", "nunique"), token_share=("token_share", "mean"), mass_share=("mass_share", "mean"), first_token=("started", "median"),
+        beyond_cut=("started", lambda s: float((s.dropna() >= cut).mean()) if s.notna().any() else float("nan")),
+    )
+    out["ratio"] = np.divide(out["mass_share"].to_numpy(), out["token_share"].to_numpy(), out=np.full(len(out), np.nan), where=(out["token_share"] > 0).to_numpy())
+    out = out.sort_values("first_token", kind="stable").reset_index()
+    return out[["section", "documents", "token_share", "mass_share", "ratio", "first_token", "beyond_cut"]]

@@ -295,3 +295,20 @@ def test_simulate_on_market_uses_its_hidden_utility(tiny_market, tmp_path):
     truth = json.loads((out / "truth.json").read_text())
     assert truth["inputs"]["utility"].endswith("(market profiles)")
     assert truth["metrics"]["responses"]["ate"] > 0
+
+
+def test_compare_with_truth_puts_each_estimate_beside_its_known_effect():
+    control, treatment, utility, _ = toy_market(n_users=300, n_vac=40, seed=2)
+    events, truth = sim.simulate(control, treatment, utility, sim.SimConfig(k=10, seed=0))
+    res = ab.analyze(events, ["responses", "views"], ["responses/views"], {"responses": "pre_responses"}, cfg=CFG)
+    table = sim.compare_with_truth(res, truth)
+    assert table["metric"].tolist() == ["responses", "views", "responses/views"]
+    assert table["test"].tolist() == ["cuped", "welch", "delta"]
+    row = table.set_index("metric")
+    assert row.loc["responses", "estimate"] == pytest.approx(res["metrics"]["responses"]["cuped"]["diff"])
+    assert row.loc["views", "ci_high"] == pytest.approx(res["metrics"]["views"]["welch"]["ci_high"])
+    assert row.loc["responses/views", "true_effect"] == pytest.approx(truth["metrics"]["responses/views"]["ate"])
+    lo, hi, true = row["ci_low"].to_numpy(), row["ci_high"].to_numpy(), row["true_effect"].to_numpy()
+    assert (row["covered"].to_numpy() == ((lo <= true) & (true <= hi))).all()
+    with pytest.raises(JobmatchError, match="both analysed"):
+        sim.compare_with_truth(res, {"metrics": {"invites": {"ate": 0.0}}})
