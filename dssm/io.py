@@ -99,18 +99,14 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python and the key packages, stored in every artifact's config."""
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in ("jobmatch", "torch", "lightning", "youtokentome", "razdel", "sklearn", "faiss", "pandas", "pyarrow", "numpy"):
-        try:
-            if name == "jobmatch":
-                from importlib.metadata import version
+    """Versions of Python and the key packages (installed distributions), stored in every artifact's config."""
+    from importlib.metadata import PackageNotFoundError, version
 
-                out[name] = version("jobmatch")
-                continue
-            mod = __import__(name)
-            out[name] = str(getattr(mod, "__version__", "unknown"))
-        except Exception:  # noqa: BLE001 - a missing optional package is simply not listed
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in ("jobmatch", "torch", "lightning", "youtokentome", "razdel", "scikit-learn", "faiss-cpu", "faiss-gpu", "pandas", "pyarrow", "numpy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # a missing optional package is simply not listed
             continue
     return out
 

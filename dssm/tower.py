@@ -10,8 +10,14 @@ For a document with real tokens x_1..x_L (L <= T, the rest padding):
     z   = MLP([p ; C_1[c_1] ; ... ; C_m[c_m] ; num])
     y   = z / ||z||_2                              the embedding; relevance = <y_resume, y_vacancy>
 
-Sequences are packed (`pack_padded_sequence`), so padding costs no GRU work and
-never changes an embedding. The mask must be a prefix mask (real tokens first).
+The bidirectional GRU runs as two unidirectional GRUs over the padded batch: the
+forward one reads x_1..x_T as stored (real tokens first, so an output at t <= L has
+seen only real tokens); the backward one reads each row reversed *within its length*
+(x_L..x_1, then the padding) and its outputs are put back in place. Padding therefore
+never changes an embedding, and the batch stays one dense (B, T, E) tensor: on CPU the
+backward pass of a dense GRU is ~40x faster than over a `PackedSequence` (measured:
+0.5 s vs 22 s for 256 x 300 tokens, one thread). Batches are length-bucketed, so the
+padding the GRU reads is small. The mask must be a prefix mask (real tokens first).
 A row without real tokens is read as one token at position 0.
 
 >>> import torch
@@ -30,7 +36,6 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from dssm.config import TowerConfig
 
@@ -49,7 +54,8 @@ class Tower(nn.Module):
         self.cardinalities = [int(c) for c in cardinalities]
         self.tok = nn.Embedding(cfg.vocab_size, cfg.emb_dim, padding_idx=PAD_ID)
         self.drop = nn.Dropout(cfg.dropout)
-        self.rnn = nn.GRU(cfg.emb_dim, cfg.hidden, batch_first=True, bidirectional=cfg.bidirectional)
+        self.rnn = nn.GRU(cfg.emb_dim, cfg.hidden, batch_first=True)
+        self.rnn_reverse = nn.GRU(cfg.emb_dim, cfg.hidden, batch_first=True) if cfg.bidirectional else None
         self.score = nn.Linear(cfg.rnn_out, 1)
         self.cats = nn.ModuleList(nn.Embedding(c, cfg.cat_dim) for c in self.cardinalities)
         in_dim = cfg.rnn_out + len(self.cardinalities) * cfg.cat_dim + cfg.num_dim
@@ -66,10 +72,14 @@ class Tower(nn.Module):
         mask = mask.bool()
         lengths = mask.sum(1).clamp(min=1)  # (B,)
         x = self.drop(self.tok(ids))  # (B, T, E)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        h, _ = self.rnn(packed)
-        h, _ = pad_packed_sequence(h, batch_first=True, total_length=T)  # (B, T, H)
-        valid = torch.arange(T, device=ids.device)[None, :] < lengths[:, None]  # (B, T)
+        pos = torch.arange(T, device=ids.device)[None, :]  # (1, T)
+        valid = pos < lengths[:, None]  # (B, T)
+        h, _ = self.rnn(x)  # (B, T, h)
+        if self.rnn_reverse is not None:
+            flip = torch.where(valid, lengths[:, None] - 1 - pos, pos)  # (B, T): reverses each row's real tokens, an involution
+            x_rev = x.gather(1, flip[:, :, None].expand_as(x))  # (B, T, E)
+            h_rev, _ = self.rnn_reverse(x_rev)  # (B, T, h)
+            h = torch.cat([h, h_rev.gather(1, flip[:, :, None].expand_as(h_rev))], dim=2)  # (B, T, H)
         s = self.score(h).squeeze(-1).masked_fill(~valid, float("-inf"))  # (B, T)
         attn = torch.softmax(s, dim=1)  # (B, T), exactly 0 on padding
         pooled = torch.bmm(attn.unsqueeze(1), h).squeeze(1)  # (B, H)

@@ -34,6 +34,34 @@ def test_synth_then_validate_passes(tiny_market, capsys):
     assert "seed: 0" in cfg and "versions:" in cfg
 
 
+def _broken_copy(src, dst, table: str, breakage):
+    import shutil
+
+    shutil.copytree(src, dst)
+    frame = pd.read_parquet(dst / f"{table}.parquet")
+    breakage(frame).to_parquet(dst / f"{table}.parquet", index=False)
+    return dst
+
+
+@pytest.mark.parametrize(
+    "table, breakage, expected",
+    [
+        ("vacancies", lambda f: f.drop(columns=["description"]), r"^vacancies\.parquet: column description: required column missing"),
+        ("resumes", lambda f: pd.concat([f, f.iloc[[3]]], ignore_index=True), r"^resumes\.parquet: column resume_id: 2 duplicate ids \(rows 3, 200: "),
+        ("interactions", lambda f: f.assign(vacancy_id=f["vacancy_id"].where(f.index != 5, "v_gone")),
+         r"^interactions\.parquet: column vacancy_id: 1 interactions point to ids not in vacancies\.parquet \(rows 5: 'v_gone'\)"),
+    ],
+    ids=["dropped_column", "duplicate_id", "dangling_interaction"],
+)
+def test_hand_broken_synth_output_fails_validate_with_one_line(tiny_market, tmp_path, capsys, table, breakage, expected):
+    broken = _broken_copy(tiny_market, tmp_path / "broken", table, breakage)
+    before = {p.name: p.read_bytes() for p in broken.glob("*.parquet")}
+    assert main(["validate", str(broken)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and re.search(expected, err.removeprefix("jobmatch validate: error: ")), err
+    assert {p.name: p.read_bytes() for p in broken.glob("*.parquet")} == before
+
+
 def test_frames_match_the_contract_types(tiny_market):
     import pyarrow.parquet as pq
 

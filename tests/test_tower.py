@@ -51,6 +51,28 @@ def test_attention_and_padding_properties(lengths, pad, bi):
     assert torch.allclose(attn, attn2[:, : ids.shape[1]], atol=1e-6)
 
 
+def test_two_gru_bidirectional_equals_a_packed_bidirectional_gru():
+    """The dense forward + per-row-reversed backward GRU computes exactly what nn.GRU(bidirectional) does on packed rows."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    tower = _tower(bidirectional=True, seed=3)
+    ref = torch.nn.GRU(CFG.emb_dim, CFG.hidden, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            getattr(ref, name).copy_(getattr(tower.rnn, name))
+            getattr(ref, name + "_reverse").copy_(getattr(tower.rnn_reverse, name))
+        lengths = [7, 3, 10, 1]
+        ids, mask, _, _ = _batch(lengths, extra_pad=2)
+        x = tower.tok(ids)
+        packed = pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+        h_ref, _ = pad_packed_sequence(ref(packed)[0], batch_first=True, total_length=ids.shape[1])
+        s = tower.score(h_ref).squeeze(-1).masked_fill(~mask, float("-inf"))
+        attn_ref = torch.softmax(s, dim=1)
+        pooled_ref = torch.bmm(attn_ref.unsqueeze(1), h_ref).squeeze(1)
+        pooled, attn = tower.pool(ids, mask)
+    assert torch.allclose(attn, attn_ref, atol=1e-6) and torch.allclose(pooled, pooled_ref, atol=1e-5)
+
+
 def test_batch_composition_does_not_change_an_embedding():
     tower = _tower()
     ids, mask, cat, num = _batch([3, 11, 6])
