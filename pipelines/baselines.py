@@ -204,6 +204,14 @@ class TfidfRanker:
         vacancy_rows = np.asarray(vacancy_rows, dtype=np.int64)
         if len(vacancy_rows) != len(resumes):
             raise JobmatchError(f"scores: {len(resumes)} resumes but {len(vacancy_rows)} vacancy rows")
-        q = self._queries(resumes)  # (n, F)
-        d = self.doc_matrix[vacancy_rows]  # (n, F)
+        return self.pair_scores(self.query_matrix(resumes), np.arange(len(resumes)), vacancy_rows)
+
+    def query_matrix(self, resumes: pd.DataFrame) -> sparse.csr_matrix:
+        """(n, F) query vectors of the resumes: vectorise once, then score many pairs with `pair_scores`."""
+        return self._queries(resumes)
+
+    def pair_scores(self, queries: sparse.csr_matrix, query_rows: np.ndarray, vacancy_rows: np.ndarray) -> np.ndarray:
+        """(P,) scores of the pairs (queries row query_rows[p], vacancy row vacancy_rows[p])."""
+        q = queries[np.asarray(query_rows, dtype=np.int64)]  # (P, F)
+        d = self.doc_matrix[np.asarray(vacancy_rows, dtype=np.int64)]  # (P, F)
         return np.asarray(q.multiply(d).sum(axis=1)).ravel()

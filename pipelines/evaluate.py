@@ -203,6 +203,7 @@ class _RankerScorer:
 
     def __init__(self, ranker: Any, resumes: pd.DataFrame, vacancies: pd.DataFrame):
         self.ranker, self.resumes, self.vacancies = ranker, resumes.reset_index(drop=True), vacancies.reset_index(drop=True)
+        self._queries = None
 
     def top_k(self, k: int, exclude: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, len(self.vacancies))
@@ -215,9 +216,9 @@ class _RankerScorer:
         return ranked, np.where(ranked >= 0, scores, -np.inf).astype(np.float32)
 
     def pair_scores(self, resume_rows: np.ndarray, vacancy_rows: np.ndarray) -> np.ndarray:
-        return np.asarray(
-            self.ranker.scores(self.resumes.iloc[resume_rows].reset_index(drop=True), np.asarray(vacancy_rows)), dtype=np.float64
-        )
+        if self._queries is None:
+            self._queries = self.ranker.query_matrix(self.resumes)  # every resume vectorised once
+        return np.asarray(self.ranker.pair_scores(self._queries, resume_rows, vacancy_rows), dtype=np.float64)
 
 
 class _PopularityScorer:
@@ -336,12 +337,27 @@ def _corpus_frame(base: pd.DataFrame, corpus_dir: Path | None, kind: str) -> pd.
     return out
 
 
-def _search_fn(index_dir: Path) -> Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]:
-    """Top-k search through a built index (`pipelines.index`), returning rows of the index's id list."""
-    from pipelines import index as index_mod
+def _search_fn(index_dir: Path, model_hash: str, vacancy_ids: np.ndarray) -> Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]:
+    """Top-k search through the served version of a built index (`pipelines.index`), answering catalogue rows.
 
-    loaded = index_mod.load_index(index_dir)
-    return loaded.search_rows
+    The index must hold exactly this arm's model (manifest model hash) and the catalogue's
+    vacancies; its rows are mapped to the catalogue's row order.
+    """
+    from pipelines.index import VacancyIndex
+
+    loaded = VacancyIndex.load(index_dir)
+    if loaded.model_hash != model_hash:
+        raise JobmatchError(f"{index_dir}: index {loaded.version} was built with model {loaded.model_hash}, not this arm's model {model_hash}")
+    to_catalogue = pd.Index(pd.Series(vacancy_ids).astype(str)).get_indexer(loaded.ids)
+    if (to_catalogue < 0).any() or len(loaded.ids) != len(vacancy_ids):
+        missing = loaded.ids[to_catalogue < 0][:3].tolist()
+        raise JobmatchError(f"{index_dir}: index {loaded.version} holds {loaded.n} vacancies, the dataset {len(vacancy_ids)}; they differ (e.g. {missing}): rebuild the index")
+
+    def search(queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        scores, rows = loaded.search(queries, k)
+        return scores, np.where(rows >= 0, to_catalogue[np.maximum(rows, 0)], -1)
+
+    return search
 
 
 def build_scorer(spec: ArmSpec, vacancies: pd.DataFrame, resumes: pd.DataFrame, train_interactions: pd.DataFrame | None) -> Scorer:
@@ -358,7 +374,7 @@ def build_scorer(spec: ArmSpec, vacancies: pd.DataFrame, resumes: pd.DataFrame, 
         res_emb = enc.embed(res, "resumes")  # (U, D)
         search = None
         if spec.index_dir is not None:
-            search = _search_fn(spec.index_dir)
+            search = _search_fn(spec.index_dir, enc.model_hash, vacancies[schema.VACANCY_ID].to_numpy())
         return EmbeddingScorer(res_emb, vac_emb, search)
     if spec.kind in ("tfidf", "bm25"):
         from pipelines import baselines

@@ -171,7 +171,7 @@ def load_preprocess(summarizer_dir: str | Path | None) -> tuple[Preprocess | Non
     except (ImportError, AttributeError) as e:
         raise JobmatchError(f"--summarizer given but the summarizer package lacks what is needed ({e}); run without it") from e
     summ = Summarizer.load(summarizer_dir)
-    tokenizer = getattr(summ, "tokenizer", None)
+    tokenizer = summ.load_tokenizer()
     h = hashlib.sha256()
     for p in sorted(summarizer_dir.rglob("*")):
         if p.is_file():

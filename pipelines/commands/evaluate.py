@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="comma-separated NAME=VALUE (VALUE: tfidf|bm25|popularity|MODEL_DIR[@CORPUS_DIR]); default: arms present in --run",
     )
-    p.add_argument("--index", action="append", default=[], metavar="ARM=DIR", help="rank ARM through the FAISS index version DIR (repeatable)")
+    p.add_argument("--index", action="append", default=[], metavar="ARM=DIR", help="rank ARM through the served (CURRENT) version of the index root DIR built from its model (repeatable)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default RUN/reports, or RUN/reports/outcomes_<data name> for outcomes)")
     p.add_argument("--mode", choices=("auto", "ranking", "outcomes"), default="auto", help="outcomes = labelled pairs (auto: label column and no views)")
     p.add_argument("--split", choices=("user", "time"), default="user", help="split used when no model records its held-out resumes")
