@@ -27,14 +27,18 @@ import torch
 
 from dssm.batching import length_sorted_batches
 from dssm.config import load_model_config
-from dssm.io import versions, write_json
+from dssm.io import write_json
 from dssm.tower import Tower
+from pipelines.bench import machine, ratio
 from pipelines.cli import add_parser
 
 GOALS = {"production_docs_per_s": 1000.0, "teacher_ms_per_doc": 50.0}
 """Targets on 2 CPU cores (issue 3)."""
 SHIPPED_VARIANT = "batch_64_length_sorted"
 """What `dssm.encode.Encoder` does by default: fp32, length-sorted batches of 64, the process's threads."""
+QUICK = {"n_production": 16, "n_teacher": 2, "threads": 1, "try_compile": False}
+"""`bench all --quick`: a smoke test. One thread: beside another busy process on 2 cores, two intra-op
+threads took 9 s where one took 0.03 s for the same 4 documents (each waits for the other at every step)."""
 
 
 def register(bench_sub: argparse._SubParsersAction) -> None:
@@ -134,7 +138,7 @@ def _tower(preset: str, seed: int = 0) -> Tower:
 
 def run(n_production: int = 2048, n_teacher: int = 128, threads: int = 2, seed: int = 0, try_compile: bool = True) -> dict[str, Any]:
     """Measure both encoders; -> report dict (also holds `best`, speed-ups vs naive and goal checks)."""
-    report: dict[str, Any] = {"machine": versions(), "cpu_threads_available": torch.get_num_threads(), "goals": GOALS}
+    report: dict[str, Any] = {"machine": machine(), "cpu_threads_available": torch.get_num_threads(), "goals": GOALS}
     for name, preset, n, n_naive, bs in (("production", "production", n_production, min(256, n_production), 256), ("teacher", "teacher", n_teacher, min(16, n_teacher), 64)):
         tower = _tower(preset, seed)
         docs, lengths = _docs(n, tower.cfg.max_len, tower.cfg.vocab_size, seed)
@@ -190,11 +194,45 @@ def _try_onnx() -> dict[str, Any]:
     return {"status": "installed, not measured", "note": "packed GRU export is not supported by the ONNX exporter"}
 
 
-def run_default(out_dir: Path) -> dict[str, Any]:
-    """Default-size run for `jobmatch bench all` (about a minute on 2 cores); writes out_dir/encode.json."""
-    report = run()
+def run_default(out_dir: Path, quick: bool = False) -> dict[str, Any]:
+    """Default-size run for `jobmatch bench all` (about a minute on 2 cores; `quick`: `QUICK`); writes out_dir/encode.json."""
+    report = run(**(QUICK if quick else {}))
     write_json(Path(out_dir) / "encode.json", report)
     return report
+
+
+def table(report: dict[str, Any]) -> str:
+    """Markdown: one row per (encoder, variant), ×naive = its docs/s over the unbatched baseline's; then torch.compile and ONNX."""
+    lines = ["| encoder | variant | threads | docs | docs/s | ms/doc | peak RSS MB | ×naive |", "|---|---|---|---|---|---|---|---|"]
+    for name in ("production", "teacher"):
+        enc = report[name]
+        for r in enc["variants"]:
+            shipped = " (shipped)" if r["variant"] == report["shipped_variant"] else ""
+            peak = "n/a" if r["peak_rss_mb"] is None else f"{r['peak_rss_mb']:.0f}"
+            lines.append(f"| {name} ({enc['max_len']} tokens, batch {enc['batch_size']}) | {r['variant']}{shipped} | {r['threads']} | {r['docs']} "
+                         f"| {r['docs_per_s']:.1f} | {r['ms_per_doc']:.2f} | {peak} | {ratio(r['speedup_vs_naive'])} |")
+    tc = report["torch_compile"]
+    if tc["status"] == "ok":
+        compiled = (f"ok, {tc['compiled_docs_per_s']:.1f} docs/s compiled vs {tc['eager_docs_per_s']:.1f} eager "
+                    f"({ratio(tc['compiled_docs_per_s'] / tc['eager_docs_per_s'])}), compiling took {tc['compile_seconds']:.1f} s")
+    else:
+        compiled = tc["status"] + (f": {tc['error']}" if "error" in tc else "")
+    onnx = report["onnxruntime"]
+    return "\n".join([
+        *lines, "",
+        f"Documents: lengths uniform in [L/2, L] tokens, random weights. naive = the same tower, one document per call. Process peak RSS {report['ru_maxrss_mb']:.0f} MB.",
+        f"torch.compile (production, one batch of 256): {compiled}.",
+        f"ONNX Runtime: {onnx['status']} ({onnx['note']}).",
+    ])
+
+
+def reading(report: dict[str, Any]) -> str:
+    """The shipped path's speed on each encoder as a ratio to the unbatched baseline, with the goals."""
+    prod, teach = ({v["variant"]: v for v in report[name]["variants"]}[report["shipped_variant"]] for name in ("production", "teacher"))
+    met = {True: "met", False: "NOT met"}
+    return (f"Shipped path ({report['shipped_variant']}): production {prod['docs_per_s']:.1f} docs/s, {ratio(prod['speedup_vs_naive'])} the unbatched baseline "
+            f"(goal >= {GOALS['production_docs_per_s']:.0f} docs/s: {met[report['production_meets_goal']]}); teacher {teach['ms_per_doc']:.2f} ms/doc, "
+            f"{ratio(teach['speedup_vs_naive'])} the unbatched baseline (goal <= {GOALS['teacher_ms_per_doc']:.0f} ms/doc: {met[report['teacher_meets_goal']]}).")
 
 
 def run_cli(args: argparse.Namespace) -> int:

@@ -34,11 +34,17 @@ import numpy as np
 import pandas as pd
 
 from dssm.errors import DataError
-from dssm.io import versions, write_json
+from dssm.io import write_json
+from pipelines.bench import machine, ratio
 from pipelines.cli import add_parser
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hh_vacancies_ru" / "vacancies.parquet"
 GOAL_RATIO = 2.0
+"""Goal: the whole summarize path costs at most this many times the bare split."""
+QUICK = {"n": 20, "repeats": 1, "vocab_size": 300, "n_train": 120}
+"""`bench all --quick`: a smoke test in a few seconds (stand-in trained on the first 120 vacancies)."""
+STAGES = {"bpe": "BPE alone (one batched yttm call)", "lr_score": "LR sentence scores alone", "select": "select alone (title pinned)"}
+"""Stage names in `stages_docs_per_s` -> their row in the Markdown table."""
 
 
 def register(bench_sub: argparse._SubParsersAction) -> None:
@@ -115,7 +121,7 @@ def run(data: Path = DEFAULT_DATA, summarizer: Path | None = None, n: int = 1000
     from summarizer.summarize import select
 
     all_df = read_vacancies(data)
-    report: dict[str, Any] = {"machine": versions(), "cpu_count": os.cpu_count(), "data": str(data), "budget": budget, "goal_ratio": GOAL_RATIO}
+    report: dict[str, Any] = {"machine": machine(), "cpu_count": os.cpu_count(), "data": str(data), "budget": budget, "goal_ratio": GOAL_RATIO}
     with tempfile.TemporaryDirectory(prefix="bench-summarize-") as tmp:
         if summarizer is not None:
             model = Summarizer.load(summarizer)
@@ -170,11 +176,37 @@ def run(data: Path = DEFAULT_DATA, summarizer: Path | None = None, n: int = 1000
     return report
 
 
-def run_default(out_dir: Path) -> dict[str, Any]:
-    """Default run for `jobmatch bench all`; writes out_dir/summarize.json."""
-    report = run()
+def run_default(out_dir: Path, quick: bool = False) -> dict[str, Any]:
+    """Default run for `jobmatch bench all` (`quick`: `QUICK`); writes out_dir/summarize.json."""
+    report = run(**(QUICK if quick else {}))
     write_json(Path(out_dir) / "summarize.json", report)
     return report
+
+
+def table(report: dict[str, Any]) -> str:
+    """Markdown: docs/s of the split baseline, the whole path and each later stage alone; ×split = split docs/s over the row's
+    (its time per document over the split's); then key-skill coverage when the stand-in was measured."""
+    split = report["split_docs_per_s"]
+    rows = [("split: HTML -> lines -> razdel (baseline)", split), ("summarize: split + BPE + LR + select", report["summarize_docs_per_s"]),
+            *((STAGES.get(k, k), v) for k, v in report["stages_docs_per_s"].items())]
+    lines = [f"{report['documents']} real hh.ru vacancies, {report['sentences']} sentences, {report['tokens']} BPE tokens, budget {report['budget']} tokens; "
+             f"summarizer: {report['summarizer']['source']}", "",
+             "| path | docs/s | time ×split |", "|---|---|---|",
+             *(f"| {name} | {v:.1f} | {ratio(split / v)} |" for name, v in rows)]
+    cov = report.get("key_skill_coverage_held_out")
+    if cov:
+        lines += ["", f"Key-skill coverage of the {report['budget']}-token model input (title + summary), held-out vacancies "
+                      "(lr is trained on key-skill labels: a supervised reference):", "",
+                  "| method | coverage | documents |", "|---|---|---|",
+                  *(f"| {m} | {v['coverage']:.3f} | {v['documents']} |" for m, v in cov.items())]
+    return "\n".join(lines)
+
+
+def reading(report: dict[str, Any]) -> str:
+    """The whole path's cost as a ratio to the bare split, against the goal."""
+    r = report["split_docs_per_s"] / report["summarize_docs_per_s"]
+    return (f"The whole summarize path runs {report['summarize_docs_per_s']:.1f} docs/s vs {report['split_docs_per_s']:.1f} for the razdel split alone: "
+            f"{ratio(r)} its time (goal <= {GOAL_RATIO:g}: {'met' if report['meets_goal'] else 'NOT met'}).")
 
 
 def run_cli(args: argparse.Namespace) -> int:

@@ -1,7 +1,9 @@
 """`jobmatch bench ...`: speed and memory benchmarks, each a ratio against a baseline measured in the same run.
 
-Every module in `pipelines/bench/` is discovered and exposes `register(bench_subparsers)`;
-`bench all` runs each one's `run_default(out_dir) -> dict` and writes one JSON.
+Every module in `pipelines/bench/` is discovered and registers its own `jobmatch bench NAME`;
+`bench all` runs each one's `run_default(out_dir, quick)` and writes OUT/bench.json (date,
+machine, each benchmark's result) and OUT/bench.md (the same as Markdown tables, see
+`pipelines.bench.markdown`).
 """
 
 from __future__ import annotations
@@ -9,19 +11,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import pkgutil
+from datetime import datetime, timezone
 from pathlib import Path
 
-from dssm.io import versions, write_json
+from dssm.io import write_json, write_text
+from pipelines.bench import benchmark_modules, machine, markdown
 from pipelines.cli import add_parser
-
-
-
-def benchmark_modules() -> dict[str, str]:
-    """benchmark name -> module path, for every module in `pipelines.bench`."""
-    import pipelines.bench as pkg
-
-    return {m.name: f"{pkg.__name__}.{m.name}" for m in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name)}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,15 +24,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench_sub = p.add_subparsers(dest="bench", metavar="BENCH", required=True)
     for module in benchmark_modules().values():
         importlib.import_module(module).register(bench_sub)
-    a = add_parser(bench_sub, "all", "Run every benchmark and write one JSON report.")
-    a.add_argument("--out", type=Path, default=Path("runs/bench"), help="folder for bench.json")
+    a = add_parser(bench_sub, "all", "Run every benchmark; write bench.json and bench.md (tables, the machine); print the Markdown.")
+    a.add_argument("--out", type=Path, default=Path("runs/bench"), help="folder for bench.json, bench.md and each benchmark's JSON")
+    a.add_argument("--quick", action="store_true", help="tiny sizes, one thread (a smoke test: the figures say nothing about speed)")
+    a.add_argument("--json", action="store_true", help="print the JSON report instead of the Markdown")
     a.set_defaults(func=run_all)
 
 
 def run_all(args: argparse.Namespace) -> int:
-    results = {"machine": versions()}
+    report = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "quick": args.quick, "machine": machine(), "benchmarks": {}}
     for name, module in benchmark_modules().items():
-        results[name] = importlib.import_module(module).run_default(args.out)
-    write_json(args.out / "bench.json", results)
-    print(json.dumps(results, ensure_ascii=False, indent=2, default=str))
+        report["benchmarks"][name] = importlib.import_module(module).run_default(args.out, quick=args.quick)
+    md = markdown(report)
+    write_json(args.out / "bench.json", report)
+    write_text(args.out / "bench.md", md)
+    print(json.dumps(report, ensure_ascii=False, indent=2, default=str) if args.json else md)
     return 0
