@@ -103,11 +103,13 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in ("jobmatch", "torch", "lightning", "youtokentome", "razdel", "scikit-learn", "faiss-cpu", "faiss-gpu", "pandas", "pyarrow", "numpy"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:  # a missing optional package is simply not listed
-            continue
+    for name in ("jobmatch", "torch", "lightning", "youtokentome", "razdel", "scikit-learn", "faiss", "pandas", "pyarrow", "numpy"):
+        for dist in (f"{name}-cpu", f"{name}-gpu", name) if name == "faiss" else (name,):
+            try:
+                out[name] = version(dist) + (f" ({dist})" if dist != name else "")
+                break
+            except PackageNotFoundError:  # a missing optional package is simply not listed
+                continue
     return out
 
 
