@@ -92,36 +92,35 @@ def has_truth(data: Path) -> bool:
 def plan(cfg: DemoConfig) -> list[Stage]:
     """The demo's stages in order, as `jobmatch` argument lists."""
     run, data = cfg.out, market_dir(cfg)
-    s = lambda p: str(p)  # noqa: E731
     stages = []
     if cfg.data is None:
-        stages.append(Stage("synth", ["synth", "--out", s(data), "--vacancies", str(cfg.vacancies), "--resumes", str(cfg.resumes), "--seed", str(cfg.seed)], [data]))
+        stages.append(Stage("synth", ["synth", "--out", str(data), "--vacancies", str(cfg.vacancies), "--resumes", str(cfg.resumes), "--seed", str(cfg.seed)], [data]))
     stages += [
-        Stage("validate", ["validate", s(data)]),
-        Stage("tokenizer", ["tokenizer", "train", "--data", s(data), "--out", s(run / "tokenizer"), "--vocab-size", str(cfg.vocab_size)], [run / "tokenizer"]),
-        Stage("teacher", ["train", "--data", s(data), "--config", cfg.teacher, "--out", s(run / "teacher"), "--tokenizer", s(run / "tokenizer")], [run / "teacher"]),
-        Stage("label", ["label", "--teacher", s(run / "teacher"), "--data", s(data), "--out", s(run / "labels.parquet")], [run / "labels.parquet"]),
+        Stage("validate", ["validate", str(data)]),
+        Stage("tokenizer", ["tokenizer", "train", "--data", str(data), "--out", str(run / "tokenizer"), "--vocab-size", str(cfg.vocab_size)], [run / "tokenizer"]),
+        Stage("teacher", ["train", "--data", str(data), "--config", cfg.teacher, "--out", str(run / "teacher"), "--tokenizer", str(run / "tokenizer")], [run / "teacher"]),
+        Stage("label", ["label", "--teacher", str(run / "teacher"), "--data", str(data), "--out", str(run / "labels.parquet")], [run / "labels.parquet"]),
         Stage(
             "summarizer",
-            ["summarizer", "train", "--labels", s(run / "labels.parquet"), "--data", s(data), "--tokenizer", s(run / "tokenizer"), "--out", s(run / "summarizer")],
+            ["summarizer", "train", "--labels", str(run / "labels.parquet"), "--data", str(data), "--tokenizer", str(run / "tokenizer"), "--out", str(run / "summarizer")],
             [run / "summarizer"],
         ),
-        Stage("summarize", ["summarize", "--summarizer", s(run / "summarizer"), "--data", s(data), "--out", s(run / "summaries")], [run / "summaries"]),
+        Stage("summarize", ["summarize", "--summarizer", str(run / "summarizer"), "--data", str(data), "--out", str(run / "summaries")], [run / "summaries"]),
         Stage(
             "summarize_textrank",
-            ["summarize", "--method", "textrank", "--tokenizer", s(run / "tokenizer"), "--data", s(data), "--out", s(run / "summaries_textrank")],
+            ["summarize", "--method", "textrank", "--tokenizer", str(run / "tokenizer"), "--data", str(data), "--out", str(run / "summaries_textrank")],
             [run / "summaries_textrank"],
         ),
         Stage(
             "production",
-            ["train", "--data", s(run / "summaries"), "--config", cfg.production, "--out", s(run / "production"), "--tokenizer", s(run / "tokenizer")],
+            ["train", "--data", str(run / "summaries"), "--config", cfg.production, "--out", str(run / "production"), "--tokenizer", str(run / "tokenizer")],
             [run / "production"],
         ),
-        Stage("control", ["train", "--data", s(data), "--config", cfg.production, "--out", s(run / "control"), "--tokenizer", s(run / "tokenizer")], [run / "control"]),
-        Stage("index", ["index", "build", "--model", s(run / "production"), "--data", s(data), "--summarizer", s(run / "summarizer"), "--out", s(run / "index")], [run / "index"]),
+        Stage("control", ["train", "--data", str(data), "--config", cfg.production, "--out", str(run / "control"), "--tokenizer", str(run / "tokenizer")], [run / "control"]),
+        Stage("index", ["index", "build", "--model", str(run / "production"), "--data", str(data), "--summarizer", str(run / "summarizer"), "--out", str(run / "index")], [run / "index"]),
         Stage(
             "evaluate",
-            ["evaluate", "--data", s(data), "--run", s(run), "--index", f"treatment={run / 'index'}", "--n-boot", str(cfg.n_boot)],
+            ["evaluate", "--data", str(data), "--run", str(run), "--index", f"treatment={run / 'index'}", "--n-boot", str(cfg.n_boot)],
             [run / "reports"],
         ),
     ]
@@ -130,14 +129,14 @@ def plan(cfg: DemoConfig) -> list[Stage]:
         stages += [
             Stage(
                 "ab_simulate",
-                ["ab", "simulate", "--data", s(data), "--control", s(rankings / "control.parquet"), "--treatment", s(rankings / "treatment.parquet"), "--out", s(run / "ab")],
+                ["ab", "simulate", "--data", str(data), "--control", str(rankings / "control.parquet"), "--treatment", str(rankings / "treatment.parquet"), "--out", str(run / "ab")],
                 [run / "ab"],
             ),
             Stage(
                 "ab_analyze",
                 [
-                    "ab", "analyze", "--log", s(run / "ab" / "events.parquet"), "--metrics", ",".join(AB_METRICS), "--ratio", "responses/views",
-                    "--covariate", "responses=pre_responses", "--out", s(run / "ab" / "ab_report"),
+                    "ab", "analyze", "--log", str(run / "ab" / "events.parquet"), "--metrics", ",".join(AB_METRICS), "--ratio", "responses/views",
+                    "--covariate", "responses=pre_responses", "--out", str(run / "ab" / "ab_report"),
                 ],
                 [run / "ab" / "ab_report"],
             ),
@@ -263,24 +262,20 @@ def summary(cfg: DemoConfig) -> dict[str, Any]:
 
 def format_summary(s: dict[str, Any]) -> str:
     """The printed results table of `jobmatch demo`."""
-    from pipelines.report import _label
+    from pipelines.report import _label, fixed_width
 
     metrics = list(next(iter(s["arms"].values())).keys() - {"vs_control"})
     metrics = [m for m in ("recall@10", "recall@100", "ndcg@10", "mrr", "gauc") if m in metrics]
     head = "recall@100" if "recall@100" in metrics else metrics[0]
-    header = ["arm", *(_label(m) for m in metrics), f"{_label(head)} 95% CI", f"diff vs control [95% CI]"]
+    header = ["arm", *(_label(m) for m in metrics), f"{_label(head)} 95% CI", "diff vs control [95% CI]"]
     rows = []
     for name, a in s["arms"].items():
         d = a["vs_control"].get(head)
         lo, hi = a[head]["ci"]
         rows.append([name, *(f"{a[m]['mean']:.4f}" for m in metrics), f"[{lo:.4f}, {hi:.4f}]", f"{d['diff']:+.4f} [{d['ci'][0]:+.4f}, {d['ci'][1]:+.4f}]" if d else "(control)"])
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
     lines = [
         f"offline evaluation: {s['n_held_out_resumes']} held-out resumes, each ranking all {s['n_vacancies']} vacancies ({s['dataset']})",
-        line(header),
-        "  ".join("-" * w for w in widths),
-        *(line(r) for r in rows),
+        *fixed_width(header, rows),
     ]
     gap = s["gap_recovered"].get(head)
     if gap and gap["fraction"] is not None:

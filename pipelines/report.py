@@ -73,15 +73,19 @@ def table_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def format_table(result: dict[str, Any]) -> str:
-    """Fixed-width text table of the evaluation result (for the CLI and the demo)."""
-    header, rows = table_rows(result)
+def fixed_width(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Lines of a text table: the first column left-aligned, the others right-aligned, a dashed rule under the header."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
-    out = [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
+    return [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """Fixed-width text table of the evaluation result (for the CLI and the demo)."""
+    out = fixed_width(*table_rows(result))
     gap = result.get("gap_recovered", {}).get(_headline(result)) if result["mode"] == "ranking" else None
     if gap:
         if gap.get("fraction") is None:
