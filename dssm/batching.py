@@ -2,9 +2,9 @@
 
 A `TokenStore` keeps every document's first `max_len` BPE ids (sentences
 concatenated in order) and each token's sentence index, so a run tokenises
-once. Batches are padded only to their own longest document; the towers pack
-sequences, so padding costs no GRU work, and inference sorts documents by
-length so batches are nearly padding-free anyway.
+once. Batches are padded only to their own longest document; the towers run
+the GRU over length-sorted chunks of a batch (`dssm.tower.rnn_chunks`), and
+inference sorts documents by length, so little padding is ever read.
 
 >>> s = TokenStore.from_flat([(np.array([5, 6, 7]), np.array([0, 0, 1])), (np.array([9]), np.array([0]))])
 >>> ids, mask = s.batch(np.array([1, 0]))

@@ -3,7 +3,7 @@
 `Encoder.load(dir)` reads weights.safetensors + config.yaml + features.json and
 the tokenizer the config points at. Documents are framed into sentences
 (`dssm.text.frame_documents`), tokenised, cut to the tower's `max_len`, sorted
-by length and run in batches (packed GRU, so padding costs nothing).
+by length and run in batches (nearly padding-free; padding never changes an embedding).
 
 >>> enc = Encoder.load("runs/demo/production")  # doctest: +SKIP
 >>> enc.embed(vacancies_df, "vacancies").shape  # doctest: +SKIP

@@ -191,7 +191,7 @@ def _try_onnx() -> dict[str, Any]:
         import onnxruntime  # noqa: F401
     except ImportError:
         return {"status": "not installed", "note": "onnxruntime is not a dependency; not measured"}
-    return {"status": "installed, not measured", "note": "packed GRU export is not supported by the ONNX exporter"}
+    return {"status": "installed, not measured", "note": "an ONNX export of the towers is not implemented"}
 
 
 def run_default(out_dir: Path, quick: bool = False) -> dict[str, Any]:
