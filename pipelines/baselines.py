@@ -176,7 +176,8 @@ class TfidfRanker:
         c = self.char.fit_transform(texts) if fit else self.char.transform(texts)
         return sparse.hstack([w, c], format="csr") / np.sqrt(2.0)
 
-    def _queries(self, resumes: pd.DataFrame) -> sparse.csr_matrix:
+    def query_matrix(self, resumes: pd.DataFrame) -> sparse.csr_matrix:
+        """(n, F) query vectors of the resumes: vectorise once, then score many pairs with `pair_scores`."""
         if self.doc_matrix is None:
             raise JobmatchError("TfidfRanker is not fitted; call fit(vacancies) first")
         texts = resume_texts(resumes)
@@ -188,7 +189,7 @@ class TfidfRanker:
 
     def rank(self, resumes: pd.DataFrame, k: int) -> np.ndarray:
         """(n, k) vacancy rows best first (ties by row); -1 pads when k exceeds the catalogue."""
-        q = self._queries(resumes)  # (n, F)
+        q = self.query_matrix(resumes)  # (n, F)
         n, n_vac = q.shape[0], self.doc_matrix.shape[0]
         out = np.full((n, k), -1, dtype=np.int64)
         block = max(1, _SCORE_CHUNK_CELLS // n_vac)
@@ -205,10 +206,6 @@ class TfidfRanker:
         if len(vacancy_rows) != len(resumes):
             raise JobmatchError(f"scores: {len(resumes)} resumes but {len(vacancy_rows)} vacancy rows")
         return self.pair_scores(self.query_matrix(resumes), np.arange(len(resumes)), vacancy_rows)
-
-    def query_matrix(self, resumes: pd.DataFrame) -> sparse.csr_matrix:
-        """(n, F) query vectors of the resumes: vectorise once, then score many pairs with `pair_scores`."""
-        return self._queries(resumes)
 
     def pair_scores(self, queries: sparse.csr_matrix, query_rows: np.ndarray, vacancy_rows: np.ndarray) -> np.ndarray:
         """(P,) scores of the pairs (queries row query_rows[p], vacancy row vacancy_rows[p])."""

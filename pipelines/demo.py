@@ -32,6 +32,7 @@ from typing import Any
 
 from dssm.errors import JobmatchError
 from dssm.io import versions, write_json
+from pipelines.report import SUMMARY_METRICS
 
 DONE_DIR = ".done"
 AB_METRICS = ("responses", "views", "invites")
@@ -225,7 +226,7 @@ def summary(cfg: DemoConfig) -> dict[str, Any]:
     """The results table from RUN/reports/eval.json and RUN/ab/{truth.json, ab_report/result.json}."""
     run = cfg.out
     ev = json.loads((run / "reports" / "eval.json").read_text())
-    metrics = [m for m in ("recall@10", "recall@100", "ndcg@10", "mrr", "gauc") if m in ev["metric_names"]]
+    metrics = [m for m in SUMMARY_METRICS if m in ev["metric_names"]]
     arms = {}
     for name, a in ev["arms"].items():
         row = {m: {"mean": a["metrics"][m]["mean"], "ci": _ci(a["metrics"][m])} for m in metrics}
@@ -264,8 +265,7 @@ def format_summary(s: dict[str, Any]) -> str:
     """The printed results table of `jobmatch demo`."""
     from pipelines.report import _label, fixed_width
 
-    metrics = list(next(iter(s["arms"].values())).keys() - {"vs_control"})
-    metrics = [m for m in ("recall@10", "recall@100", "ndcg@10", "mrr", "gauc") if m in metrics]
+    metrics = [m for m in SUMMARY_METRICS if m in next(iter(s["arms"].values()))]
     head = "recall@100" if "recall@100" in metrics else metrics[0]
     header = ["arm", *(_label(m) for m in metrics), f"{_label(head)} 95% CI", "diff vs control [95% CI]"]
     rows = []

@@ -21,6 +21,8 @@ from typing import Any
 
 from dssm.io import write_bytes, write_json, write_text
 
+SUMMARY_METRICS = ("recall@10", "recall@100", "ndcg@10", "mrr", "gauc")
+"""The ranking metrics a summary table shows, in order (when the result has them)."""
 METRIC_LABELS = {"mrr": "MRR", "gauc": "GAUC", "within_vacancy_auc": "within-vacancy AUC"}
 
 
@@ -63,7 +65,7 @@ def table_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             d = result["vs_baseline"].get(arm, {}).get("within_vacancy_auc")
             rows.append([arm, _num(m["mean"]), f"[{_num(m['ci_low'])}, {_num(m['ci_high'])}]", _diff(d) or "(baseline)", _num(d["p_value"], 3) if d else ""])
         return header, rows
-    shown = [m for m in ("recall@10", "recall@100", "ndcg@10", "mrr", "gauc") if m in result["metric_names"]]
+    shown = [m for m in SUMMARY_METRICS if m in result["metric_names"]]
     shown += [m for m in result["metric_names"] if m not in shown and m.startswith("recall@")]
     header = ["arm", *(_label(m) for m in shown), f"diff {_label(head_metric)} vs {result['control']} [95% CI]"]
     rows = []
