@@ -184,6 +184,20 @@ def load_preprocess(summarizer_dir: str | Path | None) -> tuple[Preprocess | Non
     return preprocess, "summarizer:" + h.hexdigest()[:16]
 
 
+def preprocess_for_manifest(summarizer_dir: str | Path | None, manifest: dict[str, Any]) -> tuple[Preprocess | None, str | None]:
+    """`--summarizer DIR` when given, else the summarizer the index manifest records (none if it was built without one)."""
+    if summarizer_dir is not None:
+        return load_preprocess(summarizer_dir)
+    wanted = manifest.get("preprocess_id")
+    if not wanted:
+        return None, None
+    recorded = manifest.get("summarizer_dir")
+    if not recorded or not Path(recorded).is_dir():
+        where = f"at {recorded}, which is not there" if recorded else "but records no summarizer_dir"
+        raise JobmatchError(f"index {manifest.get('version')} was built with summarized vacancies ({wanted}) {where}; pass --summarizer DIR")
+    return load_preprocess(recorded)
+
+
 def load_encoder(model_dir: str | Path) -> EncoderLike:
     """`dssm.encode.Encoder.load(model_dir)` (imported lazily: torch is heavy)."""
     from dssm.encode import Encoder

@@ -48,6 +48,23 @@ def test_mismatched_model_or_summarizer_is_refused(served):
         rc.Recommender(idx, HashEncoder(), preprocess=lambda df, kind: df, preprocess_id="summarizer:abc")
 
 
+def test_cli_defaults_to_the_summarizer_the_index_was_built_with(tmp_path, monkeypatch, capsys):
+    vac, res = market(60, 4)
+    write_dataset(tmp_path / "data", vac, res)
+    upper = lambda df, kind: df.assign(title=df["title"].str.upper())  # noqa: E731  (a stand-in summarizer)
+    refresh(vac, tmp_path / "index", HashEncoder(), preprocess=upper, preprocess_id="summarizer:up",
+            extra={"model_dir": str(tmp_path / "model"), "summarizer_dir": str(tmp_path / "summ")})
+    monkeypatch.setattr(rc, "load_encoder", lambda path: HashEncoder())
+    loaded = []
+    monkeypatch.setattr(rc, "load_preprocess", lambda d: (loaded.append(str(d)), (upper, "summarizer:up"))[1])
+    args = ["recommend", "--index", str(tmp_path / "index"), "--data", str(tmp_path / "data"), "--resume-id", "r001", "--json"]
+    assert cli.main(args) == 2
+    assert "pass --summarizer DIR" in capsys.readouterr().err and not loaded
+    (tmp_path / "summ").mkdir()
+    assert cli.main(args) == 0
+    assert loaded == [str(tmp_path / "summ")] and json.loads(capsys.readouterr().out)["results"][0]["items"]
+
+
 def test_resume_body_validation_and_lookup():
     df = rc.resumes_from_records([{"title": "python", "text": "опыт python"}])
     assert df.resume_id[0] == "query-0"

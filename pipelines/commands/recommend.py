@@ -18,7 +18,7 @@ def add_serving_args(p: argparse.ArgumentParser) -> None:
     """--index/--model/--summarizer, shared by recommend, serve and loadtest."""
     p.add_argument("--index", type=Path, required=True, help="index root (serves its CURRENT version)")
     p.add_argument("--model", type=Path, default=None, help="model dir; default: the one recorded in the index manifest (must match its hash)")
-    p.add_argument("--summarizer", type=Path, default=None, help="summarizer dir; must be the one the index was built with")
+    p.add_argument("--summarizer", type=Path, default=None, help="summarizer dir; default: the one recorded in the index manifest (must match its hash)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,10 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def make_recommender(args: argparse.Namespace):
     from pipelines.index import VacancyIndex
-    from pipelines.recommend import Recommender, encoder_for_manifest, load_preprocess
+    from pipelines.recommend import Recommender, encoder_for_manifest, preprocess_for_manifest
 
     index = VacancyIndex.load(args.index)
-    preprocess, preprocess_id = load_preprocess(args.summarizer)
+    preprocess, preprocess_id = preprocess_for_manifest(args.summarizer, index.manifest)
     return Recommender(index, encoder_for_manifest(args.model)(index.manifest), preprocess, preprocess_id)
 
 

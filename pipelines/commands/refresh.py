@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", type=Path, required=True, help="run directory (index at RUN/index, model at RUN/production)")
     p.add_argument("--index", type=Path, default=None, help="index root (default RUN/index)")
     p.add_argument("--model", type=Path, default=None, help="model dir (default RUN/production)")
-    p.add_argument("--summarizer", type=Path, default=None, help="summarizer dir (must match the served index unless --full)")
+    p.add_argument("--summarizer", type=Path, default=None, help="summarizer dir; default: the one the served index was built with (a different one needs --full)")
     p.add_argument("--full", action="store_true", help="re-embed every vacancy")
     add_index_config_args(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -29,17 +29,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_refresh(args: argparse.Namespace) -> int:
     from dssm.io import quiet
     from pipelines.dataset import load_dataset
-    from pipelines.recommend import load_encoder, load_preprocess
+    from pipelines.index import current_version, read_manifest
+    from pipelines.recommend import load_encoder, preprocess_for_manifest
     from pipelines.refresh import refresh
 
     if not quiet():
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("faiss").setLevel(logging.WARNING)
     root = args.index or args.run / "index"
     model = args.model or args.run / "production"
     encoder = load_encoder(model)
-    preprocess, preprocess_id = load_preprocess(args.summarizer)
+    served = current_version(root)
+    manifest = read_manifest(root, served) if served else {}
+    preprocess, preprocess_id = preprocess_for_manifest(args.summarizer, manifest)
+    summarizer = args.summarizer or (manifest.get("summarizer_dir") if preprocess_id else None)
     ds = load_dataset(args.data)
-    extra = {"model_dir": str(model.resolve()), "data_dir": str(args.data.resolve()), "summarizer_dir": str(args.summarizer.resolve()) if args.summarizer else None}
+    extra = {"model_dir": str(model.resolve()), "data_dir": str(args.data.resolve()), "summarizer_dir": str(Path(summarizer).resolve()) if summarizer else None}
     report = refresh(ds.vacancies, root, encoder, index_config(args), preprocess, preprocess_id, ds.resumes, extra, full=args.full, min_recall=args.min_recall)
     print_report(report, args.json)
     return 0 if report.action != "rejected" else 1

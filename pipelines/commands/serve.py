@@ -26,10 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def build_state(args: argparse.Namespace):
     from pipelines.dataset import load_dataset
-    from pipelines.recommend import encoder_for_manifest, load_preprocess
+    from pipelines.index import current_version, read_manifest
+    from pipelines.recommend import encoder_for_manifest, preprocess_for_manifest
     from pipelines.service import ServingState
 
-    preprocess, preprocess_id = load_preprocess(args.summarizer)
+    version = current_version(args.index)
+    preprocess, preprocess_id = preprocess_for_manifest(args.summarizer, read_manifest(args.index, version) if version else {})
     resumes = load_dataset(args.data).resumes if args.data is not None else None
     return ServingState(args.index, encoder_for_manifest(args.model), resumes, preprocess, preprocess_id, args.reload_interval)
 
