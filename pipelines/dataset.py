@@ -10,6 +10,7 @@ A folder holds `vacancies.parquet`, `resumes.parquet` (either may be empty) and 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,16 @@ from dssm import schema
 from dssm.errors import DataError
 from dssm.io import write_parquet
 from pipelines.validate import _kind, read_dir, validate_frames
+
+
+def holdout_mask(doc_ids: Sequence[str], share: float) -> np.ndarray:
+    """Deterministic held-out documents: crc32(doc_id) % 1000 < share * 1000 (stable across runs and machines).
+
+    The one split used by `summarizer train/eval --holdout` and `synth --vacancies-from ... --holdout`.
+    """
+    import zlib
+
+    return np.fromiter((zlib.crc32(str(d).encode("utf-8")) % 1000 < share * 1000 for d in doc_ids), dtype=bool, count=len(doc_ids))
 
 
 @dataclass

@@ -90,13 +90,6 @@ def compare_methods(sentences: list[list[str]], docs: list[list[list[int]]], has
     return out
 
 
-def holdout_mask(doc_ids: Sequence[str], share: float) -> np.ndarray:
-    """Deterministic held-out documents: crc32(doc_id) % 1000 < share * 1000 (stable across runs and machines)."""
-    import zlib
-
-    return np.fromiter((zlib.crc32(str(d).encode("utf-8")) % 1000 < share * 1000 for d in doc_ids), dtype=bool, count=len(doc_ids))
-
-
 def threshold_table(labels: pd.DataFrame, truth: pd.DataFrame, thresholds: Sequence[float], kind: str = "vacancies") -> pd.DataFrame:
     """Agreement of `share_ratio > threshold` with informative ground-truth sections of `kind`, one row per threshold.
 

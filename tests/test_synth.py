@@ -210,6 +210,23 @@ def test_calibrate_cli_side_by_side(tiny_market, tmp_path, capsys):
     assert out["real"] == out["synthetic"] and out["real"]["n_documents"] == 300
 
 
+def test_semi_synthetic_holdout_leaves_out_the_evaluation_split(tiny_market, tmp_path, capsys):
+    from pipelines.dataset import holdout_mask
+
+    ids = pd.read_parquet(tiny_market / schema.VACANCIES_FILE)[schema.VACANCY_ID].astype(str)
+    held = set(ids[holdout_mask(ids.tolist(), 0.25)])
+    assert 40 < len(held) < 110
+    out = tmp_path / "semi"
+    assert main(["synth", "--vacancies-from", str(tiny_market), "--holdout", "0.25", "--out", str(out), "--resumes", "100"]) == 0
+    kept = set(pd.read_parquet(out / schema.VACANCIES_FILE)[schema.VACANCY_ID].astype(str))
+    assert kept == set(ids) - held
+    assert not held & set(pd.read_parquet(out / schema.INTERACTIONS_FILE)[schema.VACANCY_ID].astype(str))
+    assert main(["synth", "--holdout", "0.25", "--out", str(tmp_path / "x")]) == 2
+    assert "needs --vacancies-from" in capsys.readouterr().err
+    assert main(["synth", "--vacancies-from", str(tiny_market), "--holdout", "1.5", "--out", str(tmp_path / "y")]) == 2
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
 @pytest.mark.shared_data
 def test_semi_synthetic_on_real_hh_vacancies(shared_data, tmp_path, capsys):
     from pipelines.dataset import write_dataset

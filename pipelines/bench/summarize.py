@@ -85,7 +85,7 @@ def stand_in(df: pd.DataFrame, workdir: Path, vocab_size: int):
     """Tokenizer + LR trained on the skill-mention rule over the non-held-out documents (see module docstring)."""
     from dssm.text import document_sentences
     from dssm.tokenizer import Tokenizer
-    from pipelines.summarize_eval import holdout_mask
+    from pipelines.dataset import holdout_mask
     from summarizer.config import SummarizerConfig
     from summarizer.model import Summarizer
 

@@ -179,7 +179,8 @@ def _read_labels(path: Path) -> pd.DataFrame:
 def train_cmd(args: argparse.Namespace) -> int:
     from dssm.io import load_config
     from dssm.tokenizer import Tokenizer
-    from pipelines.summarize_eval import holdout_mask, label_auc
+    from pipelines.dataset import holdout_mask
+    from pipelines.summarize_eval import label_auc
     from summarizer.config import SummarizerConfig
     from summarizer.model import Summarizer
 
@@ -231,7 +232,8 @@ def explain_cmd(args: argparse.Namespace) -> int:
 
 
 def eval_cmd(args: argparse.Namespace) -> int:
-    from pipelines.summarize_eval import compare_methods, holdout_mask, label_auc, section_precision_recall, skill_coverage
+    from pipelines.dataset import holdout_mask
+    from pipelines.summarize_eval import compare_methods, label_auc, section_precision_recall, skill_coverage
     from summarizer.model import Summarizer
 
     model = Summarizer.load(args.summarizer)

@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--boilerplate", default="1.0", help="employer boilerplate multiplier (1.0 = calibrated to real hh.ru) or a preset: java (all skills beyond token 300)")
     p.add_argument("--views-per-resume", type=float, default=None, help="mean views per resume (default: the config's 28.5, ~100k events for 3000 resumes)")
     p.add_argument("--vacancies-from", type=Path, default=None, help="semi-synthetic: a contract folder of real vacancies (e.g. an `jobmatch import` output)")
+    p.add_argument("--holdout", type=float, default=0.0,
+                   help="with --vacancies-from: leave out this share of the real vacancies (by id hash, the split `summarizer eval --holdout` evaluates on)")
     p.add_argument("--json", action="store_true", help="print the market summary as JSON")
     p.set_defaults(func=synth_cmd)
 
@@ -52,10 +54,15 @@ def synth_cmd(args: argparse.Namespace) -> int:
         cfg = SynthConfig(**kwargs)
     except ValueError as e:
         raise JobmatchError(f"synth: {e}") from e
+    if not 0.0 <= args.holdout < 1.0:
+        raise JobmatchError(f"--holdout must be in [0, 1), got {args.holdout}")
+    if args.holdout and args.vacancies_from is None:
+        raise JobmatchError("--holdout leaves out real vacancies: it needs --vacancies-from")
     if args.vacancies_from is not None:
         from pipelines.synth.real import load_real_vacancies, semi_synthetic_market
 
-        market = semi_synthetic_market(load_real_vacancies(args.vacancies_from), cfg, source=str(args.vacancies_from))
+        market = semi_synthetic_market(load_real_vacancies(args.vacancies_from, args.holdout), cfg, source=str(args.vacancies_from))
+        market.meta["holdout"] = args.holdout
     else:
         market = generate_market(cfg)
     summary = write_market(args.out, market)

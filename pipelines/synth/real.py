@@ -185,11 +185,14 @@ def semi_synthetic_market(vacancies: pd.DataFrame, cfg: SynthConfig, source: str
     return Market(vacancies, resumes, log, sentence_frame(rtruth, "resumes"), util, vac.frame(schema.VACANCY_ID), res.frame(schema.RESUME_ID), cfg, meta)
 
 
-def load_real_vacancies(root: str | Path) -> pd.DataFrame:
-    """Vacancies of a contract folder (validated by `pipelines.dataset.load_dataset`)."""
-    from pipelines.dataset import load_dataset
+def load_real_vacancies(root: str | Path, holdout: float = 0.0) -> pd.DataFrame:
+    """Vacancies of a contract folder (validated by `pipelines.dataset.load_dataset`), less the
+    `holdout` share by id hash (`pipelines.dataset.holdout_mask`): kept unseen for evaluation."""
+    from pipelines.dataset import holdout_mask, load_dataset
 
-    ds = load_dataset(root)
-    if len(ds.vacancies) == 0:
+    vacancies = load_dataset(root).vacancies
+    if holdout:
+        vacancies = vacancies[~holdout_mask(vacancies[schema.VACANCY_ID].astype(str).tolist(), holdout)].reset_index(drop=True)
+    if len(vacancies) == 0:
         raise DataError(str(Path(root) / schema.VACANCIES_FILE), None, "no vacancies to build a market on")
-    return ds.vacancies
+    return vacancies
