@@ -229,7 +229,7 @@ def test_summarize_frame_keeps_title_and_budget(market):
 # ----------------------------------------------------------------------------- the CLI chain on a (random-weight) tiny teacher
 
 
-def test_cli_label_train_explain_eval_summarize_highlight(market, tmp_path):
+def test_cli_label_train_explain_eval_summarize_highlight(market, tmp_path, capsys):
     import json
     from dataclasses import replace
 
@@ -264,7 +264,13 @@ def test_cli_label_train_explain_eval_summarize_highlight(market, tmp_path):
     assert main(["summarizer", "train", "--labels", str(run / "labels.parquet"), "--data", str(data), "--tokenizer", str(tok.path),
                  "--out", str(run / "summarizer")]) == 0
     assert main(["summarizer", "explain", "--summarizer", str(run / "summarizer"), "--json"]) == 0
+    capsys.readouterr()
     assert main(["summarizer", "eval", "--summarizer", str(run / "summarizer"), "--data", str(data), "--budget", "30", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)["kinds"]["vacancies"]
+    whole = rep["skill_coverage_whole_document"]
+    assert whole["documents"] > 0 and set(rep["skill_coverage"]) == {"lr", "lead", "textrank", "random"}
+    assert all(0 <= c["coverage"] <= whole["coverage"] and c["documents"] == whole["documents"] for c in rep["skill_coverage"].values())
+    assert rep["skill_coverage"]["lead"]["coverage"] < whole["coverage"]  # a 30-token cut loses skills
     assert main(["summarize", "--summarizer", str(run / "summarizer"), "--data", str(data), "--out", str(run / "summaries"), "--budget", "30"]) == 0
     out = load_dataset(run / "summaries")
     assert out.vacancies["vacancy_id"].tolist() == vac["vacancy_id"].tolist()

@@ -261,6 +261,7 @@ def eval_cmd(args: argparse.Namespace) -> int:
         if "skills" in df.columns:
             skills = df["skills"].to_numpy(dtype=object)[mask]
             rep["skill_coverage"] = {m: skill_coverage(texts, skills) for m, (_, texts) in res.items()}
+            rep["skill_coverage_whole_document"] = skill_coverage(["\n".join(s) for s in sel_sents], skills)
         if labels is not None:
             rep["auc_vs_labels"] = label_auc(model, sel_docs, sel_ids, labels, kind)
         out["kinds"][kind] = rep
@@ -276,6 +277,9 @@ def eval_cmd(args: argparse.Namespace) -> int:
             if "skill_coverage" in rep:
                 row += f"  key-skill coverage {rep['skill_coverage'][m]['coverage']:.3f}"
             lines.append(row)
+        if "skill_coverage_whole_document" in rep:
+            whole = rep["skill_coverage_whole_document"]
+            lines.append(f"  (whole document, no cut: key-skill coverage {whole['coverage']:.3f} over {whole['documents']} documents with key skills)")
     _print(out, args.json, "\n".join(lines))
     return 0
 
