@@ -271,6 +271,8 @@ def test_cli_label_train_explain_eval_summarize_highlight(market, tmp_path, caps
     assert whole["documents"] > 0 and set(rep["skill_coverage"]) == {"lr", "lead", "textrank", "random"}
     assert all(0 <= c["coverage"] <= whole["coverage"] and c["documents"] == whole["documents"] for c in rep["skill_coverage"].values())
     assert rep["skill_coverage"]["lead"]["coverage"] < whole["coverage"]  # a 30-token cut loses skills
+    over = rep["skill_coverage_over_budget"]
+    assert 0 < over["whole"]["documents"] <= whole["documents"] and over["lead"]["coverage"] < over["whole"]["coverage"]
     assert main(["summarize", "--summarizer", str(run / "summarizer"), "--data", str(data), "--out", str(run / "summaries"), "--budget", "30"]) == 0
     out = load_dataset(run / "summaries")
     assert out.vacancies["vacancy_id"].tolist() == vac["vacancy_id"].tolist()

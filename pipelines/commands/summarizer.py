@@ -261,7 +261,11 @@ def eval_cmd(args: argparse.Namespace) -> int:
         if "skills" in df.columns:
             skills = df["skills"].to_numpy(dtype=object)[mask]
             rep["skill_coverage"] = {m: skill_coverage(texts, skills) for m, (_, texts) in res.items()}
-            rep["skill_coverage_whole_document"] = skill_coverage(["\n".join(s) for s in sel_sents], skills)
+            whole = ["\n".join(s) for s in sel_sents]
+            rep["skill_coverage_whole_document"] = skill_coverage(whole, skills)
+            long = [sum(len(x) for x in d) > args.budget for d in sel_docs]
+            rep["skill_coverage_over_budget"] = {m: skill_coverage([t for t, keep in zip(texts, long) if keep], skills[long]) for m, (_, texts) in res.items()}
+            rep["skill_coverage_over_budget"]["whole"] = skill_coverage([t for t, keep in zip(whole, long) if keep], skills[long])
         if labels is not None:
             rep["auc_vs_labels"] = label_auc(model, sel_docs, sel_ids, labels, kind)
         out["kinds"][kind] = rep
@@ -275,11 +279,12 @@ def eval_cmd(args: argparse.Namespace) -> int:
                 s = rep["sections"][m]
                 row += f" precision {s['precision']:.3f} recall {s['recall']:.3f} F1 {s['f1']:.3f}"
             if "skill_coverage" in rep:
-                row += f"  key-skill coverage {rep['skill_coverage'][m]['coverage']:.3f}"
+                row += f"  key-skill coverage {rep['skill_coverage'][m]['coverage']:.3f}, on documents over the budget {rep['skill_coverage_over_budget'][m]['coverage']:.3f}"
             lines.append(row)
-        if "skill_coverage_whole_document" in rep:
-            whole = rep["skill_coverage_whole_document"]
-            lines.append(f"  (whole document, no cut: key-skill coverage {whole['coverage']:.3f} over {whole['documents']} documents with key skills)")
+        if "skill_coverage" in rep:
+            whole, over = rep["skill_coverage_whole_document"], rep["skill_coverage_over_budget"]["whole"]
+            lines.append(f"  whole document (no cut): key-skill coverage {whole['coverage']:.3f}, on documents over the budget {over['coverage']:.3f} "
+                         f"({whole['documents']} documents with key skills, {over['documents']} of them over {args.budget} tokens)")
     _print(out, args.json, "\n".join(lines))
     return 0
 
