@@ -139,7 +139,8 @@ def config_from_dict(cls: type[T], data: dict[str, Any] | None, source: str = "c
 
 
 def load_config(cls: type[T], path: str | os.PathLike) -> T:
-    """Load dataclass `cls` from a YAML file."""
+    """Load dataclass `cls` from a YAML file; the `_meta` block `save_config` adds (versions, provenance) is ignored,
+    so a saved artifact's config can be passed back as a config."""
     path = Path(path)
     if not path.exists():
         raise JobmatchError(f"{path}: config file not found")
@@ -149,6 +150,8 @@ def load_config(cls: type[T], path: str | os.PathLike) -> T:
         raise JobmatchError(f"{path}: not valid YAML: {e}") from e
     if data is not None and not isinstance(data, dict):
         raise JobmatchError(f"{path}: expected a mapping at the top level")
+    data = dict(data or {})
+    data.pop("_meta", None)
     return config_from_dict(cls, data, str(path))
 
 
@@ -162,13 +165,3 @@ def save_config(cfg: Any, path: str | os.PathLike, extra: dict[str, Any] | None 
     data = config_to_dict(cfg)
     meta = {"versions": versions(), **(extra or {})}
     write_text(path, yaml.safe_dump({**data, "_meta": meta}, allow_unicode=True, sort_keys=False))
-
-
-def load_saved_config(cls: type[T], path: str | os.PathLike) -> T:
-    """Load a config written by `save_config` (ignores its `_meta`)."""
-    path = Path(path)
-    if not path.exists():
-        raise JobmatchError(f"{path}: config file not found")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    data.pop("_meta", None)
-    return config_from_dict(cls, data, str(path))

@@ -19,7 +19,7 @@ import torch
 from dssm.config import ModelConfig
 from dssm.errors import JobmatchError
 from dssm.features import FeatureSpace
-from dssm.io import atomic_path, load_saved_config, save_config, write_json
+from dssm.io import atomic_path, load_config, save_config, write_json
 from dssm.tower import Tower, TwoTower
 
 WEIGHTS, CONFIG, FEATURES = "weights.safetensors", "config.yaml", "features.json"
@@ -82,7 +82,7 @@ def load_model(model_dir: str | Path) -> tuple[TwoTower, ModelConfig, dict[str, 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise JobmatchError(f"{model_dir}: model directory not found")
-    cfg = load_saved_config(ModelConfig, model_dir / CONFIG)
+    cfg = load_config(ModelConfig, model_dir / CONFIG)
     features = load_features(model_dir / FEATURES)
     for kind, tcfg in (("vacancies", cfg.vacancy), ("resumes", cfg.resume)):
         features[kind].check_matches(tcfg.categorical, tcfg.numeric, f"{model_dir / FEATURES}[{kind}]")

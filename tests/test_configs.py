@@ -61,3 +61,12 @@ def test_invalid_values_and_unknown_keys_are_refused(tmp_path):
     bad.write_text("vacancy: {out_dim: 64}\n")
     with pytest.raises(JobmatchError, match="out_dim"):
         load_model_config(bad)
+
+
+def test_a_saved_models_config_can_be_passed_back(tmp_path):
+    from dssm.io import save_config
+
+    cfg = load_model_config("demo")
+    save_config(cfg, tmp_path / "config.yaml", {"train_metrics": {"epochs_run": 3}})
+    assert "_meta" in yaml.safe_load((tmp_path / "config.yaml").read_text(encoding="utf-8"))
+    assert load_model_config(tmp_path / "config.yaml") == cfg

@@ -424,13 +424,13 @@ class MarketUtility:
     @classmethod
     def load(cls, root: str | Path) -> MarketUtility:
         """From a market folder's truth/ (profiles + config.yaml)."""
-        from dssm.io import load_saved_config
+        from dssm.io import load_config
 
         truth = Path(root) / TRUTH_DIR
         for name in (VACANCY_PROFILES, RESUME_PROFILES, CONFIG_FILE):
             if not (truth / name).is_file():
                 raise JobmatchError(f"{truth / name}: missing; not a market written by `jobmatch synth`")
-        cfg = load_saved_config(SynthConfig, truth / CONFIG_FILE)
+        cfg = load_config(SynthConfig, truth / CONFIG_FILE)
         v = Profiles.from_frame(pd.read_parquet(truth / VACANCY_PROFILES), schema.VACANCY_ID)
         r = Profiles.from_frame(pd.read_parquet(truth / RESUME_PROFILES), schema.RESUME_ID)
         return cls(v, r, cfg)
