@@ -350,8 +350,10 @@ def _search_fn(index_dir: Path, model_hash: str, vacancy_ids: np.ndarray) -> Cal
         raise JobmatchError(f"{index_dir}: index {loaded.version} was built with model {loaded.model_hash}, not this arm's model {model_hash}")
     to_catalogue = pd.Index(pd.Series(vacancy_ids).astype(str)).get_indexer(loaded.ids)
     if (to_catalogue < 0).any() or len(loaded.ids) != len(vacancy_ids):
-        missing = loaded.ids[to_catalogue < 0][:3].tolist()
-        raise JobmatchError(f"{index_dir}: index {loaded.version} holds {loaded.n} vacancies, the dataset {len(vacancy_ids)}; they differ (e.g. {missing}): rebuild the index")
+        only_index = loaded.ids[to_catalogue < 0][:3].tolist()
+        only_data = sorted(set(map(str, vacancy_ids)) - set(map(str, loaded.ids)))[:3]
+        raise JobmatchError(f"{index_dir}: index {loaded.version} holds {loaded.n} vacancies, the dataset {len(vacancy_ids)}; "
+                            f"only in the index: {only_index or 'none'}, only in the dataset: {only_data or 'none'}: rebuild the index")
 
     def search(queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         scores, rows = loaded.search(queries, k)

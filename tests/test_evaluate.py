@@ -375,3 +375,23 @@ def test_talentmatch_outcomes_on_real_data(shared_data, tmp_path):
     assert r["arms"]["oracle"]["metrics"]["within_vacancy_auc"]["mean"] == 1.0
     assert r["arms"]["tfidf"]["metrics"]["within_vacancy_auc"]["mean"] == 0.0
     assert r["vs_baseline"]["oracle"]["within_vacancy_auc"]["diff"] == 1.0
+
+
+def test_index_arm_maps_rows_and_refuses_an_index_of_other_vacancies(tmp_path):
+    from test_index import HashEncoder, market
+
+    from pipelines.evaluate import _search_fn
+    from pipelines.refresh import refresh
+
+    vac, res = market(40, 3)
+    enc = HashEncoder()
+    refresh(vac, tmp_path / "index", enc, resumes=res)
+    catalogue = vac["vacancy_id"].to_numpy()[::-1].copy()  # the dataset's row order differs from the index's
+    _, rows = _search_fn(tmp_path / "index", enc.model_hash, catalogue)(enc.embed(vac.iloc[[5]], "vacancies"), 1)
+    assert catalogue[rows[0, 0]] == vac["vacancy_id"][5]
+    with pytest.raises(JobmatchError, match=r"only in the index: none, only in the dataset: \['vextra'\]"):
+        _search_fn(tmp_path / "index", enc.model_hash, np.append(catalogue, "vextra"))
+    with pytest.raises(JobmatchError, match=r"only in the index: \['v0000'\], only in the dataset: none"):
+        _search_fn(tmp_path / "index", enc.model_hash, catalogue[:-1])
+    with pytest.raises(JobmatchError, match="not this arm's model"):
+        _search_fn(tmp_path / "index", HashEncoder(seed=1).model_hash, catalogue)
