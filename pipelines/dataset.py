@@ -25,14 +25,20 @@ from dssm.io import write_parquet
 from pipelines.validate import _kind, read_dir, validate_frames
 
 
-def holdout_mask(doc_ids: Sequence[str], share: float) -> np.ndarray:
-    """Deterministic held-out documents: crc32(doc_id) % 1000 < share * 1000 (stable across runs and machines).
+def holdout_mask(doc_ids: Sequence[str], share: float, salt: str = "") -> np.ndarray:
+    """Deterministic held-out documents: crc32(salt + doc_id) % 1000 < share * 1000 (stable across runs and machines).
 
-    The one split used by `summarizer train/eval --holdout` and `synth --vacancies-from ... --holdout`.
+    `summarizer train/eval --holdout` use the unsalted split; `synth --vacancies-from ... --holdout`
+    salts it (`MARKET_HOLDOUT_SALT`) so that the summarizer's own held-out documents are not the
+    very vacancies the market already left out.
     """
     import zlib
 
-    return np.fromiter((zlib.crc32(str(d).encode("utf-8")) % 1000 < share * 1000 for d in doc_ids), dtype=bool, count=len(doc_ids))
+    return np.fromiter((zlib.crc32(f"{salt}{d}".encode("utf-8")) % 1000 < share * 1000 for d in doc_ids), dtype=bool, count=len(doc_ids))
+
+
+MARKET_HOLDOUT_SALT = "market:"
+"""Salt of the real vacancies `synth --vacancies-from --holdout` leaves out of a semi-synthetic market."""
 
 
 @dataclass

@@ -273,6 +273,13 @@ def test_cli_label_train_explain_eval_summarize_highlight(market, tmp_path, caps
     assert rep["skill_coverage"]["lead"]["coverage"] < whole["coverage"]  # a 30-token cut loses skills
     over = rep["skill_coverage_over_budget"]
     assert 0 < over["whole"]["documents"] <= whole["documents"] and over["lead"]["coverage"] < over["whole"]["coverage"]
+    write_dataset(tmp_path / "seen", vac.iloc[:50], res, None)
+    assert main(["summarizer", "eval", "--summarizer", str(run / "summarizer"), "--data", str(data), "--exclude", str(tmp_path / "seen"),
+                 "--holdout", "0", "--methods", "lead", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["kinds"]["vacancies"]["documents"] == 30
+    write_dataset(tmp_path / "all", vac, res, None)
+    assert main(["summarizer", "eval", "--summarizer", str(run / "summarizer"), "--data", str(data), "--exclude", str(tmp_path / "all"), "--holdout", "0"]) == 2
+    assert "no documents left to evaluate" in capsys.readouterr().err
     assert main(["summarize", "--summarizer", str(run / "summarizer"), "--data", str(data), "--out", str(run / "summaries"), "--budget", "30"]) == 0
     out = load_dataset(run / "summaries")
     assert out.vacancies["vacancy_id"].tolist() == vac["vacancy_id"].tolist()

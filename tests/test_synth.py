@@ -211,11 +211,12 @@ def test_calibrate_cli_side_by_side(tiny_market, tmp_path, capsys):
 
 
 def test_semi_synthetic_holdout_leaves_out_the_evaluation_split(tiny_market, tmp_path, capsys):
-    from pipelines.dataset import holdout_mask
+    from pipelines.dataset import MARKET_HOLDOUT_SALT, holdout_mask
 
     ids = pd.read_parquet(tiny_market / schema.VACANCIES_FILE)[schema.VACANCY_ID].astype(str)
-    held = set(ids[holdout_mask(ids.tolist(), 0.25)])
+    held = set(ids[holdout_mask(ids.tolist(), 0.25, MARKET_HOLDOUT_SALT)])
     assert 40 < len(held) < 110
+    assert len(held & set(ids[holdout_mask(ids.tolist(), 0.25)])) < 0.5 * len(held)  # not the summarizer's own held-out split
     out = tmp_path / "semi"
     assert main(["synth", "--vacancies-from", str(tiny_market), "--holdout", "0.25", "--out", str(out), "--resumes", "100"]) == 0
     kept = set(pd.read_parquet(out / schema.VACANCIES_FILE)[schema.VACANCY_ID].astype(str))

@@ -73,7 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--summarizer", type=Path, required=True, help="summarizer dir")
     v.add_argument("--data", type=Path, required=True, help="dataset folder (truth/sentences.parquet used when present)")
     v.add_argument("--labels", type=Path, default=None, help="labels.parquet: adds the AUC on held-out documents")
-    v.add_argument("--holdout", type=float, default=0.2, help="held-out share used at training (for the AUC and the section metrics)")
+    v.add_argument("--holdout", type=float, default=0.2, help="held-out share used at training (for the AUC and the section metrics); 0: all documents")
+    v.add_argument("--exclude", type=Path, default=None,
+                   help="dataset folder whose documents are skipped, e.g. the market the teacher and summarizer were trained on (use with --holdout 0)")
     v.add_argument("--budget", type=int, default=300, help="summary token budget")
     v.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
     v.add_argument("--json", action="store_true", help="print JSON")
@@ -240,15 +242,20 @@ def eval_cmd(args: argparse.Namespace) -> int:
     tok = model.load_tokenizer()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     frames, _ = _load(args.data)
+    excluded = _load(args.exclude)[0] if args.exclude is not None else None
     truth = _truth(args.data)
     labels = _read_labels(args.labels) if args.labels else None
-    out: dict = {"budget": args.budget, "holdout": args.holdout, "kinds": {}}
+    out: dict = {"budget": args.budget, "holdout": args.holdout, "exclude": str(args.exclude) if args.exclude else None, "kinds": {}}
     for kind in model.kinds:
         df = frames[kind]
         if df.empty:
             continue
         ids, sents, docs = _kind_docs(frames, tok, [kind])[kind]
         mask = holdout_mask(ids, args.holdout) if args.holdout > 0 else np.ones(len(ids), bool)
+        if excluded is not None:
+            mask &= ~np.isin(np.asarray(ids, dtype=str), excluded[kind][KIND_IDS[kind]].astype(str).to_numpy())
+        if not mask.any():
+            continue
         sel_ids = [i for i, m in zip(ids, mask) if m]
         sel_docs = [d for d, m in zip(docs, mask) if m]
         sel_sents = [s for s, m in zip(sents, mask) if m]
@@ -269,7 +276,11 @@ def eval_cmd(args: argparse.Namespace) -> int:
         if labels is not None:
             rep["auc_vs_labels"] = label_auc(model, sel_docs, sel_ids, labels, kind)
         out["kinds"][kind] = rep
+    if not out["kinds"]:
+        raise JobmatchError(f"{args.data}: no documents left to evaluate (--holdout {args.holdout}" + (f", --exclude {args.exclude})" if excluded is not None else ")"))
     scope = f"held-out documents ({args.holdout:.0%} by id hash)" if args.holdout > 0 else "all documents"
+    if excluded is not None:
+        scope += f" not in {args.exclude}"
     lines = [f"summaries of {args.budget} tokens on {scope}"]
     for kind, rep in out["kinds"].items():
         lines.append(f"== {kind} ({rep['documents']} documents)" + (f", LR AUC vs labels {rep['auc_vs_labels']:.3f}" if "auc_vs_labels" in rep else ""))

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--views-per-resume", type=float, default=None, help="mean views per resume (default: the config's 28.5, ~100k events for 3000 resumes)")
     p.add_argument("--vacancies-from", type=Path, default=None, help="semi-synthetic: a contract folder of real vacancies (e.g. an `jobmatch import` output)")
     p.add_argument("--holdout", type=float, default=0.0,
-                   help="with --vacancies-from: leave out this share of the real vacancies (by id hash, the split `summarizer eval --holdout` evaluates on)")
+                   help="with --vacancies-from: leave out this share of the real vacancies (by id hash) for evaluation, e.g. `summarizer eval --exclude OUT`")
     p.add_argument("--json", action="store_true", help="print the market summary as JSON")
     p.set_defaults(func=synth_cmd)
 

@@ -187,12 +187,14 @@ def semi_synthetic_market(vacancies: pd.DataFrame, cfg: SynthConfig, source: str
 
 def load_real_vacancies(root: str | Path, holdout: float = 0.0) -> pd.DataFrame:
     """Vacancies of a contract folder (validated by `pipelines.dataset.load_dataset`), less the
-    `holdout` share by id hash (`pipelines.dataset.holdout_mask`): kept unseen for evaluation."""
-    from pipelines.dataset import holdout_mask, load_dataset
+    `holdout` share by salted id hash (`pipelines.dataset.holdout_mask`): kept unseen for evaluation
+    (`summarizer eval --exclude MARKET` then scores exactly those)."""
+    from pipelines.dataset import MARKET_HOLDOUT_SALT, holdout_mask, load_dataset
 
     vacancies = load_dataset(root).vacancies
     if holdout:
-        vacancies = vacancies[~holdout_mask(vacancies[schema.VACANCY_ID].astype(str).tolist(), holdout)].reset_index(drop=True)
+        held = holdout_mask(vacancies[schema.VACANCY_ID].astype(str).tolist(), holdout, MARKET_HOLDOUT_SALT)
+        vacancies = vacancies[~held].reset_index(drop=True)
     if len(vacancies) == 0:
         raise DataError(str(Path(root) / schema.VACANCIES_FILE), None, "no vacancies to build a market on")
     return vacancies
