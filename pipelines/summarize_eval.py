@@ -67,16 +67,38 @@ def label_auc(summarizer: Summarizer, docs: list[list[list[int]]], doc_ids: Sequ
     return float(roc_auc_score(y, scores[rows]))
 
 
+def skill_shares(inputs: Sequence[str], skills: Sequence[Sequence[str]]) -> np.ndarray:
+    """Per document, the share of its key skills found (case-insensitive substring) in its input text; NaN without skills."""
+    out = np.full(len(inputs), np.nan)
+    for i, (text, sk) in enumerate(zip(inputs, skills)):
+        sk = [s.strip().lower() for s in (list(sk) if sk is not None else []) if isinstance(s, str) and s.strip()]
+        if sk:
+            low = text.lower()
+            out[i] = sum(s in low for s in sk) / len(sk)
+    return out
+
+
 def skill_coverage(inputs: Sequence[str], skills: Sequence[Sequence[str]]) -> dict[str, float]:
     """Mean share of each document's skills found in its input text (documents without skills skipped)."""
-    shares = []
-    for text, sk in zip(inputs, skills):
-        sk = [s.strip().lower() for s in (list(sk) if sk is not None else []) if isinstance(s, str) and s.strip()]
-        if not sk:
-            continue
-        low = text.lower()
-        shares.append(sum(s in low for s in sk) / len(sk))
-    return {"coverage": float(np.mean(shares)) if shares else float("nan"), "documents": len(shares)}
+    shares = skill_shares(inputs, skills)
+    shares = shares[~np.isnan(shares)]
+    return {"coverage": float(shares.mean()) if len(shares) else float("nan"), "documents": int(len(shares))}
+
+
+def coverage_vs(inputs: dict[str, Sequence[str]], skills: Sequence[Sequence[str]], baseline: str = "lead", n_boot: int = 2000) -> dict[str, dict[str, float]]:
+    """method -> paired bootstrap (over documents with key skills) of its coverage minus `baseline`'s: diff, ci_low, ci_high."""
+    from pipelines.metrics import paired_bootstrap
+
+    shares = {m: skill_shares(t, skills) for m, t in inputs.items()}
+    keep = ~np.isnan(shares[baseline])
+    if keep.sum() < 2:
+        return {}
+    out = {}
+    for m, x in shares.items():
+        if m != baseline:
+            pb = paired_bootstrap(shares[baseline][keep], x[keep], n_boot=n_boot)
+            out[m] = {"diff": pb["diff"], "ci_low": pb["ci_low"], "ci_high": pb["ci_high"]}
+    return out
 
 
 def compare_methods(sentences: list[list[str]], docs: list[list[list[int]]], has_title: Sequence[bool], kind: str, methods: Sequence[str],

@@ -271,6 +271,11 @@ def test_cli_label_train_explain_eval_summarize_highlight(market, tmp_path, caps
     assert whole["documents"] > 0 and set(rep["skill_coverage"]) == {"lr", "lead", "textrank", "random"}
     assert all(0 <= c["coverage"] <= whole["coverage"] and c["documents"] == whole["documents"] for c in rep["skill_coverage"].values())
     assert rep["skill_coverage"]["lead"]["coverage"] < whole["coverage"]  # a 30-token cut loses skills
+    vs = rep["skill_coverage_vs_lead"]
+    assert set(vs) == {"lr", "textrank", "random"}
+    for m, d in vs.items():
+        assert d["ci_low"] <= d["diff"] <= d["ci_high"]
+        assert d["diff"] == pytest.approx(rep["skill_coverage"][m]["coverage"] - rep["skill_coverage"]["lead"]["coverage"])
     over = rep["skill_coverage_over_budget"]
     assert 0 < over["whole"]["documents"] <= whole["documents"] and over["lead"]["coverage"] < over["whole"]["coverage"]
     write_dataset(tmp_path / "seen", vac.iloc[:50], res, None)

@@ -235,7 +235,7 @@ def explain_cmd(args: argparse.Namespace) -> int:
 
 def eval_cmd(args: argparse.Namespace) -> int:
     from pipelines.dataset import holdout_mask
-    from pipelines.summarize_eval import compare_methods, label_auc, section_precision_recall, skill_coverage
+    from pipelines.summarize_eval import compare_methods, coverage_vs, label_auc, section_precision_recall, skill_coverage
     from summarizer.model import Summarizer
 
     model = Summarizer.load(args.summarizer)
@@ -273,6 +273,8 @@ def eval_cmd(args: argparse.Namespace) -> int:
             long = [sum(len(x) for x in d) > args.budget for d in sel_docs]
             rep["skill_coverage_over_budget"] = {m: skill_coverage([t for t, keep in zip(texts, long) if keep], skills[long]) for m, (_, texts) in res.items()}
             rep["skill_coverage_over_budget"]["whole"] = skill_coverage([t for t, keep in zip(whole, long) if keep], skills[long])
+            if "lead" in res:
+                rep["skill_coverage_vs_lead"] = coverage_vs({m: texts for m, (_, texts) in res.items()}, skills)
         if labels is not None:
             rep["auc_vs_labels"] = label_auc(model, sel_docs, sel_ids, labels, kind)
         out["kinds"][kind] = rep
@@ -291,6 +293,9 @@ def eval_cmd(args: argparse.Namespace) -> int:
                 row += f" precision {s['precision']:.3f} recall {s['recall']:.3f} F1 {s['f1']:.3f}"
             if "skill_coverage" in rep:
                 row += f"  key-skill coverage {rep['skill_coverage'][m]['coverage']:.3f}, on documents over the budget {rep['skill_coverage_over_budget'][m]['coverage']:.3f}"
+                if m in rep.get("skill_coverage_vs_lead", {}):
+                    d = rep["skill_coverage_vs_lead"][m]
+                    row += f", vs lead {d['diff']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
             lines.append(row)
         if "skill_coverage" in rep:
             whole, over = rep["skill_coverage_whole_document"], rep["skill_coverage_over_budget"]["whole"]
