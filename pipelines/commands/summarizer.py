@@ -292,14 +292,17 @@ def eval_cmd(args: argparse.Namespace) -> int:
                 s = rep["sections"][m]
                 row += f" precision {s['precision']:.3f} recall {s['recall']:.3f} F1 {s['f1']:.3f}"
             if "skill_coverage" in rep:
-                row += f"  key-skill coverage {rep['skill_coverage'][m]['coverage']:.3f}, on documents over the budget {rep['skill_coverage_over_budget'][m]['coverage']:.3f}"
+                row += f"  key-skill coverage {rep['skill_coverage'][m]['coverage']:.3f}"
+                if rep["skill_coverage_over_budget"][m]["documents"]:
+                    row += f", on documents over the budget {rep['skill_coverage_over_budget'][m]['coverage']:.3f}"
                 if m in rep.get("skill_coverage_vs_lead", {}):
                     d = rep["skill_coverage_vs_lead"][m]
                     row += f", vs lead {d['diff']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
             lines.append(row)
         if "skill_coverage" in rep:
             whole, over = rep["skill_coverage_whole_document"], rep["skill_coverage_over_budget"]["whole"]
-            lines.append(f"  whole document (no cut): key-skill coverage {whole['coverage']:.3f}, on documents over the budget {over['coverage']:.3f} "
+            on_over = f", on documents over the budget {over['coverage']:.3f}" if over["documents"] else ""
+            lines.append(f"  whole document (no cut): key-skill coverage {whole['coverage']:.3f}{on_over} "
                          f"({whole['documents']} documents with key skills, {over['documents']} of them over {args.budget} tokens)")
     _print(out, args.json, "\n".join(lines))
     return 0
