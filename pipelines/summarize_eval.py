@@ -101,6 +101,32 @@ def coverage_vs(inputs: dict[str, Sequence[str]], skills: Sequence[Sequence[str]
     return out
 
 
+def attention_on_skill_sentences(labels: pd.DataFrame, doc_ids: Sequence[str], sentences: Sequence[Sequence[str]], skills: Sequence[Sequence[str]],
+                                  kind: str = "vacancies") -> dict[str, float]:
+    """Does the teacher look at the sentences naming the document's key skills?
+
+    Over body sentences (index > 0) of labelled documents with key skills: ROC AUC of the
+    teacher's `share_ratio` (and of `is_summary`) for "the sentence names one of the key skills"
+    (case-insensitive substring). 0.5 = attention unrelated to where the skills are.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    rows = []
+    for doc_id, sents, sk in zip(map(str, doc_ids), sentences, skills):
+        sk = [x.strip().lower() for x in (list(sk) if sk is not None else []) if isinstance(x, str) and x.strip()]
+        if sk:
+            rows.extend((doc_id, j, any(x in t.lower() for x in sk)) for j, t in enumerate(sents) if j > 0)
+    if not rows:
+        return {}
+    named = pd.DataFrame(rows, columns=["doc_id", "sent_idx", "names_skill"])
+    lab = labels[(labels["kind"] == kind) & (labels["n_tokens"] > 0)].assign(doc_id=lambda d: d["doc_id"].astype("str"))
+    m = lab.merge(named, on=["doc_id", "sent_idx"])
+    if m["names_skill"].nunique() < 2:
+        return {}
+    return {"auc_share_ratio": float(roc_auc_score(m["names_skill"], m["share_ratio"])), "auc_is_summary": float(roc_auc_score(m["names_skill"], m["is_summary"])),
+            "sentences": int(len(m)), "naming_skills": float(m["names_skill"].mean())}
+
+
 def compare_methods(sentences: list[list[str]], docs: list[list[list[int]]], has_title: Sequence[bool], kind: str, methods: Sequence[str],
                     summarizer: Summarizer | None, tokenizer, budget: int = 300, seed: int = 0) -> dict[str, tuple[list[list[tuple[int, int]]], list[str]]]:
     """method -> (selections, model input texts "title + summary" joined by newlines), same documents for all."""

@@ -71,3 +71,16 @@ def test_section_attention_errors_name_the_problem():
         section_attention(labels.drop(columns="attention_mass"), truth)
     with pytest.raises(JobmatchError, match="share no sentences"):
         section_attention(labels, truth.assign(doc_id="other"))
+
+
+def test_attention_on_skill_sentences_known_answers():
+    from pipelines.summarize_eval import attention_on_skill_sentences
+
+    sents = [["Разработчик", "Знание Python обязательно", "Наша миссия — менять мир", "Опыт с SQL", "Дружный коллектив"]]
+    labels = pd.DataFrame({"doc_id": ["a"] * 5, "kind": "vacancies", "sent_idx": range(5), "n_tokens": 4,
+                           "share_ratio": [5.0, 2.0, 0.5, 1.5, 0.2], "is_summary": [True, True, False, True, False]})
+    got = attention_on_skill_sentences(labels, ["a"], sents, [["Python", "sql"]])
+    assert got["auc_share_ratio"] == 1.0 and got["auc_is_summary"] == 1.0 and got["sentences"] == 4 and got["naming_skills"] == 0.5
+    flipped = labels.assign(share_ratio=-labels["share_ratio"], is_summary=~labels["is_summary"])
+    assert attention_on_skill_sentences(flipped, ["a"], sents, [["Python", "sql"]])["auc_share_ratio"] == 0.0
+    assert attention_on_skill_sentences(labels, ["a"], sents, [None]) == {}

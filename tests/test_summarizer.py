@@ -265,8 +265,9 @@ def test_cli_label_train_explain_eval_summarize_highlight(market, tmp_path, caps
                  "--out", str(run / "summarizer")]) == 0
     assert main(["summarizer", "explain", "--summarizer", str(run / "summarizer"), "--json"]) == 0
     capsys.readouterr()
-    assert main(["summarizer", "eval", "--summarizer", str(run / "summarizer"), "--data", str(data), "--budget", "30", "--json"]) == 0
+    assert main(["summarizer", "eval", "--summarizer", str(run / "summarizer"), "--data", str(data), "--budget", "30", "--labels", str(run / "labels.parquet"), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)["kinds"]["vacancies"]
+    assert 0 <= rep["teacher_on_skill_sentences"]["auc_share_ratio"] <= 1 and rep["teacher_on_skill_sentences"]["sentences"] > 0
     whole = rep["skill_coverage_whole_document"]
     assert whole["documents"] > 0 and set(rep["skill_coverage"]) == {"lr", "lead", "textrank", "random"}
     assert all(0 <= c["coverage"] <= whole["coverage"] and c["documents"] == whole["documents"] for c in rep["skill_coverage"].values())

@@ -235,7 +235,7 @@ def explain_cmd(args: argparse.Namespace) -> int:
 
 def eval_cmd(args: argparse.Namespace) -> int:
     from pipelines.dataset import holdout_mask
-    from pipelines.summarize_eval import compare_methods, coverage_vs, label_auc, section_precision_recall, skill_coverage
+    from pipelines.summarize_eval import attention_on_skill_sentences, compare_methods, coverage_vs, label_auc, section_precision_recall, skill_coverage
     from summarizer.model import Summarizer
 
     model = Summarizer.load(args.summarizer)
@@ -275,6 +275,8 @@ def eval_cmd(args: argparse.Namespace) -> int:
             rep["skill_coverage_over_budget"]["whole"] = skill_coverage([t for t, keep in zip(whole, long) if keep], skills[long])
             if "lead" in res:
                 rep["skill_coverage_vs_lead"] = coverage_vs({m: texts for m, (_, texts) in res.items()}, skills)
+            if labels is not None and "share_ratio" in labels.columns:
+                rep["teacher_on_skill_sentences"] = attention_on_skill_sentences(labels, sel_ids, sel_sents, skills, kind)
         if labels is not None:
             rep["auc_vs_labels"] = label_auc(model, sel_docs, sel_ids, labels, kind)
         out["kinds"][kind] = rep
@@ -304,6 +306,10 @@ def eval_cmd(args: argparse.Namespace) -> int:
             on_over = f", on documents over the budget {over['coverage']:.3f}" if over["documents"] else ""
             lines.append(f"  whole document (no cut): key-skill coverage {whole['coverage']:.3f}{on_over} "
                          f"({whole['documents']} documents with key skills, {over['documents']} of them over {args.budget} tokens)")
+        if rep.get("teacher_on_skill_sentences"):
+            t = rep["teacher_on_skill_sentences"]
+            lines.append(f"  teacher attention on body sentences naming a key skill ({t['naming_skills']:.1%} of {t['sentences']}): "
+                         f"AUC of share_ratio {t['auc_share_ratio']:.3f}, of is_summary {t['auc_is_summary']:.3f} (0.5 = unrelated)")
     _print(out, args.json, "\n".join(lines))
     return 0
 
