@@ -44,6 +44,10 @@ class TowerConfig:
     """Categorical columns (unknown and missing values get their own buckets)."""
     numeric: tuple[str, ...] = VACANCY_NUMERIC
     """Numeric columns, log1p-scaled and standardised, each with a missing-value flag."""
+    attention_on: str = "rnn"
+    """What the attention scores read: "rnn" (s_t = w . h_t, the design's default) or "embedding"
+    (s_t = w . e_t: a token's weight depends on the token alone, so the mass summed per sentence
+    points at the sentences whose words matter; for a teacher that labels sentences)."""
 
     def __post_init__(self) -> None:
         self.categorical = tuple(self.categorical)
@@ -53,6 +57,8 @@ class TowerConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.vocab_size < 4:
             raise ValueError(f"vocab_size must be >= 4 (BPE special tokens), got {self.vocab_size}")
+        if self.attention_on not in ("rnn", "embedding"):
+            raise ValueError(f"attention_on must be 'rnn' or 'embedding', got {self.attention_on!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         for cols, what in ((self.categorical, "categorical"), (self.numeric, "numeric")):

@@ -17,9 +17,9 @@ from dssm.tower import Tower
 CFG = TowerConfig(vocab_size=40, emb_dim=8, hidden=8, out_dim=6, cat_dim=3, mlp_hidden=8, categorical=("area", "role"), numeric=("salary",), dropout=0.0)
 
 
-def _tower(bidirectional: bool = True, seed: int = 0) -> Tower:
+def _tower(bidirectional: bool = True, seed: int = 0, attention_on: str = "rnn") -> Tower:
     torch.manual_seed(seed)
-    cfg = TowerConfig(**{**CFG.__dict__, "bidirectional": bidirectional})
+    cfg = TowerConfig(**{**CFG.__dict__, "bidirectional": bidirectional, "attention_on": attention_on})
     return Tower(cfg, [4, 5]).eval()
 
 
@@ -36,9 +36,9 @@ def _batch(lengths: list[int], extra_pad: int = 0, seed: int = 0):
 
 
 @settings(max_examples=25, deadline=None)
-@given(lengths=st.lists(st.integers(1, 12), min_size=1, max_size=5), pad=st.integers(0, 7), bi=st.booleans())
-def test_attention_and_padding_properties(lengths, pad, bi):
-    tower = _tower(bi)
+@given(lengths=st.lists(st.integers(1, 12), min_size=1, max_size=5), pad=st.integers(0, 7), bi=st.booleans(), on=st.sampled_from(["rnn", "embedding"]))
+def test_attention_and_padding_properties(lengths, pad, bi, on):
+    tower = _tower(bi, attention_on=on)
     ids, mask, cat, num = _batch(lengths)
     with torch.no_grad():
         emb, attn = tower.encode(ids, mask, cat, num)
@@ -49,6 +49,21 @@ def test_attention_and_padding_properties(lengths, pad, bi):
     assert torch.allclose(attn.sum(1), torch.ones(len(lengths)), atol=1e-5)
     assert torch.allclose(emb, emb2, atol=1e-5)
     assert torch.allclose(attn, attn2[:, : ids.shape[1]], atol=1e-6)
+
+
+def test_attention_on_embeddings_weighs_a_token_by_itself_alone():
+    tower = _tower(attention_on="embedding")
+    ids = torch.tensor([[5, 6, 7, 8], [8, 7, 6, 5], [6, 9, 9, 0]])
+    with torch.no_grad():
+        _, attn = tower.encode(ids, ids != 0, torch.zeros(3, 2, dtype=torch.long), torch.zeros(3, 2))
+    assert torch.allclose(attn[0], attn[1].flip(0), atol=1e-6)  # same tokens, reversed order: same weights, reversed
+    assert attn[2, 1] == attn[2, 2] and attn[2, 3] == 0
+    rnn = _tower(attention_on="rnn")
+    with torch.no_grad():
+        _, a = rnn.encode(ids, ids != 0, torch.zeros(3, 2, dtype=torch.long), torch.zeros(3, 2))
+    assert not torch.allclose(a[0], a[1].flip(0), atol=1e-4)  # over GRU states a weight depends on the context
+    with pytest.raises(ValueError, match="attention_on"):
+        TowerConfig(attention_on="title")
 
 
 def test_two_gru_bidirectional_equals_a_packed_bidirectional_gru():
