@@ -150,7 +150,7 @@ class ModelConfig:
             raise ValueError("towers must share vocab_size (one tokenizer)")
 
 
-SHIPPED = ("production", "teacher", "demo", "demo_teacher", "tiny", "tiny_teacher")
+SHIPPED = ("production", "teacher", "teacher_token_attention", "demo", "demo_teacher", "tiny", "tiny_teacher")
 """Names of the YAML presets under dssm/configs."""
 
 

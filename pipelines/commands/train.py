@@ -11,13 +11,14 @@ import argparse
 import json
 from pathlib import Path
 
+from dssm.config import SHIPPED
 from pipelines.cli import add_parser
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_parser(sub, "train", "Train a two-tower DSSM (production or teacher preset) into a model directory.")
     p.add_argument("--data", type=Path, required=True, help="dataset folder (vacancies/resumes/interactions.parquet)")
-    p.add_argument("--config", default="production", help="YAML path or preset: production, teacher, demo, demo_teacher, tiny, tiny_teacher")
+    p.add_argument("--config", default="production", help="YAML path or preset: " + ", ".join(SHIPPED))
     p.add_argument("--out", type=Path, required=True, help="model directory, e.g. RUN/production or RUN/teacher")
     p.add_argument("--tokenizer", type=Path, default=None, help="tokenizer dir; default OUT/../tokenizer, trained there if absent")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
