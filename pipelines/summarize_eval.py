@@ -67,37 +67,55 @@ def label_auc(summarizer: Summarizer, docs: list[list[list[int]]], doc_ids: Sequ
     return float(roc_auc_score(y, scores[rows]))
 
 
+def _skill_names(skills: Sequence[str] | None) -> list[str]:
+    """A document's key skills, lower-cased and stripped, empty ones dropped."""
+    return [s.strip().lower() for s in (list(skills) if skills is not None else []) if isinstance(s, str) and s.strip()]
+
+
 def skill_shares(inputs: Sequence[str], skills: Sequence[Sequence[str]]) -> np.ndarray:
     """Per document, the share of its key skills found (case-insensitive substring) in its input text; NaN without skills."""
     out = np.full(len(inputs), np.nan)
     for i, (text, sk) in enumerate(zip(inputs, skills)):
-        sk = [s.strip().lower() for s in (list(sk) if sk is not None else []) if isinstance(s, str) and s.strip()]
+        sk = _skill_names(sk)
         if sk:
             low = text.lower()
             out[i] = sum(s in low for s in sk) / len(sk)
     return out
 
 
-def skill_coverage(inputs: Sequence[str], skills: Sequence[Sequence[str]]) -> dict[str, float]:
-    """Mean share of each document's skills found in its input text (documents without skills skipped)."""
-    shares = skill_shares(inputs, skills)
+def _mean_share(shares: np.ndarray) -> dict[str, float]:
     shares = shares[~np.isnan(shares)]
     return {"coverage": float(shares.mean()) if len(shares) else float("nan"), "documents": int(len(shares))}
 
 
-def coverage_vs(inputs: dict[str, Sequence[str]], skills: Sequence[Sequence[str]], baseline: str = "lead", n_boot: int = 2000) -> dict[str, dict[str, float]]:
-    """method -> paired bootstrap (over documents with key skills) of its coverage minus `baseline`'s: diff, ci_low, ci_high."""
+def skill_coverage(inputs: Sequence[str], skills: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Mean share of each document's skills found in its input text (documents without skills skipped)."""
+    return _mean_share(skill_shares(inputs, skills))
+
+
+def coverage_report(inputs: dict[str, Sequence[str]], whole: Sequence[str], n_tokens: Sequence[int], skills: Sequence[Sequence[str]],
+                    budget: int, n_boot: int = 2000) -> dict[str, dict]:
+    """Key-skill coverage of each method's model inputs, on all documents and on those longer than `budget` tokens,
+    beside the whole document (the ceiling of any cut), and each method minus lead's with a paired bootstrap
+    95% CI over the documents with key skills.
+
+    inputs: method -> one input text per document; whole: the full texts; n_tokens: each document's length.
+    """
     from pipelines.metrics import paired_bootstrap
 
     shares = {m: skill_shares(t, skills) for m, t in inputs.items()}
-    keep = ~np.isnan(shares[baseline])
-    if keep.sum() < 2:
-        return {}
-    out = {}
-    for m, x in shares.items():
-        if m != baseline:
-            pb = paired_bootstrap(shares[baseline][keep], x[keep], n_boot=n_boot)
-            out[m] = {"diff": pb["diff"], "ci_low": pb["ci_low"], "ci_high": pb["ci_high"]}
+    shares_whole = skill_shares(whole, skills)
+    long = np.asarray(n_tokens) > budget
+    out = {"skill_coverage": {m: _mean_share(x) for m, x in shares.items()},
+           "skill_coverage_whole_document": _mean_share(shares_whole),
+           "skill_coverage_over_budget": {m: _mean_share(x[long]) for m, x in {**shares, "whole": shares_whole}.items()}}
+    keep = ~np.isnan(shares_whole)
+    if "lead" in shares and keep.sum() >= 2:
+        out["skill_coverage_vs_lead"] = {}
+        for m, x in shares.items():
+            if m != "lead":
+                pb = paired_bootstrap(shares["lead"][keep], x[keep], n_boot=n_boot)
+                out["skill_coverage_vs_lead"][m] = {"diff": pb["diff"], "ci_low": pb["ci_low"], "ci_high": pb["ci_high"]}
     return out
 
 
@@ -113,7 +131,7 @@ def attention_on_skill_sentences(labels: pd.DataFrame, doc_ids: Sequence[str], s
 
     rows = []
     for doc_id, sents, sk in zip(map(str, doc_ids), sentences, skills):
-        sk = [x.strip().lower() for x in (list(sk) if sk is not None else []) if isinstance(x, str) and x.strip()]
+        sk = _skill_names(sk)
         if sk:
             rows.extend((doc_id, j, any(x in t.lower() for x in sk)) for j, t in enumerate(sents) if j > 0)
     if not rows:

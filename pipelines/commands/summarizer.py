@@ -235,7 +235,7 @@ def explain_cmd(args: argparse.Namespace) -> int:
 
 def eval_cmd(args: argparse.Namespace) -> int:
     from pipelines.dataset import holdout_mask
-    from pipelines.summarize_eval import attention_on_skill_sentences, compare_methods, coverage_vs, label_auc, section_precision_recall, skill_coverage
+    from pipelines.summarize_eval import attention_on_skill_sentences, compare_methods, coverage_report, label_auc, section_precision_recall
     from summarizer.model import Summarizer
 
     model = Summarizer.load(args.summarizer)
@@ -267,14 +267,8 @@ def eval_cmd(args: argparse.Namespace) -> int:
             rep["sections"] = {m: section_precision_recall(sel_ids, sel, truth, kind) for m, (sel, _) in res.items()}
         if "skills" in df.columns:
             skills = df["skills"].to_numpy(dtype=object)[mask]
-            rep["skill_coverage"] = {m: skill_coverage(texts, skills) for m, (_, texts) in res.items()}
-            whole = ["\n".join(s) for s in sel_sents]
-            rep["skill_coverage_whole_document"] = skill_coverage(whole, skills)
-            long = [sum(len(x) for x in d) > args.budget for d in sel_docs]
-            rep["skill_coverage_over_budget"] = {m: skill_coverage([t for t, keep in zip(texts, long) if keep], skills[long]) for m, (_, texts) in res.items()}
-            rep["skill_coverage_over_budget"]["whole"] = skill_coverage([t for t, keep in zip(whole, long) if keep], skills[long])
-            if "lead" in res:
-                rep["skill_coverage_vs_lead"] = coverage_vs({m: texts for m, (_, texts) in res.items()}, skills)
+            rep.update(coverage_report({m: texts for m, (_, texts) in res.items()}, ["\n".join(s) for s in sel_sents],
+                                       [sum(len(x) for x in d) for d in sel_docs], skills, args.budget))
             if labels is not None and "share_ratio" in labels.columns:
                 rep["teacher_on_skill_sentences"] = attention_on_skill_sentences(labels, sel_ids, sel_sents, skills, kind)
         if labels is not None:
