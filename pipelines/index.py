@@ -346,6 +346,12 @@ def current_version(root: str | os.PathLike) -> str | None:
     return name or None
 
 
+def served_manifest(root: str | os.PathLike) -> dict[str, Any]:
+    """The manifest of the version CURRENT names, or {} when nothing is served yet."""
+    version = current_version(root)
+    return read_manifest(root, version) if version else {}
+
+
 def _history(root: Path) -> list[str]:
     path = root / HISTORY
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []

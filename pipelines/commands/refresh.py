@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_refresh(args: argparse.Namespace) -> int:
     from dssm.io import quiet
     from pipelines.dataset import load_dataset
-    from pipelines.index import current_version, read_manifest
+    from pipelines.index import served_manifest
     from pipelines.recommend import load_encoder, preprocess_for_manifest
     from pipelines.refresh import refresh
 
@@ -39,8 +39,7 @@ def run_refresh(args: argparse.Namespace) -> int:
     root = args.index or args.run / "index"
     model = args.model or args.run / "production"
     encoder = load_encoder(model)
-    served = current_version(root)
-    manifest = read_manifest(root, served) if served else {}
+    manifest = served_manifest(root)
     preprocess, preprocess_id = preprocess_for_manifest(args.summarizer, manifest)
     summarizer = args.summarizer or (manifest.get("summarizer_dir") if preprocess_id else None)
     ds = load_dataset(args.data)

@@ -26,12 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def build_state(args: argparse.Namespace):
     from pipelines.dataset import load_dataset
-    from pipelines.index import current_version, read_manifest
+    from pipelines.index import served_manifest
     from pipelines.recommend import encoder_for_manifest, preprocess_for_manifest
     from pipelines.service import ServingState
 
-    version = current_version(args.index)
-    preprocess, preprocess_id = preprocess_for_manifest(args.summarizer, read_manifest(args.index, version) if version else {})
+    preprocess, preprocess_id = preprocess_for_manifest(args.summarizer, served_manifest(args.index))
     resumes = load_dataset(args.data).resumes if args.data is not None else None
     return ServingState(args.index, encoder_for_manifest(args.model), resumes, preprocess, preprocess_id, args.reload_interval)
 
