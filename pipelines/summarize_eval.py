@@ -133,7 +133,7 @@ def attention_on_skill_sentences(labels: pd.DataFrame, doc_ids: Sequence[str], s
     for doc_id, sents, sk in zip(map(str, doc_ids), sentences, skills):
         sk = _skill_names(sk)
         if sk:
-            rows.extend((doc_id, j, any(x in t.lower() for x in sk)) for j, t in enumerate(sents) if j > 0)
+            rows.extend((doc_id, j, any(x in low for x in sk)) for j, low in enumerate(t.lower() for t in sents) if j > 0)
     if not rows:
         return {}
     named = pd.DataFrame(rows, columns=["doc_id", "sent_idx", "names_skill"])
