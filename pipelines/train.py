@@ -12,7 +12,11 @@ is used when present, else a tokenizer is trained there on all document texts
 
 from __future__ import annotations
 
+import logging
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,29 @@ def split_positives(inter: pd.DataFrame, val_rows: np.ndarray) -> list[np.ndarra
     """Positive vacancy rows of each held-out resume row (sorted, distinct)."""
     pos = inter[inter["positive"]].groupby("r")["v"].apply(lambda s: np.unique(s.to_numpy(np.int64)))
     return [pos.get(int(r), np.zeros(0, np.int64)) for r in val_rows]
+
+
+LIGHTNING_NOISE = (
+    r"Checkpoint directory .* exists and is not empty",  # ours: split.json is written into the model dir first
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",  # raised inside Lightning, not actionable here
+)
+"""Warnings Lightning raises on every `jobmatch train` that say nothing about the run."""
+
+
+@contextmanager
+def lightning_output() -> Iterator[None]:
+    """Drop `LIGHTNING_NOISE`; when `quiet()` also Lightning's info lines (accelerator, logger tips)."""
+    log = logging.getLogger("lightning.pytorch")
+    level = log.level
+    with warnings.catch_warnings():
+        for pattern in LIGHTNING_NOISE:
+            warnings.filterwarnings("ignore", message=pattern)
+        if quiet():
+            log.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            log.setLevel(level)
 
 
 def fit(
@@ -71,20 +98,21 @@ def fit(
         ckpt_path = out / "last.ckpt"
         check_checkpoint(ckpt_path, model)
     best = ModelCheckpoint(dirpath=out, filename="best", monitor="val_recall", mode="max", save_last=True, enable_version_counter=False)
-    trainer = L.Trainer(
-        max_epochs=tc.max_epochs,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        callbacks=[best, EarlyStopping(monitor="val_recall", mode="max", patience=tc.patience)],
-        enable_progress_bar=not quiet(),
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        gradient_clip_val=tc.grad_clip or None,
-        deterministic=False,
-    )
     t0 = time.perf_counter()
-    trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    with lightning_output():
+        trainer = L.Trainer(
+            max_epochs=tc.max_epochs,
+            accelerator="cpu",
+            devices=1,
+            logger=False,
+            callbacks=[best, EarlyStopping(monitor="val_recall", mode="max", patience=tc.patience)],
+            enable_progress_bar=not quiet(),
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            gradient_clip_val=tc.grad_clip or None,
+            deterministic=False,
+        )
+        trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt_path) if ckpt_path else None)
     wall = time.perf_counter() - t0
     if best.best_model_path:
         state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]

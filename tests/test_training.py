@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,20 @@ def test_tiny_tower_learns_the_toy_market(tmp_path):
     assert metrics["pairs_per_s"] > 0
     for name in ("weights.safetensors", "config.yaml", "features.json", "train_metrics.json", "last.ckpt"):
         assert (tmp_path / "m" / name).exists()
+
+
+def test_training_under_ci_prints_no_lightning_chatter(tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("CI", "true")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "split.json").write_text("{}")  # `jobmatch train` writes the split before fitting
+    cfg, *rest = prepared(toy_config(max_epochs=1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit(cfg, *rest, out=tmp_path / "m")
+    out = capfd.readouterr()
+    said = out.out + out.err + "\n".join(str(w.message) for w in caught)
+    for chatter in ("litlogger", "GPU available", "Checkpoint directory", "LeafSpec"):
+        assert chatter not in said
 
 
 def test_resume_from_checkpoint_and_mismatch(tmp_path):
