@@ -17,6 +17,9 @@ from pathlib import Path
 from dssm.io import load_config
 from dssm.schema import RESUME_CATEGORICAL, RESUME_NUMERIC, VACANCY_CATEGORICAL, VACANCY_NUMERIC
 
+ATTENTION_ON = ("rnn", "embedding", "token")
+"""What a tower's attention scores read (`TowerConfig.attention_on`)."""
+
 
 @dataclass
 class TowerConfig:
@@ -45,9 +48,12 @@ class TowerConfig:
     numeric: tuple[str, ...] = VACANCY_NUMERIC
     """Numeric columns, log1p-scaled and standardised, each with a missing-value flag."""
     attention_on: str = "rnn"
-    """What the attention scores read: "rnn" (s_t = w . h_t, the design's default) or "embedding"
+    """What the attention scores read: "rnn" (s_t = w . h_t, the design's default), "embedding"
     (s_t = w . e_t: a token's weight depends on the token alone, so the mass summed per sentence
-    points at the sentences whose words matter; for a teacher that labels sentences)."""
+    points at the sentences whose words matter; for a teacher that labels sentences) or "token"
+    (s_t = u[x_t], a learned salience per vocabulary entry that starts at 0: attention starts as mean
+    pooling and a token's weight moves only as far as training moves it, so tokens the teacher rarely
+    or never saw stay neutral instead of inheriting the spread of random embeddings)."""
 
     def __post_init__(self) -> None:
         self.categorical = tuple(self.categorical)
@@ -57,8 +63,8 @@ class TowerConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.vocab_size < 4:
             raise ValueError(f"vocab_size must be >= 4 (BPE special tokens), got {self.vocab_size}")
-        if self.attention_on not in ("rnn", "embedding"):
-            raise ValueError(f"attention_on must be 'rnn' or 'embedding', got {self.attention_on!r}")
+        if self.attention_on not in ATTENTION_ON:
+            raise ValueError(f"attention_on must be one of {ATTENTION_ON}, got {self.attention_on!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         for cols, what in ((self.categorical, "categorical"), (self.numeric, "numeric")):

@@ -4,7 +4,8 @@ For a document with real tokens x_1..x_L (L <= T, the rest padding):
 
     e_t = E[x_t]                                   token embedding
     h_t = GRU(e_1..e_L)_t                          (bi)directional outputs, width H
-    s_t = w . h_t + b                              one score per token (w . e_t + b with attention_on: embedding)
+    s_t = w . h_t + b                              one score per token (w . e_t + b with attention_on: embedding,
+                                                   u[x_t] with attention_on: token, u a zero-initialised table)
     a_t = exp(s_t) / sum_{u<=L} exp(s_u), a_t = 0 for t > L     masked softmax
     p   = sum_t a_t h_t                            attention pooling
     z   = MLP([p ; C_1[c_1] ; ... ; C_m[c_m] ; num])
@@ -84,7 +85,11 @@ class Tower(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.rnn = nn.GRU(cfg.emb_dim, cfg.hidden, batch_first=True)
         self.rnn_reverse = nn.GRU(cfg.emb_dim, cfg.hidden, batch_first=True) if cfg.bidirectional else None
-        self.score = nn.Linear(cfg.rnn_out if cfg.attention_on == "rnn" else cfg.emb_dim, 1)
+        if cfg.attention_on == "token":
+            self.score = nn.Embedding(cfg.vocab_size, 1, padding_idx=PAD_ID)
+            nn.init.zeros_(self.score.weight)
+        else:
+            self.score = nn.Linear(cfg.rnn_out if cfg.attention_on == "rnn" else cfg.emb_dim, 1)
         self.cats = nn.ModuleList(nn.Embedding(c, cfg.cat_dim) for c in self.cardinalities)
         in_dim = cfg.rnn_out + len(self.cardinalities) * cfg.cat_dim + cfg.num_dim
         self.head = nn.Sequential(
@@ -107,7 +112,7 @@ class Tower(nn.Module):
         sizes = rnn_chunks(lengths[order].tolist())
         chunks = [self._rnn(x[rows, : int(lengths[rows].max())], lengths[rows]) for rows in order.split(sizes)]
         h = torch.cat([F.pad(c, (0, 0, 0, T - c.shape[1])) for c in chunks])[torch.argsort(order)]  # (B, T, H)
-        s = self.score(h if self.cfg.attention_on == "rnn" else x).squeeze(-1).masked_fill(~valid, float("-inf"))  # (B, T)
+        s = self.score({"rnn": h, "embedding": x, "token": ids}[self.cfg.attention_on]).squeeze(-1).masked_fill(~valid, float("-inf"))  # (B, T)
         attn = torch.softmax(s, dim=1)  # (B, T), exactly 0 on padding
         pooled = torch.bmm(attn.unsqueeze(1), h).squeeze(1)  # (B, H)
         return pooled, attn

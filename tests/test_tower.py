@@ -36,7 +36,7 @@ def _batch(lengths: list[int], extra_pad: int = 0, seed: int = 0):
 
 
 @settings(max_examples=25, deadline=None)
-@given(lengths=st.lists(st.integers(1, 12), min_size=1, max_size=5), pad=st.integers(0, 7), bi=st.booleans(), on=st.sampled_from(["rnn", "embedding"]))
+@given(lengths=st.lists(st.integers(1, 12), min_size=1, max_size=5), pad=st.integers(0, 7), bi=st.booleans(), on=st.sampled_from(["rnn", "embedding", "token"]))
 def test_attention_and_padding_properties(lengths, pad, bi, on):
     tower = _tower(bi, attention_on=on)
     ids, mask, cat, num = _batch(lengths)
@@ -64,6 +64,16 @@ def test_attention_on_embeddings_weighs_a_token_by_itself_alone():
     assert not torch.allclose(a[0], a[1].flip(0), atol=1e-4)  # over GRU states a weight depends on the context
     with pytest.raises(ValueError, match="attention_on"):
         TowerConfig(attention_on="title")
+
+
+def test_token_attention_starts_as_mean_pooling_and_learns_only_the_tokens_it_reads():
+    tower = _tower(attention_on="token").train()
+    ids = torch.tensor([[5, 6, 7, 8], [6, 9, 0, 0]])
+    emb, attn = tower.encode(ids, ids != 0, torch.zeros(2, 2, dtype=torch.long), torch.zeros(2, 2))
+    assert torch.allclose(attn, torch.tensor([[0.25] * 4, [0.5, 0.5, 0.0, 0.0]]))  # a zero table: every read token weighs the same
+    emb[:, 0].sum().backward()
+    moved = (tower.score.weight.grad.abs().squeeze(1) > 0).nonzero().squeeze(1).tolist()
+    assert set(moved) <= {5, 6, 7, 8, 9} and moved  # tokens never read keep their zero salience
 
 
 def test_two_gru_bidirectional_equals_a_packed_bidirectional_gru():
