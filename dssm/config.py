@@ -96,6 +96,10 @@ class TrainConfig:
     """AdamW learning rate."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
+    attention_lr: float = 0.0
+    """Learning rate of the attention scorers (each tower's `score`; 0 = `lr`). A teacher sees few steps
+    (~40 per epoch on 10k responses): a zero-initialised token salience (`attention_on: token`) moves at most
+    lr per step under Adam, so its own rate decides how far the attention can sharpen in a run."""
     max_epochs: int = 8
     """Upper bound on epochs (early stopping may end sooner)."""
     temperature: float = 0.05
@@ -132,6 +136,8 @@ class TrainConfig:
             raise ValueError(f"lr and temperature must be > 0, got {self.lr}, {self.temperature}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.attention_lr < 0:
+            raise ValueError(f"attention_lr must be >= 0 (0 = lr), got {self.attention_lr}")
         if self.weight_decay < 0 or self.grad_clip < 0:
             raise ValueError("weight_decay and grad_clip must be >= 0")
 

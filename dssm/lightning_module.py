@@ -57,7 +57,13 @@ class DSSMModule(L.LightningModule):
         self._vac_emb: Tensor | None = None
 
     def configure_optimizers(self):
-        return torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        if not self.cfg.attention_lr:
+            return torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        scorers = [p for tower in (self.model.vacancy, self.model.resume) for p in tower.score.parameters()]
+        ids = {id(p) for p in scorers}
+        rest = [p for p in self.model.parameters() if id(p) not in ids]
+        groups = [{"params": rest}, {"params": scorers, "lr": self.cfg.attention_lr}]
+        return torch.optim.AdamW(groups, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         q = self.model.resume(*_tower_args(batch, "res"))  # (B, D)

@@ -87,6 +87,22 @@ def test_training_under_ci_prints_no_lightning_chatter(tmp_path, monkeypatch, ca
         assert chatter not in said
 
 
+def test_attention_lr_puts_the_attention_scorers_in_their_own_group():
+    from dssm.lightning_module import DSSMModule
+    from dssm.model_io import build_model
+
+    cfg = toy_config()
+    model = build_model(cfg, {k: FeatureSpace.fit(pd.DataFrame({"area": ["a"]}), ("area",), ()) for k in ("vacancies", "resumes")})
+    assert len(DSSMModule(model, cfg.train).configure_optimizers().param_groups) == 1  # 0 = one rate for all
+    groups = DSSMModule(model, TrainConfig(**{**cfg.train.__dict__, "attention_lr": 0.5})).configure_optimizers().param_groups
+    scorers = {id(p) for t in (model.vacancy, model.resume) for p in t.score.parameters()}
+    assert [g["lr"] for g in groups] == [cfg.train.lr, 0.5]
+    assert {id(p) for p in groups[1]["params"]} == scorers
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    with pytest.raises(ValueError, match="attention_lr"):
+        TrainConfig(attention_lr=-1)
+
+
 def test_resume_from_checkpoint_and_mismatch(tmp_path):
     cfg, *rest = prepared(toy_config(max_epochs=1))
     fit(cfg, *rest, out=tmp_path / "m")
