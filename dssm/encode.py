@@ -32,6 +32,8 @@ class Encoder:
         self.model, self.cfg, self.features, self.tokenizer = model.eval(), cfg, features, tokenizer
         self.model_hash = model_hash
         """sha256 of weights.safetensors (index manifests store it)."""
+        self.tokenizer_hash = getattr(tokenizer, "model_hash", None)
+        """sha256 of the tokenizer's bpe.model (the summaries of the query path must be counted in it)."""
         self.dim = int(cfg.vacancy.out_dim)
         """Embedding size D."""
         self.max_len = int(cfg.vacancy.max_len)

@@ -1,7 +1,7 @@
 """The data contract: column names and pyarrow schemas for vacancies, resumes and interactions.
 
 Defined once here (the base package) and checked at every stage boundary by
-`pipelines.validate`. Extra columns are allowed and carried along untouched;
+`pipelines.data.contract`. Extra columns are allowed and carried along untouched;
 optional columns may be absent (the towers then run without that feature).
 """
 

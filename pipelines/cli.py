@@ -1,32 +1,22 @@
-"""The `jobmatch` console script: one argparse parser, subcommands registered by `pipelines.commands.*`.
+"""The `jobmatch` console script: one argparse parser, one subcommand module per stage group in `pipelines.commands`.
 
-Every module in `pipelines/commands/` is discovered and exposes `register(subparsers)`;
-it adds its parsers and sets
-`func` to a typed function taking the parsed flags. Errors a user can act on
-(`JobmatchError`) print as one line and exit with status 2.
+Each module of `COMMANDS` exposes `register(subparsers)`: it adds its parsers and sets `func`
+to a function that parses the flags into the stage's typed config, calls the stage function
+and prints. Errors a user can act on (`JobmatchError`) print as one line and exit with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 import sys
 from collections.abc import Sequence
 
 from dssm.errors import JobmatchError
+from pipelines.commands import ab, bench, data, demo, evaluate, index, loadtest, recommend, refresh, serve, summarizer, synth, tokenizer, train
+from pipelines.commands.flags import HelpFormatter
 
-
-
-def command_modules() -> list[str]:
-    """Every module of `pipelines.commands`, alphabetically: each one's `register(sub)` adds subcommands."""
-    import pipelines.commands as pkg
-
-    return sorted(f"{pkg.__name__}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__))
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows defaults and keeps description line breaks."""
+COMMANDS = (ab, bench, data, demo, evaluate, index, loadtest, recommend, refresh, serve, summarizer, synth, tokenizer, train)
+"""Every command module, alphabetically (the order of `jobmatch --help`)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,14 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in command_modules():
-        importlib.import_module(name).register(sub)
+    for module in COMMANDS:
+        module.register(sub)
     return parser
-
-
-def add_parser(sub: argparse._SubParsersAction, name: str, help: str, **kwargs) -> argparse.ArgumentParser:
-    """Add a subcommand parser with the shared formatter (shows defaults)."""
-    return sub.add_parser(name, help=help, description=kwargs.pop("description", help), formatter_class=HelpFormatter, **kwargs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,12 +1,12 @@
-"""The end-to-end demo: every stage of the system, run through the same CLI a user runs.
+"""The end-to-end demo: every stage of the system, each one the typed stage function its `jobmatch` command calls.
 
     synth -> validate -> tokenizer -> teacher -> label -> summarizer -> summarize (LR, TextRank)
           -> production DSSM on summaries + control DSSM on first-300 -> index -> evaluate
           -> A/B replay (simulate) -> A/B analysis
 
-Each stage is one `jobmatch ...` argument list (`plan`), so the demo proves the commands
-users run, not a private shortcut. A finished stage leaves `RUN/.done/<stage>.json`
-(its argv, seconds); a rerun reuses a stage whose marker matches its argv and whose
+`plan` lists the stages: a name, the stage function, the arguments it is called with (typed
+configs and paths) and the outputs it writes. A finished stage leaves `RUN/.done/<stage>.json`
+(its call, seconds); a rerun reuses a stage whose marker records the same call and whose
 outputs exist, unless an earlier stage was just rerun (its inputs changed) or `force`.
 A stage that is rerun first removes its own outputs inside RUN (never the input data).
 
@@ -26,13 +26,29 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from dssm.config import load_model_config
 from dssm.errors import JobmatchError
-from dssm.io import versions, write_json
-from pipelines.report import SUMMARY_METRICS
+from dssm.io import config_to_dict, load_config, versions, write_json
+from dssm.tokenizer import TokenizerConfig
+from pipelines.data.contract import validate_dir
+from pipelines.data.synth.build import synthesize
+from pipelines.data.synth.config import SynthConfig
+from pipelines.evaluation.ab.analysis import ABConfig, analyze_log
+from pipelines.evaluation.ab.simulate import SimConfig, replay
+from pipelines.evaluation.evaluate import EvalConfig, run_evaluation
+from pipelines.evaluation.report import SUMMARY_METRICS, fixed_width, metric_label
+from pipelines.retrieval.index import IndexConfig
+from pipelines.retrieval.refresh import build_vacancy_index
+from pipelines.training.dssm import train
+from pipelines.training.labels import label
+from pipelines.training.summarizer import SummarizeConfig, summarize, train_summarizer
+from pipelines.training.tokenizer import train_tokenizer
+from summarizer.config import CONFIG_DIR, LabelRule, SummarizerConfig
 
 DONE_DIR = ".done"
 AB_METRICS = ("responses", "views", "invites")
@@ -74,11 +90,20 @@ class DemoConfig:
 
 @dataclass(frozen=True)
 class Stage:
-    """One `jobmatch` invocation of the demo and the paths it produces."""
+    """One stage of the demo: `fn(**kwargs)` and the paths it produces."""
 
     name: str
-    argv: list[str]
+    fn: Callable[..., Any]
+    kwargs: dict[str, Any] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def call(self) -> dict[str, Any]:
+        """The call as JSON: function and arguments (configs as dicts, paths as strings); what reuse compares."""
+        def plain(v: Any) -> Any:
+            return config_to_dict(v) if is_dataclass(v) else str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+
+        return json.loads(json.dumps({"fn": f"{self.fn.__module__}.{self.fn.__qualname__}", "kwargs": {k: plain(v) for k, v in self.kwargs.items()}}, default=str))
 
 
 def market_dir(cfg: DemoConfig) -> Path:
@@ -90,57 +115,40 @@ def has_truth(data: Path) -> bool:
     return (data / "truth" / "config.yaml").is_file()
 
 
+def _train(data: Path, preset: str, out: Path, tokenizer_dir: Path) -> dict[str, Any]:
+    return train(data, load_model_config(preset), out, tokenizer_dir=tokenizer_dir)
+
+
 def plan(cfg: DemoConfig) -> list[Stage]:
-    """The demo's stages in order, as `jobmatch` argument lists."""
+    """The demo's stages in order."""
     run, data = cfg.out, market_dir(cfg)
+    tok, labels, rankings = run / "tokenizer", run / "labels.parquet", run / "reports" / "rankings"
     stages = []
     if cfg.data is None:
-        stages.append(Stage("synth", ["synth", "--out", str(data), "--vacancies", str(cfg.vacancies), "--resumes", str(cfg.resumes), "--seed", str(cfg.seed)], [data]))
+        synth_cfg = SynthConfig(n_vacancies=cfg.vacancies, n_resumes=cfg.resumes, seed=cfg.seed)
+        stages.append(Stage("synth", synthesize, {"cfg": synth_cfg, "out": data}, [data]))
     stages += [
-        Stage("validate", ["validate", str(data)]),
-        Stage("tokenizer", ["tokenizer", "train", "--data", str(data), "--out", str(run / "tokenizer"), "--vocab-size", str(cfg.vocab_size)], [run / "tokenizer"]),
-        Stage("teacher", ["train", "--data", str(data), "--config", cfg.teacher, "--out", str(run / "teacher"), "--tokenizer", str(run / "tokenizer")], [run / "teacher"]),
-        Stage("label", ["label", "--teacher", str(run / "teacher"), "--data", str(data), "--out", str(run / "labels.parquet")], [run / "labels.parquet"]),
-        Stage(
-            "summarizer",
-            ["summarizer", "train", "--labels", str(run / "labels.parquet"), "--data", str(data), "--tokenizer", str(run / "tokenizer"), "--out", str(run / "summarizer")],
-            [run / "summarizer"],
-        ),
-        Stage("summarize", ["summarize", "--summarizer", str(run / "summarizer"), "--data", str(data), "--out", str(run / "summaries")], [run / "summaries"]),
-        Stage(
-            "summarize_textrank",
-            ["summarize", "--method", "textrank", "--tokenizer", str(run / "tokenizer"), "--data", str(data), "--out", str(run / "summaries_textrank")],
-            [run / "summaries_textrank"],
-        ),
-        Stage(
-            "production",
-            ["train", "--data", str(run / "summaries"), "--config", cfg.production, "--out", str(run / "production"), "--tokenizer", str(run / "tokenizer")],
-            [run / "production"],
-        ),
-        Stage("control", ["train", "--data", str(data), "--config", cfg.production, "--out", str(run / "control"), "--tokenizer", str(run / "tokenizer")], [run / "control"]),
-        Stage("index", ["index", "build", "--model", str(run / "production"), "--data", str(data), "--summarizer", str(run / "summarizer"), "--out", str(run / "index")], [run / "index"]),
-        Stage(
-            "evaluate",
-            ["evaluate", "--data", str(data), "--run", str(run), "--index", f"treatment={run / 'index'}", "--n-boot", str(cfg.n_boot)],
-            [run / "reports"],
-        ),
+        Stage("validate", validate_dir, {"root": data}),
+        Stage("tokenizer", train_tokenizer, {"cfg": TokenizerConfig(vocab_size=cfg.vocab_size), "data": data, "out": tok}, [tok]),
+        Stage("teacher", _train, {"data": data, "preset": cfg.teacher, "out": run / "teacher", "tokenizer_dir": tok}, [run / "teacher"]),
+        Stage("label", label, {"rule": load_config(LabelRule, CONFIG_DIR / "labels.yaml"), "teacher": run / "teacher", "data": data, "out": labels}, [labels]),
+        Stage("summarizer", train_summarizer, {"cfg": load_config(SummarizerConfig, CONFIG_DIR / "default.yaml"), "labels": labels, "data": data,
+                                               "tokenizer": tok, "out": run / "summarizer"}, [run / "summarizer"]),
+        Stage("summarize", summarize, {"cfg": SummarizeConfig(), "data": data, "out": run / "summaries", "summarizer_dir": run / "summarizer"}, [run / "summaries"]),
+        Stage("summarize_textrank", summarize, {"cfg": SummarizeConfig(method="textrank"), "data": data, "out": run / "summaries_textrank", "tokenizer_dir": tok},
+              [run / "summaries_textrank"]),
+        Stage("production", _train, {"data": run / "summaries", "preset": cfg.production, "out": run / "production", "tokenizer_dir": tok}, [run / "production"]),
+        Stage("control", _train, {"data": data, "preset": cfg.production, "out": run / "control", "tokenizer_dir": tok}, [run / "control"]),
+        Stage("index", build_vacancy_index, {"cfg": IndexConfig(), "model_dir": run / "production", "data": data, "out": run / "index",
+                                             "summarizer_dir": run / "summarizer"}, [run / "index"]),
+        Stage("evaluate", run_evaluation, {"cfg": EvalConfig(n_boot=cfg.n_boot), "data": data, "run": run, "index": {"treatment": run / "index"}}, [run / "reports"]),
     ]
     if has_truth(data) or cfg.data is None:
-        rankings = run / "reports" / "rankings"
         stages += [
-            Stage(
-                "ab_simulate",
-                ["ab", "simulate", "--data", str(data), "--control", str(rankings / "control.parquet"), "--treatment", str(rankings / "treatment.parquet"), "--out", str(run / "ab")],
-                [run / "ab"],
-            ),
-            Stage(
-                "ab_analyze",
-                [
-                    "ab", "analyze", "--log", str(run / "ab" / "events.parquet"), "--metrics", ",".join(AB_METRICS), "--ratio", "responses/views",
-                    "--covariate", "responses=pre_responses", "--out", str(run / "ab" / "ab_report"),
-                ],
-                [run / "ab" / "ab_report"],
-            ),
+            Stage("ab_simulate", replay, {"cfg": SimConfig(), "data": data, "control": rankings / "control.parquet", "treatment": rankings / "treatment.parquet",
+                                          "out": run / "ab"}, [run / "ab"]),
+            Stage("ab_analyze", analyze_log, {"cfg": ABConfig(), "log_path": run / "ab" / "events.parquet", "metrics": AB_METRICS, "ratios": ("responses/views",),
+                                              "covariates": {"responses": "pre_responses"}, "out": run / "ab" / "ab_report"}, [run / "ab" / "ab_report"]),
         ]
     return stages
 
@@ -150,7 +158,7 @@ def _marker(cfg: DemoConfig, stage: Stage) -> Path:
 
 
 def reusable(cfg: DemoConfig, stage: Stage) -> bool:
-    """A finished stage with the same argv whose outputs are all present."""
+    """A finished stage with the same call whose outputs are all present."""
     marker = _marker(cfg, stage)
     if not marker.is_file():
         return False
@@ -158,7 +166,7 @@ def reusable(cfg: DemoConfig, stage: Stage) -> bool:
         done = json.loads(marker.read_text())
     except (OSError, ValueError):
         return False
-    return done.get("argv") == stage.argv and all(p.exists() for p in stage.outputs)
+    return done.get("call") == stage.call and all(p.exists() for p in stage.outputs)
 
 
 def _clear(cfg: DemoConfig, stage: Stage) -> None:
@@ -174,13 +182,12 @@ def _clear(cfg: DemoConfig, stage: Stage) -> None:
             p.unlink()
 
 
-def run_stage(stage: Stage) -> None:
-    """Run one `jobmatch` command in this process; a non-zero exit becomes a JobmatchError naming the stage."""
-    from pipelines.cli import main
-
-    rc = main(stage.argv)
-    if rc != 0:
-        raise JobmatchError(f"stage {stage.name!r} failed (exit {rc}): jobmatch {' '.join(stage.argv)}; rerunning the demo resumes from this stage")
+def run_stage(stage: Stage) -> Any:
+    """Call one stage function; a JobmatchError names the stage and says a rerun resumes there."""
+    try:
+        return stage.fn(**stage.kwargs)
+    except JobmatchError as e:
+        raise JobmatchError(f"stage {stage.name!r} failed: {e}; rerunning the demo resumes from this stage") from e
 
 
 def run_demo(cfg: DemoConfig, log=None, stage_stdout=None) -> dict[str, Any]:
@@ -202,13 +209,13 @@ def run_demo(cfg: DemoConfig, log=None, stage_stdout=None) -> dict[str, Any]:
             print(f"{head}: reused (finished earlier; --force reruns)", file=log, flush=True)
             timings.append({"stage": stage.name, "seconds": 0.0, "reused": True})
             continue
-        print(f"{head}: jobmatch {' '.join(stage.argv)}", file=log, flush=True)
+        print(f"{head}: {stage.call['fn']}", file=log, flush=True)
         _clear(cfg, stage)
         start = time.perf_counter()
         with contextlib.redirect_stdout(stage_stdout) if stage_stdout is not None else contextlib.nullcontext():
             run_stage(stage)
         seconds = time.perf_counter() - start
-        write_json(_marker(cfg, stage), {"argv": stage.argv, "seconds": seconds, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        write_json(_marker(cfg, stage), {"call": stage.call, "seconds": seconds, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
         print(f"{head}: done in {seconds:.0f} s", file=log, flush=True)
         timings.append({"stage": stage.name, "seconds": round(seconds, 1), "reused": False})
         rerun_before = True
@@ -263,11 +270,9 @@ def summary(cfg: DemoConfig) -> dict[str, Any]:
 
 def format_summary(s: dict[str, Any]) -> str:
     """The printed results table of `jobmatch demo`."""
-    from pipelines.report import _label, fixed_width
-
     metrics = [m for m in SUMMARY_METRICS if m in next(iter(s["arms"].values()))]
     head = "recall@100" if "recall@100" in metrics else metrics[0]
-    header = ["arm", *(_label(m) for m in metrics), f"{_label(head)} 95% CI", "diff vs control [95% CI]"]
+    header = ["arm", *(metric_label(m) for m in metrics), f"{metric_label(head)} 95% CI", "diff vs control [95% CI]"]
     rows = []
     for name, a in s["arms"].items():
         d = a["vs_control"].get(head)
@@ -280,7 +285,7 @@ def format_summary(s: dict[str, Any]) -> str:
     gap = s["gap_recovered"].get(head)
     if gap and gap["fraction"] is not None:
         lo, hi = gap["ci"]
-        lines.append(f"summaries recover {gap['fraction']:.0%} [{lo:.0%}, {hi:.0%}] of the control->teacher gap in {_label(head)}")
+        lines.append(f"summaries recover {gap['fraction']:.0%} [{lo:.0%}, {hi:.0%}] of the control->teacher gap in {metric_label(head)}")
     if "ab" in s:
         ab = s["ab"]
         lines += ["", f"A/B replay, control vs treatment rankings: {ab['n_users']} users, SRM p = {ab['srm_p_value']:.3f}"]

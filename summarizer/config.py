@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -31,7 +32,7 @@ class LabelRule:
     Sentences with no read tokens are never summary-worthy.
     """
 
-    method: str = "fair_share"
+    method: Literal["fair_share", "top_share"] = "fair_share"
     """"fair_share" (ratio above `threshold`) or "top_share" (highest ratios up to a token share)."""
     threshold: float = 1.0
     """Ratio of a sentence's attention mass to its fair share above which it is summary-worthy (fair_share)."""

@@ -102,3 +102,30 @@ def label_documents(
     data = {c: (np.concatenate(v) if v else np.zeros(0)) for c, v in cols.items()}
     out = pd.DataFrame({"doc_id": pd.array(np.concatenate(ids) if ids else [], dtype="str"), "kind": kind, **data})
     return out.astype({"sent_idx": "int64", "n_tokens": "int64", "attention_mass": "float64", "share_ratio": "float64", "is_summary": "bool"})[list(LABEL_COLUMNS)]
+
+
+INFORMATIVE_SECTIONS = {"vacancies": ("duties", "requirements", "skills"), "resumes": ("experience", "skills")}
+"""kind -> ground-truth sections a good summary keeps (the issue's requirements/skills/duties for vacancies)."""
+
+
+def threshold_table(labels: pd.DataFrame, truth: pd.DataFrame, thresholds: Sequence[float], kind: str = "vacancies") -> pd.DataFrame:
+    """Agreement of `share_ratio > threshold` with informative ground-truth sections of `kind`, one row per threshold.
+
+    Over read, non-title sentences: share labelled, precision, recall, F1 and
+    accuracy of the label as a predictor of "sentence is informative".
+    """
+    m = labels[labels["kind"] == kind].merge(truth[["doc_id", "kind", "sent_idx", "section"]], on=["doc_id", "kind", "sent_idx"], how="inner")
+    m = m[(m["n_tokens"] > 0) & (m["section"] != "title")]
+    if m.empty:
+        raise JobmatchError(f"{kind}: labels and truth/sentences.parquet share no sentences (different datasets?)")
+    gold = m["section"].isin(list(INFORMATIVE_SECTIONS.get(kind, ()))).to_numpy()
+    ratio = m["share_ratio"].to_numpy()
+    rows = []
+    for th in thresholds:
+        pred = ratio > th * (1 + 1e-9)
+        tp = int((pred & gold).sum())
+        p = tp / pred.sum() if pred.any() else 0.0
+        r = tp / gold.sum() if gold.any() else 0.0
+        rows.append({"threshold": float(th), "labelled": float(pred.mean()), "precision": p, "recall": r,
+                     "f1": 2 * p * r / (p + r) if p + r else 0.0, "accuracy": float((pred == gold).mean())})
+    return pd.DataFrame(rows)

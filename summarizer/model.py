@@ -183,3 +183,14 @@ class Summarizer:
         if tok.vocab_size != self.vocab_size:
             raise JobmatchError(f"{self.tokenizer_dir}: tokenizer vocab_size {tok.vocab_size} != summarizer vocab_size {self.vocab_size}")
         return tok
+
+
+def label_auc(summarizer: Summarizer, docs: list[list[list[int]]], doc_ids: Sequence[str], labels: pd.DataFrame, kind: str) -> float:
+    """ROC AUC of `summarizer.score` against `is_summary` over the labelled, read sentences of `docs`."""
+    from sklearn.metrics import roc_auc_score
+
+    rows, y = training_rows(docs, list(doc_ids), labels, kind)
+    if y.all() or not y.any():
+        raise JobmatchError(f"{kind}: AUC needs both classes among the held-out labels")
+    scores = np.concatenate([summarizer.score(d, kind) for d in docs]) if docs else np.zeros(0)
+    return float(roc_auc_score(y, scores[rows]))

@@ -29,7 +29,8 @@ def tiny_market(tmp_path_factory) -> Path:
     Holds vacancies/resumes/interactions.parquet and truth/ (sentences, utility, profiles, config.yaml).
     Session-scoped and shared: treat it as read-only (copy it before changing anything).
     """
-    from pipelines.synth.market import SynthConfig, generate_market, write_market
+    from pipelines.data.synth.config import SynthConfig
+    from pipelines.data.synth.market import generate_market, write_market
 
     root = tmp_path_factory.mktemp("tiny_market")
     write_market(root, generate_market(SynthConfig(n_vacancies=300, n_resumes=200, seed=0)))

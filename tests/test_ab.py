@@ -13,8 +13,9 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from dssm.errors import DataError, JobmatchError
-from pipelines import ab
-from pipelines import ab_simulate as sim
+from pipelines.evaluation.ab import analysis as ab
+from pipelines.evaluation.ab import simulate as sim
+from pipelines.evaluation import stats as S
 from pipelines.cli import main
 
 CFG = ab.ABConfig(n_boot=400)
@@ -55,7 +56,7 @@ def test_welch_and_bootstrap_agree_with_scipy_and_statsmodels():
 
 def test_holm_matches_statsmodels():
     p = np.random.default_rng(0).uniform(0, 0.1, 9)
-    np.testing.assert_allclose(ab.holm(p), multipletests(p, method="holm")[1])
+    np.testing.assert_allclose(S.holm(p), multipletests(p, method="holm")[1])
     res = ab.analyze(user_log(), ["y", "views", "responses"], ["responses/views"], {"y": "pre"}, cfg=CFG)["metrics"]
     raw = [m["p_value"] for m in res.values()]
     np.testing.assert_allclose([m["p_holm"] for m in res.values()], multipletests(raw, method="holm")[1])
@@ -80,7 +81,7 @@ def test_delta_method_variance_matches_brute_force_simulation():
     reps, n = 4000, 300
     views = rng.poisson(rng.gamma(2.0, 3.0, (reps, n))) + 1  # (reps, n) heavy-tailed activity
     responses = rng.binomial(views, rng.beta(2, 8, (reps, n)))
-    ratio, var = ab.delta_ratio(responses, views)  # (reps,), (reps,)
+    ratio, var = S.delta_ratio(responses, views)  # (reps,), (reps,)
     assert np.var(ratio, ddof=1) == pytest.approx(np.mean(var), rel=0.08)
     # per-user mean of ratios is a different (biased) estimand; the delta ratio is sum/sum
     assert ratio[0] == pytest.approx(responses[0].sum() / views[0].sum())
@@ -113,12 +114,12 @@ def test_null_false_positive_rate_and_known_effect_coverage_over_400_seeds():
     covered = 0
     for s in range(seeds):
         ti, ci = order[s, : n_t[s]], order[s, n_t[s]:]
-        fp["welch"] += ab.welch(y[s, ci], y[s, ti])["p_value"] < 0.05
-        theta = ab.cuped_theta(y[s], pre[s])
+        fp["welch"] += S.welch(y[s, ci], y[s, ti])["p_value"] < 0.05
+        theta = S.cuped_theta(y[s], pre[s])
         adj = y[s] - theta * (pre[s] - pre[s].mean())
-        fp["cuped"] += ab.welch(adj[ci], adj[ti])["p_value"] < 0.05
-        fp["delta"] += ab.delta_test(responses[s, ci], views[s, ci], responses[s, ti], views[s, ti])["p_value"] < 0.05
-        w = ab.welch(y[s, ci], y[s, ti] + 0.3)  # known effect 0.3
+        fp["cuped"] += S.welch(adj[ci], adj[ti])["p_value"] < 0.05
+        fp["delta"] += S.delta_test(responses[s, ci], views[s, ci], responses[s, ti], views[s, ti])["p_value"] < 0.05
+        w = S.welch(y[s, ci], y[s, ti] + 0.3)  # known effect 0.3
         covered += w["ci_low"] <= 0.3 <= w["ci_high"]
     for name, count in fp.items():
         assert 0.025 <= count / seeds <= 0.08, (name, count / seeds)
@@ -181,10 +182,10 @@ def test_simulated_true_effect_coverage_and_aa_false_positives():
     for s in range(seeds):
         cfg = sim.SimConfig(k=10, seed=s)
         ev, truth = sim.simulate(control, treatment, utility, cfg)
-        w = ab.welch(ev.responses[ev.arm == "control"], ev.responses[ev.arm == "treatment"])
+        w = S.welch(ev.responses[ev.arm == "control"], ev.responses[ev.arm == "treatment"])
         cover += w["ci_low"] <= truth["metrics"]["responses"]["ate"] <= w["ci_high"]
         aa, _ = sim.simulate(control, control, utility, cfg)
-        fp += ab.welch(aa.responses[aa.arm == "control"], aa.responses[aa.arm == "treatment"])["p_value"] < 0.05
+        fp += S.welch(aa.responses[aa.arm == "control"], aa.responses[aa.arm == "treatment"])["p_value"] < 0.05
     assert cover / seeds >= 0.85
     assert fp / seeds <= 0.12
 
@@ -273,7 +274,7 @@ def test_report_and_cli_end_to_end(tmp_path, capsys):
 
 def test_simulate_on_market_uses_its_hidden_utility(tiny_market, tmp_path):
     """Without --utility, `ab simulate` scores any shown pair by the market's own utility (DATA/truth)."""
-    from pipelines.synth.market import MarketUtility
+    from pipelines.data.synth.utility import MarketUtility
 
     U = MarketUtility.load(tiny_market)
     res = pd.read_parquet(tiny_market / "resumes.parquet")["resume_id"].to_numpy()[:150]

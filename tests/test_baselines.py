@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from dssm.errors import JobmatchError
-from pipelines.baselines import PopularityRanker, TfidfRanker, vacancy_texts
+from pipelines.evaluation.baselines import PopularityRanker, TfidfRanker, vacancy_texts
 
 VACANCIES = pd.DataFrame(
     {

@@ -3,18 +3,18 @@ one the JSON's raw figures give. (Each benchmark's own smoke test: tests/test_to
 
 from __future__ import annotations
 
-import importlib
 import json
 import platform
 import re
 
 import pytest
 
-from pipelines.bench import benchmark_modules, cpu_model, machine, machine_line, markdown, ram_bytes, ratio
+from pipelines.bench import BENCHMARKS, markdown
+from pipelines.bench.machine import cpu_model, machine, machine_line, ram_bytes, ratio
 from pipelines.cli import main
 
 RATIO = re.compile(r"×(\d+\.\d\d)")
-"""A measured ratio as `pipelines.bench.ratio` writes it; nothing else in the Markdown uses "×"."""
+"""A measured ratio as `pipelines.bench.machine.ratio` writes it; nothing else in the Markdown uses "×"."""
 
 
 def test_machine_fields_and_proc_parsing(tmp_path):
@@ -59,7 +59,7 @@ def test_bench_all_quick_writes_json_and_markdown_with_machine_and_consistent_ra
     assert json.loads(capsys.readouterr().out) == report
     md = (out / "bench.md").read_text()
     assert md == markdown(report)  # bench.md is rebuilt from bench.json alone
-    assert set(report["benchmarks"]) == set(benchmark_modules()) == {"encode", "index", "summarize"}
+    assert set(report["benchmarks"]) == set(BENCHMARKS) == {"encode", "index", "summarize"}
     assert report["quick"] is True and set(report["machine"]) >= {"cpu", "cores_available", "ram_bytes", "gpu", "os", "versions"}
     head, *_ = md.splitlines()
     assert head.startswith("# ") and report["date"] in head and machine_line(report["machine"]) in head
@@ -69,6 +69,6 @@ def test_bench_all_quick_writes_json_and_markdown_with_machine_and_consistent_ra
         result = report["benchmarks"][name]
         assert json.loads((out / f"{name}.json").read_text()) == result
         assert set(result["machine"]) == set(report["machine"]), f"{name}.json does not record the machine"
-        assert importlib.import_module(benchmark_modules()[name]).table(result) in section
+        assert BENCHMARKS[name].table(result) in section
         shown = set(RATIO.findall(section))
         assert shown == _expected_ratios(name, result), f"{name}: ratios in bench.md {sorted(shown)} differ from the JSON's"

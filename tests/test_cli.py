@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.cli import build_parser, command_modules, main
+import pkgutil
+
+import pipelines.commands
+from pipelines.cli import COMMANDS, build_parser, main
 
 
 def test_every_command_module_registers():
+    modules = {m.name for m in pkgutil.iter_modules(pipelines.commands.__path__)} - {"flags"}
+    assert {m.__name__.rsplit(".", 1)[1] for m in COMMANDS} == modules  # none forgotten in the explicit list
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    assert len(sub.choices) >= len(command_modules())
+    assert len(sub.choices) >= len(COMMANDS)
 
 
 def test_unknown_flag_is_refused(capsys):

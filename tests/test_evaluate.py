@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -16,63 +13,14 @@ import pytest
 from dssm.errors import DataError, JobmatchError
 
 
-def _standin_metrics() -> types.ModuleType:
-    """Minimal `pipelines.metrics` with the agreed signatures, used only while the real module is absent."""
-    m = types.ModuleType("pipelines.metrics")
-
-    def recall_at_k(ranked, relevant, k):
-        return np.array([len(set(r[:k]) & set(rel)) / len(rel) for r, rel in zip(ranked, relevant)])
-
-    def ndcg_at_k(ranked, relevant, k):
-        out = []
-        for r, rel in zip(ranked, relevant):
-            dcg = sum(1 / math.log2(i + 2) for i, x in enumerate(r[:k]) if x in set(rel))
-            out.append(dcg / sum(1 / math.log2(i + 2) for i in range(min(k, len(rel)))))
-        return np.array(out)
-
-    def mrr(ranked, relevant):
-        return np.array([next((1 / (i + 1) for i, x in enumerate(r) if x in set(rel)), 0.0) for r, rel in zip(ranked, relevant)])
-
-    def auc(scores, labels):
-        s, y = np.asarray(scores, float), np.asarray(labels)
-        d = s[y == 1][:, None] - s[y == 0][None, :]
-        return float(((d > 0) + 0.5 * (d == 0)).mean())
-
-    def bootstrap_ci(x, n_boot=2000, seed=0, alpha=0.05):
-        x = np.asarray(x, float)
-        means = x[np.random.default_rng(seed).integers(0, len(x), (n_boot, len(x)))].mean(1)
-        return tuple(np.quantile(means, [alpha / 2, 1 - alpha / 2]))
-
-    def paired_bootstrap(a, b, n_boot=2000, seed=0, alpha=0.05):
-        a, b = np.asarray(a, float), np.asarray(b, float)
-        d = (b - a)[np.random.default_rng(seed).integers(0, len(a), (n_boot, len(a)))].mean(1)
-        lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
-        p = min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean()))
-        return {"mean_a": a.mean(), "mean_b": b.mean(), "diff": b.mean() - a.mean(), "ci_low": lo, "ci_high": hi, "p_value": p}
-
-    def rank_all(query_emb, item_emb, k, exclude=None):
-        s = query_emb @ item_emb.T
-        if exclude is not None:
-            for u, e in enumerate(exclude):
-                s[u, e] = -np.inf
-        return np.argsort(-s, axis=1, kind="stable")[:, :k]
-
-    for f in (recall_at_k, ndcg_at_k, mrr, auc, bootstrap_ci, paired_bootstrap, rank_all):
-        setattr(m, f.__name__, f)
-    return m
-
-
-try:
-    importlib.import_module("pipelines.metrics")
-except ModuleNotFoundError:
-    sys.modules["pipelines.metrics"] = _standin_metrics()
-
-from pipelines import evaluate as E  # noqa: E402
-from pipelines.report import format_table, write_report  # noqa: E402
+from pipelines.evaluation import arms as A
+from pipelines.evaluation import evaluate as E
+from pipelines.evaluation.report import format_table, write_report
+from pipelines.evaluation.stats import weighted_bootstrap
 
 
 class Dataset:
-    """Stand-in with the fields of `pipelines.dataset.Dataset`."""
+    """Stand-in with the fields of `pipelines.data.dataset.Dataset`."""
 
     def __init__(self, root, vacancies, resumes, interactions):
         self.root, self.vacancies, self.resumes, self.interactions = Path(root), vacancies, resumes, interactions
@@ -108,7 +56,7 @@ def cluster_emb(clusters: np.ndarray, noise: float, seed: int) -> np.ndarray:
 
 def toy_scorers(vc, rc, held):
     rows = np.array([int(h[1:]) for h in sorted(held)])
-    make = lambda noise, seed: E.EmbeddingScorer(cluster_emb(rc[rows], noise, seed), cluster_emb(vc, noise, seed + 1))  # noqa: E731
+    make = lambda noise, seed: A.EmbeddingScorer(cluster_emb(rc[rows], noise, seed), cluster_emb(vc, noise, seed + 1))  # noqa: E731
     return {"control": make(3.0, 1), "treatment": make(0.7, 3), "teacher": make(0.0, 5)}
 
 
@@ -123,7 +71,7 @@ def test_known_answer_single_user():
         pd.DataFrame({"resume_id": ["r"] * 3, "vacancy_id": ["a", "c", "c"], "event": ["view", "view", "response"]}),
     )
     # scores a > b > c > d: the only relevant item (c) is at rank 3; impressions a (0) and c (1) are ordered wrongly.
-    scorer = E.EmbeddingScorer(np.array([[1.0, 0.0]]), np.array([[1.0, 0], [0.8, 0.6], [0.6, 0.8], [0.0, 1.0]]))
+    scorer = A.EmbeddingScorer(np.array([[1.0, 0.0]]), np.array([[1.0, 0], [0.8, 0.6], [0.6, 0.8], [0.0, 1.0]]))
     cfg = E.EvalConfig(ks=(1, 3), curve_k=4, n_boot=100)
     r = E.evaluate(ds, {}, held_out_resume_ids=["r"], cfg=cfg, scorers={"control": scorer})
     m = r["arms"]["control"]["metrics"]
@@ -201,7 +149,7 @@ def test_user_split_is_seeded_and_disjoint():
 def test_weighted_bootstrap_matches_brute_force():
     rng = np.random.default_rng(1)
     x, w = rng.random(50), rng.integers(1, 9, 50).astype(float)
-    draws = E.weighted_bootstrap({"a": x}, w, n_boot=300, seed=7)["a"]
+    draws = weighted_bootstrap({"a": x}, w, n_boot=300, seed=7)["a"]
     idx = np.random.default_rng(7).integers(0, 50, size=(300, 50))
     brute = np.array([np.average(x[i], weights=w[i]) for i in idx])
     np.testing.assert_allclose(draws, brute, rtol=1e-12)
@@ -270,9 +218,9 @@ def test_bad_inputs_give_clear_errors():
     with pytest.raises(DataError, match=r"interactions.parquet: column vacancy_id: 1 interactions point at unknown ids \(rows 1\)"):
         E.evaluate(dangling, {}, cfg=CFG, scorers={"tfidf": PairScores(np.zeros(7))})
     with pytest.raises(JobmatchError, match="dssm arm needs model_dir"):
-        E.ArmSpec("dssm")
+        A.ArmSpec("dssm")
     with pytest.raises(JobmatchError, match="unknown"):
-        E.ArmSpec("bert")
+        A.ArmSpec("bert")
     with pytest.raises(ValueError, match="curve_k"):
         E.EvalConfig(ks=(10, 100), curve_k=50)
     with pytest.raises(ValueError, match="split"):
@@ -294,11 +242,11 @@ def test_split_files_must_agree(tmp_path):
     for name, ids in (("control", ["r1", "r2"]), ("teacher", ["r1", "r2", "r3"]), ("leaky", ["r1"])):
         (tmp_path / name).mkdir()
         (tmp_path / name / "split.json").write_text(json.dumps({"kind": "user", "val_resume_ids": ids}))
-    arm = lambda n: E.ArmSpec("dssm", model_dir=tmp_path / n)  # noqa: E731
-    assert E.held_out_from_arms({"control": arm("control"), "teacher": arm("teacher"), "tfidf": E.ArmSpec("tfidf")}) == ["r1", "r2"]
+    arm = lambda n: A.ArmSpec("dssm", model_dir=tmp_path / n)  # noqa: E731
+    assert A.held_out_from_arms({"control": arm("control"), "teacher": arm("teacher"), "tfidf": A.ArmSpec("tfidf")}) == ["r1", "r2"]
     with pytest.raises(JobmatchError, match="arm leaky .* trained on 1 resumes that control held out"):
-        E.held_out_from_arms({"control": arm("control"), "leaky": arm("leaky")})
-    assert E.held_out_from_arms({"tfidf": E.ArmSpec("tfidf")}) is None
+        A.held_out_from_arms({"control": arm("control"), "leaky": arm("leaky")})
+    assert A.held_out_from_arms({"tfidf": A.ArmSpec("tfidf")}) is None
 
 
 def test_report_files_and_table(tmp_path):
@@ -319,7 +267,7 @@ def test_report_files_and_table(tmp_path):
 
 
 def write_toy(root: Path, ds) -> None:
-    from pipelines.dataset import write_dataset
+    from pipelines.data.dataset import write_dataset
 
     write_dataset(root, ds.vacancies, ds.resumes, ds.interactions)
 
@@ -341,7 +289,7 @@ def test_cli_popularity_end_to_end(tmp_path, capsys):
 
 
 def test_default_arms_follow_run_layout(tmp_path):
-    from pipelines.commands.evaluate import default_arms, parse_arms
+    from pipelines.evaluation.arms import default_arms, parse_arms
 
     for d in ("control", "production", "summaries"):
         (tmp_path / d).mkdir()
@@ -361,8 +309,8 @@ def test_default_arms_follow_run_layout(tmp_path):
 
 def test_talentmatch_outcomes_on_real_data(shared_data, tmp_path):
     """Wiring on the real import: every one of the 29 vacancies has both classes; an oracle scorer gets AUC 1, its negation 0."""
-    from pipelines.dataset import load_dataset
-    from pipelines.importers import import_datasets
+    from pipelines.data.dataset import load_dataset
+    from pipelines.data.importers import import_datasets
 
     import_datasets(["talentmatch_ru"], None, tmp_path / "tm", src=shared_data / "talentmatch_ru")
     ds = load_dataset(tmp_path / "tm")
@@ -380,18 +328,18 @@ def test_talentmatch_outcomes_on_real_data(shared_data, tmp_path):
 def test_index_arm_maps_rows_and_refuses_an_index_of_other_vacancies(tmp_path):
     from test_index import HashEncoder, market
 
-    from pipelines.evaluate import _search_fn
-    from pipelines.refresh import refresh
+    from pipelines.evaluation.arms import index_search
+    from pipelines.retrieval.refresh import refresh
 
     vac, res = market(40, 3)
     enc = HashEncoder()
     refresh(vac, tmp_path / "index", enc, resumes=res)
     catalogue = vac["vacancy_id"].to_numpy()[::-1].copy()  # the dataset's row order differs from the index's
-    _, rows = _search_fn(tmp_path / "index", enc.model_hash, catalogue)(enc.embed(vac.iloc[[5]], "vacancies"), 1)
+    _, rows = index_search(tmp_path / "index", enc.model_hash, catalogue)(enc.embed(vac.iloc[[5]], "vacancies"), 1)
     assert catalogue[rows[0, 0]] == vac["vacancy_id"][5]
     with pytest.raises(JobmatchError, match=r"only in the index: none, only in the dataset: \['vextra'\]"):
-        _search_fn(tmp_path / "index", enc.model_hash, np.append(catalogue, "vextra"))
+        index_search(tmp_path / "index", enc.model_hash, np.append(catalogue, "vextra"))
     with pytest.raises(JobmatchError, match=r"only in the index: \['v0000'\], only in the dataset: none"):
-        _search_fn(tmp_path / "index", enc.model_hash, catalogue[:-1])
+        index_search(tmp_path / "index", enc.model_hash, catalogue[:-1])
     with pytest.raises(JobmatchError, match="not this arm's model"):
-        _search_fn(tmp_path / "index", HashEncoder(seed=1).model_hash, catalogue)
+        index_search(tmp_path / "index", HashEncoder(seed=1).model_hash, catalogue)

@@ -11,8 +11,8 @@ import pytest
 from dssm import schema
 from dssm.errors import JobmatchError
 from pipelines.cli import main
-from pipelines.dataset import load_dataset
-from pipelines.importers import (
+from pipelines.data.dataset import load_dataset
+from pipelines.data.importers import (
     IMPORTERS,
     experience_years_from_entries,
     headline,
@@ -24,7 +24,7 @@ from pipelines.importers import (
     parse_years,
     superjob_area,
 )
-from pipelines.validate import validate_dir
+from pipelines.data.contract import validate_dir
 
 
 def test_vocabularies():

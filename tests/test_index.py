@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from dssm.errors import JobmatchError
-from pipelines import index as ix
+from pipelines.retrieval import index as ix
 
 ROLES = ["python", "java", "sales", "driver", "nurse", "cook", "teacher", "lawyer"]
 AREAS = ["Москва", "Санкт-Петербург", "Казань"]

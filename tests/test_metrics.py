@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from pipelines import metrics as M
+from pipelines.evaluation import metrics as M
+from pipelines.evaluation import stats as S
 
 
 def _brute(ranked, relevant, k):
@@ -64,24 +65,24 @@ def test_auc_and_gauc_match_sklearn_with_ties():
 def test_bootstrap_ci_covers_and_paired_bootstrap():
     rng = np.random.default_rng(0)
     x = rng.normal(1.0, 1.0, 400)
-    lo, hi = M.bootstrap_ci(x, n_boot=1000, seed=3)
+    lo, hi = S.bootstrap_ci(x, n_boot=1000, seed=3)
     se = x.std(ddof=1) / math.sqrt(len(x))
     assert lo < x.mean() < hi
     assert hi - lo == pytest.approx(2 * 1.96 * se, rel=0.15)
-    assert M.bootstrap_ci(x, n_boot=500, seed=3) == M.bootstrap_ci(x, n_boot=500, seed=3)
+    assert S.bootstrap_ci(x, n_boot=500, seed=3) == S.bootstrap_ci(x, n_boot=500, seed=3)
     a = rng.normal(0.5, 1.0, 300)
     b = a + 0.2 + rng.normal(0, 0.1, 300)  # paired: the per-user noise cancels
-    r = M.paired_bootstrap(a, b, n_boot=1000, seed=0)
+    r = S.paired_bootstrap(a, b, n_boot=1000, seed=0)
     assert r["diff"] == pytest.approx(b.mean() - a.mean())
     sd = (b - a).std(ddof=1) / math.sqrt(300)
     assert r["ci_low"] < r["diff"] < r["ci_high"]
     assert r["ci_high"] - r["ci_low"] == pytest.approx(2 * 1.96 * sd, rel=0.15)
     assert abs(r["diff"] - 0.2) < 4 * sd
     assert r["p_value"] < 0.01
-    null = M.paired_bootstrap(a, a + rng.normal(0, 0.1, 300), n_boot=1000, seed=0)
+    null = S.paired_bootstrap(a, a + rng.normal(0, 0.1, 300), n_boot=1000, seed=0)
     assert null["p_value"] > 0.01
     with pytest.raises(ValueError, match="length"):
-        M.paired_bootstrap(a, b[:-1])
+        S.paired_bootstrap(a, b[:-1])
 
 
 def test_rank_all_exact_with_exclusions_and_blocks(monkeypatch):

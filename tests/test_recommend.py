@@ -11,10 +11,10 @@ from test_index import HashEncoder, market
 
 from dssm.errors import DataError, JobmatchError
 from pipelines import cli
-from pipelines import recommend as rc
-from pipelines.dataset import write_dataset
-from pipelines.index import Filters, VacancyIndex
-from pipelines.refresh import refresh
+from pipelines.retrieval import recommend as rc
+from pipelines.data.dataset import write_dataset
+from pipelines.retrieval.index import Filters, VacancyIndex
+from pipelines.retrieval.refresh import refresh
 
 
 @pytest.fixture()
@@ -56,7 +56,7 @@ def test_cli_defaults_to_the_summarizer_the_index_was_built_with(tmp_path, monke
             extra={"model_dir": str(tmp_path / "model"), "summarizer_dir": str(tmp_path / "summ")})
     monkeypatch.setattr(rc, "load_encoder", lambda path: HashEncoder())
     loaded = []
-    monkeypatch.setattr(rc, "load_preprocess", lambda d: (loaded.append(str(d)), (upper, "summarizer:up"))[1])
+    monkeypatch.setattr(rc, "load_preprocess", lambda d, budget=None: (loaded.append(str(d)), (upper, "summarizer:up"))[1])
     args = ["recommend", "--index", str(tmp_path / "index"), "--data", str(tmp_path / "data"), "--resume-id", "r001", "--json"]
     assert cli.main(args) == 2
     assert "pass --summarizer DIR" in capsys.readouterr().err and not loaded

@@ -16,8 +16,9 @@ import pytest
 from test_index import HashEncoder, market
 
 from dssm.errors import JobmatchError
-from pipelines import index as ix
-from pipelines.refresh import index_lock, refresh
+from pipelines.retrieval import index as ix
+from pipelines.retrieval.index import IndexConfig
+from pipelines.retrieval.refresh import index_lock, refresh
 
 TESTS = Path(__file__).resolve().parent
 
@@ -69,7 +70,7 @@ def test_new_model_reembeds_everything_and_failed_checks_keep_current(tmp_path):
     served = ix.current_version(tmp_path)
 
     bad = vac.assign(description=vac.description + " правка")
-    rep = refresh(bad, tmp_path, HashEncoder(seed=3), min_recall=1.01)  # an unreachable recall bar: checks fail
+    rep = refresh(bad, tmp_path, HashEncoder(seed=3), IndexConfig(min_recall=1.01))  # an unreachable recall bar: checks fail
     assert rep.action == "rejected" and not rep.checks["ok"] and ix.current_version(tmp_path) == served
     assert rep.version in ix.list_versions(tmp_path)  # built and kept for inspection, not served
 
@@ -84,7 +85,7 @@ CHILD = """
 import sys, time, pandas as pd
 sys.path.insert(0, {tests!r})
 from test_index import HashEncoder
-from pipelines.refresh import refresh
+from pipelines.retrieval.refresh import refresh
 from pathlib import Path
 def stage(name):
     if name == {stage!r}:
@@ -98,7 +99,7 @@ refresh(pd.read_parquet({data!r}), {root!r}, HashEncoder(), on_stage=stage)
 def test_sigkill_midway_leaves_old_version_served(tmp_path, stage):
     from fastapi.testclient import TestClient
 
-    from pipelines.service import ServingState, create_app
+    from pipelines.retrieval.service import ServingState, create_app
 
     vac, res = market(300, 5)
     root = tmp_path / "index"

@@ -11,12 +11,12 @@ import pytest
 from test_index import HashEncoder, market
 
 from pipelines import cli
-from pipelines import index as ix
-from pipelines import recommend as rc
-from pipelines.dataset import write_dataset
-from pipelines.loadtest import free_port, run_loadtest, start_server
-from pipelines.refresh import refresh
-from pipelines.service import ServingState, create_app
+from pipelines.retrieval import index as ix
+from pipelines.retrieval import recommend as rc
+from pipelines.data.dataset import write_dataset
+from pipelines.retrieval.loadtest import free_port, run_loadtest, start_server
+from pipelines.retrieval.refresh import refresh
+from pipelines.retrieval.service import ServingState, create_app
 
 TESTS = Path(__file__).resolve().parent
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")
@@ -112,7 +112,7 @@ SERVER = """
 import sys, uvicorn
 sys.path.insert(0, {tests!r})
 from test_index import HashEncoder, market
-from pipelines.service import ServingState, create_app
+from pipelines.retrieval.service import ServingState, create_app
 state = ServingState({root!r}, lambda m: HashEncoder(), market(200, 10)[1])
 uvicorn.run(create_app(state), host="127.0.0.1", port={port}, log_level="warning")
 """

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from dssm.errors import DataError, JobmatchError
-from pipelines.summarize_eval import section_attention, section_attention_summary
+from pipelines.evaluation.summaries import section_attention, section_attention_summary
 from summarizer.config import LabelRule
 from summarizer.labels import label_documents
 
@@ -74,7 +74,7 @@ def test_section_attention_errors_name_the_problem():
 
 
 def test_attention_on_skill_sentences_known_answers():
-    from pipelines.summarize_eval import attention_on_skill_sentences
+    from pipelines.evaluation.summaries import attention_on_skill_sentences
 
     sents = [["Разработчик", "Знание Python обязательно", "Наша миссия — менять мир", "Опыт с SQL", "Дружный коллектив"]]
     labels = pd.DataFrame({"doc_id": ["a"] * 5, "kind": "vacancies", "sent_idx": range(5), "n_tokens": 4,

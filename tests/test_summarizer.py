@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from dssm.errors import JobmatchError
 from dssm.text import document_sentences
-from pipelines.summarize_eval import compare_methods, label_auc, section_precision_recall, skill_coverage
+from pipelines.evaluation.summaries import compare_methods, section_precision_recall, skill_coverage
+from summarizer.model import label_auc
 from summarizer.baselines import lead_scores, random_scores, textrank_scores
 from summarizer.config import FeatureConfig, LabelRule, SummarizerConfig
 from summarizer.features import SentenceFeaturizer
@@ -237,7 +238,7 @@ def test_cli_label_train_explain_eval_summarize_highlight(market, tmp_path, caps
     from dssm.features import FeatureSpace
     from dssm.model_io import build_model, save_model
     from pipelines.cli import main
-    from pipelines.dataset import load_dataset, write_dataset
+    from pipelines.data.dataset import load_dataset, write_dataset
 
     data, run = tmp_path / "data", tmp_path / "run"
     vac = market["df"].iloc[:80]

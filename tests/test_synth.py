@@ -13,15 +13,11 @@ import pytest
 from dssm import schema
 from dssm.text import document_sentences
 from pipelines.cli import main
-from pipelines.synth import lexicon as lx
-from pipelines.synth.calibrate import document_stats, format_table
-from pipelines.synth.market import (
-    INFORMATIVE_SECTIONS,
-    MarketUtility,
-    SynthConfig,
-    boilerplate_preset,
-    generate_market,
-)
+from pipelines.data.synth import lexicon as lx
+from pipelines.data.synth.calibrate import document_stats, format_table
+from pipelines.data.synth.config import INFORMATIVE_SECTIONS, SynthConfig, boilerplate_preset
+from pipelines.data.synth.market import generate_market
+from pipelines.data.synth.utility import MarketUtility
 
 
 def test_synth_then_validate_passes(tiny_market, capsys):
@@ -211,7 +207,7 @@ def test_calibrate_cli_side_by_side(tiny_market, tmp_path, capsys):
 
 
 def test_semi_synthetic_holdout_leaves_out_the_evaluation_split(tiny_market, tmp_path, capsys):
-    from pipelines.dataset import MARKET_HOLDOUT_SALT, holdout_mask
+    from pipelines.data.split import MARKET_HOLDOUT_SALT, holdout_mask
 
     ids = pd.read_parquet(tiny_market / schema.VACANCIES_FILE)[schema.VACANCY_ID].astype(str)
     held = set(ids[holdout_mask(ids.tolist(), 0.25, MARKET_HOLDOUT_SALT)])
@@ -230,8 +226,8 @@ def test_semi_synthetic_holdout_leaves_out_the_evaluation_split(tiny_market, tmp
 
 @pytest.mark.shared_data
 def test_semi_synthetic_on_real_hh_vacancies(shared_data, tmp_path, capsys):
-    from pipelines.dataset import write_dataset
-    from pipelines.importers import empty_resumes, import_hh_vacancies_ru
+    from pipelines.data.dataset import write_dataset
+    from pipelines.data.importers import empty_resumes, import_hh_vacancies_ru
 
     real = import_hh_vacancies_ru(shared_data / "hh_vacancies_ru")["vacancies"]
     real = real[real["skills"].map(lambda s: s is not None and len(s) > 0)].head(300)

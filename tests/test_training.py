@@ -15,7 +15,7 @@ from dssm.datamodule import PairCollator, TowerInputs
 from dssm.errors import JobmatchError
 from dssm.features import FeatureSpace
 from dssm.pairs import PairData, interaction_rows, split_resumes
-from pipelines.train import fit, split_positives
+from pipelines.training.dssm import fit, split_positives
 
 N_ROLES, VAC_PER_ROLE, RES_PER_ROLE = 4, 10, 15
 

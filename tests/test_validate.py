@@ -12,8 +12,8 @@ import pytest
 
 from dssm.errors import DataError
 from pipelines.cli import main
-from pipelines.dataset import Dataset, load_dataset, write_dataset
-from pipelines.validate import validate_dir, validate_frames
+from pipelines.data.dataset import Dataset, load_dataset, write_dataset
+from pipelines.data.contract import validate_dir, validate_frames
 
 
 def _vacancies() -> pa.Table:

@@ -1,100 +1,36 @@
 """Benchmarks run by `jobmatch bench NAME`, and the `bench all` report.
 
-Every module in this package is a benchmark and exposes:
+Each module of `BENCHMARKS` is a benchmark and exposes:
 
-- `register(bench_subparsers)`: its own `jobmatch bench NAME` command;
 - `run_default(out_dir: Path, quick: bool = False) -> dict`: the figures `bench all` collects
   (`quick`: tiny sizes for a smoke test; the figures then say nothing about speed);
 - `table(result) -> str`: a Markdown table of that dict;
 - `reading(result) -> str`: one line reading its main ratio against the baseline.
 
-Every speed or memory figure is a ratio against a baseline measured in the same run, and every
-report records `machine()`, the machine it ran on. In Markdown a measured ratio is written
-`ratio(x)` = "×1.23" and nothing else uses "×", so a reader (or a test) can find them all.
+Its command-line flags live in `pipelines.commands.bench`. Every speed or memory figure is a
+ratio against a baseline measured in the same run, and every report records the machine it
+ran on (`pipelines.bench.machine`).
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import pkgutil
-import platform
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from dssm.io import versions
+from pipelines.bench import encode, index, summarize
+from pipelines.bench.machine import machine, machine_line
+
+BENCHMARKS = {"encode": encode, "index": index, "summarize": summarize}
+"""benchmark name -> module, in report order."""
 
 
-def benchmark_modules() -> dict[str, str]:
-    """benchmark name -> module path, for every module in `pipelines.bench`, alphabetically."""
-    return {m.name: f"{__name__}.{m.name}" for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name)}
-
-
-def ratio(x: float | None) -> str:
-    """A measured ratio as Markdown shows it: "×1.23"; "–" when there is no baseline."""
-    return "–" if x is None or x != x else f"×{x:.2f}"
-
-
-def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """The CPU's model name from /proc/cpuinfo ("model name", else ARM's "Hardware"/"Model"); else platform.processor()."""
-    try:
-        fields = dict(line.split(":", 1) for line in cpuinfo.read_text().splitlines() if ":" in line)
-    except OSError:
-        fields = {}
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
-    for key in ("model name", "Hardware", "Model"):
-        if fields.get(key):
-            return fields[key]
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def ram_bytes(meminfo: Path = Path("/proc/meminfo")) -> int | None:
-    """Total RAM: MemTotal from /proc/meminfo, else page size × physical pages; None when neither is known."""
-    try:
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def gpu() -> str:
-    """torch.cuda.get_device_name of the first GPU (with the count when several), else "none"."""
-    try:
-        import torch
-    except ImportError:
-        return "none"
-    if not torch.cuda.is_available():
-        return "none"
-    n = torch.cuda.device_count()
-    return torch.cuda.get_device_name(0) + (f" ({n} devices)" if n > 1 else "")
-
-
-def machine() -> dict[str, Any]:
-    """The machine a benchmark ran on, recorded in every report.
-
-    cores_available: logical cores this process may run on (`os.sched_getaffinity`, else
-    `os.cpu_count()`); cores_total: all logical cores; versions: `dssm.io.versions()`.
-    """
-    return {
-        "cpu": cpu_model(),
-        "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "cores_total": os.cpu_count(),
-        "ram_bytes": ram_bytes(),
-        "gpu": gpu(),
-        "os": platform.platform(),
-        "versions": versions(),
-    }
-
-
-def machine_line(m: dict[str, Any]) -> str:
-    """One line naming the machine: CPU, cores, RAM, GPU, OS."""
-    ram = f"{m['ram_bytes'] / 2**30:.1f} GiB RAM" if m.get("ram_bytes") else "RAM unknown"
-    return f"{m['cpu']}, {m['cores_available']} of {m['cores_total']} logical cores, {ram}, GPU: {m['gpu']}, {m['os']}"
+def run_all(out_dir: Path, quick: bool = False) -> dict[str, Any]:
+    """Every benchmark's `run_default`: {date, quick, machine, benchmarks: name -> result}."""
+    report = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "quick": quick, "machine": machine(), "benchmarks": {}}
+    for name, module in BENCHMARKS.items():
+        report["benchmarks"][name] = module.run_default(out_dir, quick=quick)
+    return report
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -102,13 +38,12 @@ def markdown(report: dict[str, Any]) -> str:
 
     A pure function of the JSON `bench all` writes, so bench.md can be rebuilt from bench.json.
     """
-    modules = benchmark_modules()
     v = report["machine"]["versions"]
     lines = [f"# jobmatch benchmarks, {report['date']}, on {machine_line(report['machine'])}", "",
              "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if k != "platform"), ""]
     if report.get("quick"):
         lines += ["Quick smoke run (`--quick`): tiny sizes, one thread; the figures say nothing about speed.", ""]
     for name, result in report["benchmarks"].items():
-        mod = importlib.import_module(modules[name])
+        mod = BENCHMARKS[name]
         lines += [f"## {name}", "", mod.reading(result), "", mod.table(result), ""]
     return "\n".join(lines)

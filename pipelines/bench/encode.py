@@ -14,8 +14,6 @@ process-wide ru_maxrss.
 
 from __future__ import annotations
 
-import argparse
-import json
 import resource
 import time
 from collections.abc import Callable
@@ -29,8 +27,7 @@ from dssm.batching import length_sorted_batches
 from dssm.config import load_model_config
 from dssm.io import write_json
 from dssm.tower import Tower
-from pipelines.bench import machine, ratio
-from pipelines.cli import add_parser
+from pipelines.bench.machine import machine, ratio
 
 GOALS = {"production_docs_per_s": 1000.0, "teacher_ms_per_doc": 50.0}
 """Targets on 2 CPU cores (issue 3)."""
@@ -39,16 +36,6 @@ SHIPPED_VARIANT = "batch_64_length_sorted"
 QUICK = {"n_production": 16, "n_teacher": 2, "threads": 1, "try_compile": False}
 """`bench all --quick`: a smoke test. One thread: beside another busy process on 2 cores, two intra-op
 threads took 9 s where one took 0.03 s for the same 4 documents (each waits for the other at every step)."""
-
-
-def register(bench_sub: argparse._SubParsersAction) -> None:
-    p = add_parser(bench_sub, "encode", "Encoder throughput (production 300 / teacher 3000 tokens) vs an unbatched GRU baseline.")
-    p.add_argument("--out", type=Path, default=Path("runs/bench"), help="folder for encode.json")
-    p.add_argument("--n-production", type=int, default=2048, help="documents for the 300-token encoder")
-    p.add_argument("--n-teacher", type=int, default=128, help="documents for the 3,000-token encoder")
-    p.add_argument("--threads", type=int, default=2, help="intra-op threads of the main measurements")
-    p.add_argument("--json", action="store_true", help="print the JSON report")
-    p.set_defaults(func=run_cli)
 
 
 def _reset_peak() -> None:
@@ -235,15 +222,3 @@ def reading(report: dict[str, Any]) -> str:
             f"{ratio(teach['speedup_vs_naive'])} the unbatched baseline (goal <= {GOALS['teacher_ms_per_doc']:.0f} ms/doc: {met[report['teacher_meets_goal']]}).")
 
 
-def run_cli(args: argparse.Namespace) -> int:
-    report = run(args.n_production, args.n_teacher, args.threads)
-    write_json(args.out / "encode.json", report)
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
-    else:
-        for name in ("production", "teacher"):
-            for r in report[name]["variants"]:
-                print(f"{name:10s} {r['variant']:34s} {r['docs_per_s']:9.1f} docs/s {r['ms_per_doc']:8.2f} ms/doc  x{r['speedup_vs_naive']:.1f}  peak {r['peak_rss_mb']:.0f} MB")
-        print(f"torch.compile: {report['torch_compile']}")
-        print(f"goals met: production {report['production_meets_goal']}, teacher {report['teacher_meets_goal']}")
-    return 0

@@ -17,9 +17,7 @@ single-query p99 <= 5 ms at 1M vectors on 2 cores.
 
 from __future__ import annotations
 
-import argparse
 import gc
-import json
 import math
 import os
 import time
@@ -29,9 +27,8 @@ from typing import Any
 import numpy as np
 
 from dssm.io import progress, write_json
-from pipelines.bench import machine, ratio
-from pipelines.cli import add_parser
-from pipelines.index import IndexConfig, default_nlist, exact_topk, make_faiss_index, recall_at_k
+from pipelines.bench.machine import machine, ratio
+from pipelines.retrieval.index import IndexConfig, default_nlist, exact_topk, make_faiss_index, recall_at_k
 
 GOAL_RECALL, GOAL_P99_MS = 0.95, 5.0
 """Issue 5: recall@10 >= 0.95 with single-query p99 <= 5 ms (at 1M vectors on 2 cores)."""
@@ -74,8 +71,8 @@ def replicate(base: np.ndarray, n: int, noise: float, seed: int) -> np.ndarray:
 
 def real_vectors(model: Path, data: Path, limit: int | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """(vacancy embeddings, resume embeddings, description) from a trained model on a dataset."""
-    from pipelines.dataset import load_dataset
-    from pipelines.recommend import load_encoder
+    from pipelines.data.dataset import load_dataset
+    from pipelines.retrieval.recommend import load_encoder
 
     enc = load_encoder(model)
     ds = load_dataset(data)
@@ -202,38 +199,6 @@ def reading(result: dict[str, Any]) -> str:
     return (f"{lead}: {best['index']} {best['setting']}, recall@10 {best['recall_at_10']:.4f}, batch QPS {ratio(qps)} the exact baseline, "
             f"index size {ratio(size)}, p99 {best['single_p99_ms']:.3f} ms (exact {exact['single_p99_ms']:.3f} ms); "
             f"goal ({result['goal']}) met by {len(result['meets_goal'])} of {len(result['rows'])} settings at n={result['n']}.")
-
-
-def register(bench_sub: argparse._SubParsersAction) -> None:
-    p = add_parser(bench_sub, "index", "FAISS exact vs IVF vs HNSW: build time, memory, recall@10, QPS, single-query latency.")
-    p.add_argument("--n", type=int, default=200_000, help="indexed vectors (1000000 for the issue's goal)")
-    p.add_argument("--dim", type=int, default=256, help="dimension of the synthetic vectors")
-    p.add_argument("--queries", type=int, default=200, help="queries for recall and latency")
-    p.add_argument("--threads", type=int, default=2, help="faiss OpenMP threads")
-    p.add_argument("--model", type=Path, default=None, help="trained model dir: benchmark its real embeddings")
-    p.add_argument("--data", type=Path, default=None, help="dataset folder embedded with --model")
-    p.add_argument("--clusters", type=int, default=2000, help="synthetic: mixture components")
-    p.add_argument("--spread", type=float, default=1.0, help="synthetic: within-component noise norm (larger = harder)")
-    p.add_argument("--noise", type=float, default=0.5, help="replication noise (norm of the added gaussian before renormalising)")
-    p.add_argument("--nlist", type=int, default=0, help="IVF lists (0 = 4*sqrt(n))")
-    p.add_argument("--hnsw-m", type=int, default=32, help="HNSW M")
-    p.add_argument("--ef-construction", type=int, default=80, help="HNSW efConstruction")
-    p.add_argument("--types", nargs="+", choices=("flat", "ivf", "hnsw"), default=["flat", "ivf", "hnsw"], help="index types to run")
-    p.add_argument("--out", type=Path, default=Path("runs/bench"), help="folder for index.json")
-    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    p.set_defaults(func=run_cmd)
-
-
-def run_cmd(args: argparse.Namespace) -> int:
-    from dssm.errors import JobmatchError
-
-    if (args.model is None) != (args.data is None):
-        raise JobmatchError("--model and --data go together")
-    result = run(args.n, args.dim, args.queries, args.threads, args.model, args.data, clusters=args.clusters, spread=args.spread, noise=args.noise, nlist=args.nlist,
-                 hnsw_m=args.hnsw_m, ef_construction=args.ef_construction, types=tuple(args.types))
-    write_json(args.out / "index.json", result)
-    print(json.dumps(result, default=str) if args.json else table(result))
-    return 0
 
 
 def run_default(out_dir: Path, quick: bool = False) -> dict:

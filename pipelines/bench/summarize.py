@@ -21,8 +21,6 @@ too, its coverage is a supervised reference, not the attention-distilled claim.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
 import tempfile
@@ -35,8 +33,7 @@ import pandas as pd
 
 from dssm.errors import DataError
 from dssm.io import write_json
-from pipelines.bench import machine, ratio
-from pipelines.cli import add_parser
+from pipelines.bench.machine import machine, ratio
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hh_vacancies_ru" / "vacancies.parquet"
 GOAL_RATIO = 2.0
@@ -45,19 +42,6 @@ QUICK = {"n": 20, "repeats": 1, "vocab_size": 300, "n_train": 120}
 """`bench all --quick`: a smoke test in a few seconds (stand-in trained on the first 120 vacancies)."""
 STAGES = {"bpe": "BPE alone (one batched yttm call)", "lr_score": "LR sentence scores alone", "select": "select alone (title pinned)"}
 """Stage names in `stages_docs_per_s` -> their row in the Markdown table."""
-
-
-def register(bench_sub: argparse._SubParsersAction) -> None:
-    p = add_parser(bench_sub, "summarize", "Summarize path (split+BPE+LR+select) docs/s vs razdel sentence split alone, real hh.ru vacancies.")
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="hh.ru vacancies.parquet (description_html or text, title, skills)")
-    p.add_argument("--summarizer", type=Path, default=None, help="trained summarizer dir; default: a stand-in trained here (labelled)")
-    p.add_argument("--n", type=int, default=1000, help="documents timed")
-    p.add_argument("--budget", type=int, default=300, help="summary token budget")
-    p.add_argument("--repeats", type=int, default=3, help="timed repeats (best kept)")
-    p.add_argument("--vocab-size", type=int, default=8000, help="stand-in tokenizer vocabulary")
-    p.add_argument("--out", type=Path, default=Path("runs/bench"), help="folder for summarize.json")
-    p.add_argument("--json", action="store_true", help="print the JSON report")
-    p.set_defaults(func=run_cli)
 
 
 def read_vacancies(path: Path, n: int | None = None) -> pd.DataFrame:
@@ -85,7 +69,7 @@ def stand_in(df: pd.DataFrame, workdir: Path, vocab_size: int):
     """Tokenizer + LR trained on the skill-mention rule over the non-held-out documents (see module docstring)."""
     from dssm.text import document_sentences
     from dssm.tokenizer import Tokenizer
-    from pipelines.dataset import holdout_mask
+    from pipelines.data.split import holdout_mask
     from summarizer.config import SummarizerConfig
     from summarizer.model import Summarizer
 
@@ -116,7 +100,7 @@ def run(data: Path = DEFAULT_DATA, summarizer: Path | None = None, n: int = 1000
         n_train: int | None = None) -> dict[str, Any]:
     """The report dict; `n_train` caps the documents the stand-in is trained and its coverage measured on (None = all)."""
     from dssm.text import document_sentences
-    from pipelines.summarize_eval import compare_methods, skill_coverage
+    from pipelines.evaluation.summaries import compare_methods, skill_coverage
     from summarizer.model import Summarizer
     from summarizer.summarize import select
 
@@ -209,20 +193,3 @@ def reading(report: dict[str, Any]) -> str:
             f"{ratio(r)} its time (goal <= {GOAL_RATIO:g}: {'met' if report['meets_goal'] else 'NOT met'}).")
 
 
-def run_cli(args: argparse.Namespace) -> int:
-    report = run(args.data, args.summarizer, args.n, args.budget, args.repeats, args.vocab_size)
-    write_json(args.out / "summarize.json", report)
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
-        return 0
-    print(f"summarizer: {report['summarizer']['source']} (labels: {report['summarizer']['labels']})")
-    print(f"{report['documents']} real hh.ru vacancies, {report['sentences']} sentences, {report['tokens']} BPE tokens, {report['cpu_count']} CPUs")
-    print(f"  split (html+razdel)        {report['split_docs_per_s']:8.1f} docs/s")
-    print(f"  summarize (split+BPE+LR+select) {report['summarize_docs_per_s']:8.1f} docs/s")
-    print("  stages alone: " + ", ".join(f"{k} {v:.0f} docs/s" for k, v in report["stages_docs_per_s"].items()))
-    print(f"  ratio {report['ratio_summarize_over_split']:.2f}x (goal <= {GOAL_RATIO}x): {'met' if report['meets_goal'] else 'NOT met'}")
-    if "key_skill_coverage_held_out" in report:
-        cov = report["key_skill_coverage_held_out"]
-        print(f"  key-skill coverage of the {report['budget']}-token input, held-out vacancies: " + ", ".join(f"{m} {v['coverage']:.3f}" for m, v in cov.items())
-              + f" (n={next(iter(cov.values()))['documents']}; lr = supervised reference)")
-    return 0

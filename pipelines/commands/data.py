@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pipelines.cli import add_parser
+from pipelines.commands.flags import add_parser
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=validate_cmd)
 
-    from pipelines.importers import IMPORTERS
+    from pipelines.data.importers import IMPORTERS
 
     p = add_parser(
         sub,
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def validate_cmd(args: argparse.Namespace) -> int:
-    from pipelines.validate import validate_dir
+    from pipelines.data.contract import validate_dir
 
     summary = validate_dir(args.dir)
     if args.json:
@@ -45,7 +45,7 @@ def validate_cmd(args: argparse.Namespace) -> int:
 
 
 def import_cmd(args: argparse.Namespace) -> int:
-    from pipelines.importers import import_datasets
+    from pipelines.data.importers import import_datasets
 
     manifest = import_datasets(args.names, args.src_root, args.out, src=args.src)
     if args.json:

@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pipelines.cli import add_parser
+from pipelines.commands.flags import add_parser
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +37,7 @@ def request_bodies(data: Path | None, resume_file: Path | None, k: int, limit: i
         return [{"resume": r, "k": k} for r in (obj if isinstance(obj, list) else [obj])]
     if data is None:
         raise JobmatchError("give --data (resume ids to request) or --resume-file")
-    from pipelines.dataset import load_dataset
+    from pipelines.data.dataset import load_dataset
 
     ids = load_dataset(data).resumes["resume_id"].astype(str).tolist()[:limit]
     if not ids:
@@ -48,7 +48,7 @@ def request_bodies(data: Path | None, resume_file: Path | None, k: int, limit: i
 def run_loadtest_cmd(args: argparse.Namespace) -> int:
     from dssm.errors import JobmatchError
     from dssm.io import write_json
-    from pipelines.loadtest import free_port, run_loadtest, serve_argv, start_server
+    from pipelines.retrieval.loadtest import free_port, run_loadtest, serve_argv, start_server
 
     bodies = request_bodies(args.data, args.resume_file, args.k)
     proc = None

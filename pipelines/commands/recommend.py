@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pipelines.cli import add_parser
+from pipelines.commands.flags import add_parser
 
 
 def add_serving_args(p: argparse.ArgumentParser) -> None:
@@ -38,8 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def make_recommender(args: argparse.Namespace):
-    from pipelines.index import VacancyIndex
-    from pipelines.recommend import Recommender, encoder_for_manifest, preprocess_for_manifest
+    from pipelines.retrieval.index import VacancyIndex
+    from pipelines.retrieval.recommend import Recommender, encoder_for_manifest, preprocess_for_manifest
 
     index = VacancyIndex.load(args.index)
     preprocess, preprocess_id = preprocess_for_manifest(args.summarizer, index.manifest)
@@ -48,8 +48,8 @@ def make_recommender(args: argparse.Namespace):
 
 def run_recommend(args: argparse.Namespace) -> int:
     from dssm.errors import JobmatchError
-    from pipelines.dataset import load_dataset
-    from pipelines.recommend import filters_from, load_resume_file, lookup_resumes, write_recommendations
+    from pipelines.data.dataset import load_dataset
+    from pipelines.retrieval.recommend import filters_from, load_resume_file, lookup_resumes, write_recommendations
 
     filters = filters_from(args.area, args.salary_min)
     if args.k < 1:

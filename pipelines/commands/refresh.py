@@ -9,8 +9,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from pipelines.cli import add_parser
+from pipelines.commands.flags import add_parser
 from pipelines.commands.index import add_index_config_args, index_config, print_report
+from pipelines.retrieval.refresh import refresh_index
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,22 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_refresh(args: argparse.Namespace) -> int:
     from dssm.io import quiet
-    from pipelines.dataset import load_dataset
-    from pipelines.index import served_manifest
-    from pipelines.recommend import load_encoder, preprocess_for_manifest
-    from pipelines.refresh import refresh
 
     if not quiet():
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         logging.getLogger("faiss").setLevel(logging.WARNING)
-    root = args.index or args.run / "index"
-    model = args.model or args.run / "production"
-    encoder = load_encoder(model)
-    manifest = served_manifest(root)
-    preprocess, preprocess_id = preprocess_for_manifest(args.summarizer, manifest)
-    summarizer = args.summarizer or (manifest.get("summarizer_dir") if preprocess_id else None)
-    ds = load_dataset(args.data)
-    extra = {"model_dir": str(model.resolve()), "data_dir": str(args.data.resolve()), "summarizer_dir": str(Path(summarizer).resolve()) if summarizer else None}
-    report = refresh(ds.vacancies, root, encoder, index_config(args), preprocess, preprocess_id, ds.resumes, extra, full=args.full, min_recall=args.min_recall)
+    report = refresh_index(index_config(args), args.data, args.run, args.index, args.model, args.summarizer, full=args.full)
     print_report(report, args.json)
     return 0 if report.action != "rejected" else 1

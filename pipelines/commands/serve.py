@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipelines.cli import add_parser
+from pipelines.commands.flags import add_parser
 from pipelines.commands.recommend import add_serving_args
 
 
@@ -25,10 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def build_state(args: argparse.Namespace):
-    from pipelines.dataset import load_dataset
-    from pipelines.index import served_manifest
-    from pipelines.recommend import encoder_for_manifest, preprocess_for_manifest
-    from pipelines.service import ServingState
+    from pipelines.data.dataset import load_dataset
+    from pipelines.retrieval.index import served_manifest
+    from pipelines.retrieval.recommend import encoder_for_manifest, preprocess_for_manifest
+    from pipelines.retrieval.service import ServingState
 
     preprocess, preprocess_id = preprocess_for_manifest(args.summarizer, served_manifest(args.index))
     resumes = load_dataset(args.data).resumes if args.data is not None else None
@@ -38,7 +38,7 @@ def build_state(args: argparse.Namespace):
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from pipelines.service import create_app
+    from pipelines.retrieval.service import create_app
 
     app = create_app(build_state(args))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)

@@ -8,7 +8,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from pipelines.cli import add_parser
+from pipelines.commands.flags import add_parser
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def synth_cmd(args: argparse.Namespace) -> int:
     from dssm.errors import JobmatchError
-    from pipelines.synth.market import SynthConfig, boilerplate_preset, generate_market, write_market
+    from pipelines.data.synth.build import synthesize
+    from pipelines.data.synth.config import SynthConfig, boilerplate_preset
 
     multiplier, min_words = boilerplate_preset(str(args.boilerplate))
     kwargs = {"n_vacancies": args.vacancies, "n_resumes": args.resumes, "seed": args.seed, "boilerplate": multiplier, "min_intro_words": min_words}
@@ -54,18 +55,7 @@ def synth_cmd(args: argparse.Namespace) -> int:
         cfg = SynthConfig(**kwargs)
     except ValueError as e:
         raise JobmatchError(f"synth: {e}") from e
-    if not 0.0 <= args.holdout < 1.0:
-        raise JobmatchError(f"--holdout must be in [0, 1), got {args.holdout}")
-    if args.holdout and args.vacancies_from is None:
-        raise JobmatchError("--holdout leaves out real vacancies: it needs --vacancies-from")
-    if args.vacancies_from is not None:
-        from pipelines.synth.real import load_real_vacancies, semi_synthetic_market
-
-        market = semi_synthetic_market(load_real_vacancies(args.vacancies_from, args.holdout), cfg, source=str(args.vacancies_from))
-        market.meta["holdout"] = args.holdout
-    else:
-        market = generate_market(cfg)
-    summary = write_market(args.out, market)
+    summary = synthesize(cfg, args.out, args.vacancies_from, args.holdout)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
         return 0
@@ -78,8 +68,8 @@ def synth_cmd(args: argparse.Namespace) -> int:
 def calibrate_cmd(args: argparse.Namespace) -> int:
     from dssm.text import frame_documents
     from dssm.tokenizer import Tokenizer
-    from pipelines.dataset import load_dataset
-    from pipelines.synth.calibrate import document_stats, format_table
+    from pipelines.data.dataset import load_dataset
+    from pipelines.data.synth.calibrate import document_stats, format_table
 
     real = load_dataset(args.real).vacancies
     syn = load_dataset(args.synth).vacancies

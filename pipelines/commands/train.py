@@ -3,16 +3,20 @@
     jobmatch train --data runs/demo/market --config production --out runs/demo/production
     jobmatch train --data runs/demo/market --config teacher --out runs/demo/teacher --max-epochs 2
     jobmatch encode --model runs/demo/production --data runs/demo/market --kind vacancies --out runs/demo/vac.parquet
+
+The towers come from `--config` (a preset or YAML); the flags after it are the fields of its
+`train` section (`dssm.config.TrainConfig`) and override the preset's values.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
-from dssm.config import SHIPPED
-from pipelines.cli import add_parser
+from dssm.config import SHIPPED, TrainConfig, load_model_config
+from pipelines.commands.flags import add_config_flags, add_parser, config_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="model directory, e.g. RUN/production or RUN/teacher")
     p.add_argument("--tokenizer", type=Path, default=None, help="tokenizer dir; default OUT/../tokenizer, trained there if absent")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
-    p.add_argument("--max-epochs", type=int, default=None, help="override train.max_epochs")
+    add_config_flags(p, TrainConfig)
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=run_train)
 
@@ -38,9 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from pipelines.train import train
+    from pipelines.training.dssm import train
 
-    metrics = train(args.data, args.config, args.out, tokenizer_dir=args.tokenizer, resume=args.resume, max_epochs=args.max_epochs)
+    cfg = load_model_config(args.config)
+    cfg = replace(cfg, train=config_from_args(TrainConfig, args, base=cfg.train))
+    metrics = train(args.data, cfg, args.out, tokenizer_dir=args.tokenizer, resume=args.resume)
     if args.json:
         print(json.dumps(metrics, ensure_ascii=False, default=str))
     else:
@@ -50,26 +56,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_encode(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from pipelines.retrieval.encode import encode
 
-    from dssm.encode import Encoder
-    from dssm.io import write_parquet
-    from dssm.schema import RESUME_ID, VACANCY_ID
-    from pipelines.dataset import load_dataset
-
-    enc = Encoder.load(args.model)
-    ds = load_dataset(args.data)
-    df = ds.vacancies if args.kind == "vacancies" else ds.resumes
-    id_col = VACANCY_ID if args.kind == "vacancies" else RESUME_ID
-    out = pd.DataFrame({id_col: df[id_col].astype(str).to_numpy()})
-    if args.attention:
-        emb, attn, sent = enc.embed_with_attention(df, args.kind)
-        out["attention"] = [a.tolist() for a in attn]
-        out["sent_idx"] = [s.tolist() for s in sent]
-    else:
-        emb = enc.embed(df, args.kind, batch_size=args.batch_size)
-    out.insert(1, "embedding", list(emb))
-    write_parquet(args.out, out)
-    summary = {"out": str(args.out), "n": len(out), "dim": enc.dim, "model_hash": enc.model_hash, "attention": bool(args.attention)}
-    print(json.dumps(summary) if args.json else f"{args.out}: {len(out)} {args.kind} x {enc.dim}")
+    summary = encode(args.model, args.data, args.kind, args.out, attention=args.attention, batch_size=args.batch_size)
+    print(json.dumps(summary) if args.json else f"{args.out}: {summary['n']} {args.kind} x {summary['dim']}")
     return 0

@@ -22,8 +22,6 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-_BOOT_CHUNK_CELLS = 4_000_000
-"""Bootstrap resamples are drawn in blocks of at most this many indices (about 32 MB of int64)."""
 _RANK_CHUNK_CELLS = 8_000_000
 """rank_all scores at most this many (query, item) pairs at a time (about 32 MB of float32)."""
 
@@ -111,61 +109,12 @@ def gauc(scores_by_user: Sequence[np.ndarray], labels_by_user: Sequence[np.ndarr
     return float(num / den) if den else float("nan")
 
 
-def _boot_means(x: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_boot,) means of x over resamples of its rows with replacement, drawn in memory-bounded blocks."""
-    n = len(x)
-    block = max(1, _BOOT_CHUNK_CELLS // max(n, 1))
-    out = np.empty(n_boot, dtype=np.float64)
-    for start in range(0, n_boot, block):
-        stop = min(n_boot, start + block)
-        idx = rng.integers(0, n, size=(stop - start, n))  # (b, n)
-        out[start:stop] = x[idx].mean(axis=1)
-    return out
 
 
-def _check_boot(x: np.ndarray, n_boot: int, alpha: float) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64).ravel()
-    if len(x) == 0:
-        raise ValueError("bootstrap needs at least one value")
-    if not np.isfinite(x).all():
-        raise ValueError(f"bootstrap values must be finite; {int((~np.isfinite(x)).sum())} are NaN/inf")
-    if n_boot < 1 or not 0 < alpha < 1:
-        raise ValueError(f"need n_boot >= 1 and 0 < alpha < 1, got n_boot={n_boot}, alpha={alpha}")
-    return x
 
 
-def bootstrap_ci(x: np.ndarray, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
-    """Percentile bootstrap (1-alpha) CI of mean(x): quantiles alpha/2, 1-alpha/2 of resampled means."""
-    x = _check_boot(x, n_boot, alpha)
-    means = _boot_means(x, n_boot, np.random.default_rng(seed))
-    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi)
 
 
-def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> dict[str, float]:
-    """Paired bootstrap of mean(b) - mean(a) over users (a[i], b[i] are the same user under two arms).
-
-    Users are resampled with replacement; d* = mean(b* - a*). CI: percentile (alpha/2, 1-alpha/2)
-    of d*. Two-sided p-value from the null-centred bootstrap:
-    p = (1 + #{|d* - d̂| >= |d̂|}) / (1 + n_boot).
-    """
-    a = _check_boot(a, n_boot, alpha)
-    b = _check_boot(b, n_boot, alpha)
-    if len(a) != len(b):
-        raise ValueError(f"paired arrays differ in length: {len(a)} vs {len(b)}")
-    d = b - a
-    diff = float(d.mean())
-    boot = _boot_means(d, n_boot, np.random.default_rng(seed))
-    lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
-    p = (1.0 + np.sum(np.abs(boot - diff) >= abs(diff) - 1e-15)) / (1.0 + n_boot)
-    return {
-        "mean_a": float(a.mean()),
-        "mean_b": float(b.mean()),
-        "diff": diff,
-        "ci_low": float(lo),
-        "ci_high": float(hi),
-        "p_value": float(min(1.0, p)),
-    }
 
 
 def rank_all(query_emb: np.ndarray, item_emb: np.ndarray, k: int, exclude: Sequence[np.ndarray] | None = None) -> np.ndarray:

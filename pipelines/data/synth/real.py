@@ -25,24 +25,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from dssm import schema
 from dssm.errors import DataError
 from dssm.text import html_to_text
-from pipelines.synth import lexicon as lx
-from pipelines.synth.market import (
-    OTHER_ROLE,
-    Market,
-    MarketUtility,
-    Profiles,
-    SynthConfig,
-    draw_resume_profiles,
-    expected_salaries,
-    resume_frames,
-    sentence_frame,
-    simulate_interactions,
-    skill_key,
-)
+
+from pipelines.data.synth import lexicon as lx
+from pipelines.data.synth.config import OTHER_ROLE, SynthConfig
+from pipelines.data.synth.exposure import simulate_interactions
+from pipelines.data.synth.market import Market, sentence_frame
+from pipelines.data.synth.profiles import Profiles, draw_resume_profiles, expected_salaries, skill_key
+from pipelines.data.synth.text import resume_frames
+from pipelines.data.synth.utility import MarketUtility
 
 ROLE_RULES: tuple[tuple[str, str], ...] = (
     (r"1с|1c", "onec"),
@@ -186,10 +179,11 @@ def semi_synthetic_market(vacancies: pd.DataFrame, cfg: SynthConfig, source: str
 
 
 def load_real_vacancies(root: str | Path, holdout: float = 0.0) -> pd.DataFrame:
-    """Vacancies of a contract folder (validated by `pipelines.dataset.load_dataset`), less the
-    `holdout` share by salted id hash (`pipelines.dataset.holdout_mask`): kept unseen for evaluation
+    """Vacancies of a contract folder (validated by `pipelines.data.dataset.load_dataset`), less the
+    `holdout` share by salted id hash (`pipelines.data.dataset.holdout_mask`): kept unseen for evaluation
     (`summarizer eval --exclude MARKET` then scores exactly those)."""
-    from pipelines.dataset import MARKET_HOLDOUT_SALT, holdout_mask, load_dataset
+    from pipelines.data.dataset import load_dataset
+    from pipelines.data.split import MARKET_HOLDOUT_SALT, holdout_mask
 
     vacancies = load_dataset(root).vacancies
     if holdout:

@@ -10,7 +10,6 @@ A folder holds `vacancies.parquet`, `resumes.parquet` (either may be empty) and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,23 +21,35 @@ import pyarrow.parquet as pq
 from dssm import schema
 from dssm.errors import DataError
 from dssm.io import write_parquet
-from pipelines.validate import _kind, read_dir, validate_frames
+from pipelines.data.contract import type_kind, read_dir, validate_frames
 
 
-def holdout_mask(doc_ids: Sequence[str], share: float, salt: str = "") -> np.ndarray:
-    """Deterministic held-out documents: crc32(salt + doc_id) % 1000 < share * 1000 (stable across runs and machines).
-
-    `summarizer train/eval --holdout` use the unsalted split; `synth --vacancies-from ... --holdout`
-    salts it (`MARKET_HOLDOUT_SALT`) so that the summarizer's own held-out documents are not the
-    very vacancies the market already left out.
-    """
-    import zlib
-
-    return np.fromiter((zlib.crc32(f"{salt}{d}".encode("utf-8")) % 1000 < share * 1000 for d in doc_ids), dtype=bool, count=len(doc_ids))
+PREPROCESS_FILE = "preprocess.json"
+"""Beside the tables of a summarized dataset: how its texts were cut (method, budget, summarizer and tokenizer hashes)."""
 
 
-MARKET_HOLDOUT_SALT = "market:"
-"""Salt of the real vacancies `synth --vacancies-from --holdout` leaves out of a semi-synthetic market."""
+def read_preprocess(root: str | Path) -> dict | None:
+    """The preprocessing record of a dataset folder (`PREPROCESS_FILE`), None for a folder of original texts."""
+    import json
+
+    path = Path(root) / PREPROCESS_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise DataError(str(path), None, f"not valid JSON ({e})") from e
+    if not isinstance(record, dict):
+        raise DataError(str(path), None, "expected a JSON object")
+    return record
+
+
+def read_truth_sentences(root: str | Path) -> pd.DataFrame | None:
+    """A synthetic market's ground-truth sentence sections (DIR/truth/sentences.parquet), None for any other dataset."""
+    from pipelines.data.synth.config import SENTENCES_FILE, TRUTH_DIR
+
+    path = Path(root) / TRUTH_DIR / SENTENCES_FILE
+    return pd.read_parquet(path) if path.is_file() else None
 
 
 @dataclass
@@ -81,7 +92,7 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _column_to_arrow(s: pd.Series, t: pa.DataType) -> pa.Array:
-    kind = _kind(t)
+    kind = type_kind(t)
     values = s.to_numpy(dtype=object)
     if kind == "string":
         return pa.array([None if _null(v) else v for v in values], type=t)

@@ -22,10 +22,8 @@ import pandas as pd
 from dssm import schema
 from dssm.errors import DataError, JobmatchError
 from dssm.io import write_parquet
-from pipelines.index import Filters, VacancyIndex
-
-Preprocess = Callable[[pd.DataFrame, str], pd.DataFrame]
-"""(frame, kind) -> the frame with its text replaced (e.g. by a 300-token summary); same rows and columns."""
+from pipelines.artifacts import Preprocess, load_encoder, load_preprocess, parse_preprocess_id
+from pipelines.retrieval.index import Filters, VacancyIndex
 
 
 class EncoderLike(Protocol):
@@ -38,7 +36,12 @@ class EncoderLike(Protocol):
 
 
 def check_compatible(index: VacancyIndex, encoder: EncoderLike, preprocess_id: str | None = None) -> None:
-    """Raise JobmatchError unless `encoder` (and preprocessing) is what `index` was built with."""
+    """Raise JobmatchError unless `encoder` and the query preprocessing are what `index` was built with.
+
+    The model (weights hash and dim), then each part of the preprocessing identity
+    (`pipelines.artifacts.preprocess_id`: summarizer, budget, tokenizer) must agree; the
+    tokenizer the summaries are counted in must also be the encoder's own.
+    """
     m = index.manifest
     if encoder.model_hash != m["model_hash"]:
         raise JobmatchError(
@@ -47,13 +50,20 @@ def check_compatible(index: VacancyIndex, encoder: EncoderLike, preprocess_id: s
         )
     if int(encoder.dim) != int(m["dim"]):
         raise JobmatchError(f"query model dim {encoder.dim} != index dim {m['dim']}")
-    if preprocess_id != m.get("preprocess_id"):
-        raise JobmatchError(f"query preprocessing {preprocess_id!r} differs from the index's {m.get('preprocess_id')!r} (summarizer mismatch)")
+    query, built = parse_preprocess_id(preprocess_id), parse_preprocess_id(m.get("preprocess_id"))
+    if query != built:
+        parts = [f"{k} {query.get(k, 'none')} (query) vs {built.get(k, 'none')} (index)" for k in ("summarizer", "budget", "tokenizer")
+                 if query.get(k) != built.get(k)] or [f"{preprocess_id!r} (query) vs {m.get('preprocess_id')!r} (index)"]
+        raise JobmatchError(f"query preprocessing differs from the one index {index.version} was built with: {'; '.join(parts)} (summarizer mismatch)")
+    encoder_tok = getattr(encoder, "tokenizer_hash", None)
+    if "tokenizer" in query and encoder_tok and not encoder_tok.startswith(query["tokenizer"]):
+        raise JobmatchError(f"the summarizer counts tokens in tokenizer {query['tokenizer']}, the encoder reads tokenizer {encoder_tok[:16]}: "
+                            "train both on the same tokenizer")
 
 
 def resumes_from_records(records: Sequence[dict[str, Any]], source: str = "resume") -> pd.DataFrame:
     """Resume dicts (contract fields; resume_id optional) -> a validated resumes frame."""
-    from pipelines.validate import check_frame_types, is_empty_text
+    from pipelines.data.contract import check_frame_types, is_empty_text
 
     if not isinstance(records, (list, tuple)) or not all(isinstance(r, dict) for r in records):
         raise DataError(source, None, "expected a JSON object (or a list of objects) with resume fields")
@@ -153,58 +163,21 @@ def filters_from(area: str | None, salary_min: float | None) -> Filters:
     return Filters(area=area, salary_min=salary_min)
 
 
-def load_preprocess(summarizer_dir: str | Path | None) -> tuple[Preprocess | None, str | None]:
-    """`--summarizer DIR` -> (preprocess, preprocess id = sha256 of the summarizer files); (None, None) without one."""
-    if summarizer_dir is None:
-        return None, None
-    import hashlib
-    import importlib
-
-    summarizer_dir = Path(summarizer_dir)
-    if not summarizer_dir.is_dir():
-        raise JobmatchError(f"{summarizer_dir}: summarizer directory not found")
-    try:
-        model_mod = importlib.import_module("summarizer.model")
-        summ_mod = importlib.import_module("summarizer.summarize")
-        summarize_frame = summ_mod.summarize_frame
-        Summarizer = model_mod.Summarizer
-    except (ImportError, AttributeError) as e:
-        raise JobmatchError(f"--summarizer given but the summarizer package lacks what is needed ({e}); run without it") from e
-    summ = Summarizer.load(summarizer_dir)
-    tokenizer = summ.load_tokenizer()
-    h = hashlib.sha256()
-    for p in sorted(summarizer_dir.rglob("*")):
-        if p.is_file():
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
-
-    def preprocess(df: pd.DataFrame, kind: str) -> pd.DataFrame:
-        return summarize_frame(df, kind, summ, tokenizer, budget=300)
-
-    return preprocess, "summarizer:" + h.hexdigest()[:16]
-
-
-def preprocess_for_manifest(summarizer_dir: str | Path | None, manifest: dict[str, Any]) -> tuple[Preprocess | None, str | None]:
-    """`--summarizer DIR` when given, else the summarizer the index manifest records (none if it was built without one)."""
-    if summarizer_dir is not None:
-        return load_preprocess(summarizer_dir)
+def preprocess_for_manifest(summarizer_dir: str | Path | None, manifest: dict[str, Any], budget: int | None = None) -> tuple[Preprocess | None, str | None]:
+    """The query preprocessing of an index version: `summarizer_dir` when given, else the summarizer the manifest
+    records; the budget is `budget` when given, else the one the index was built with (its preprocess id)."""
     wanted = manifest.get("preprocess_id")
+    if budget is None and parse_preprocess_id(wanted).get("budget"):
+        budget = int(parse_preprocess_id(wanted)["budget"])
+    if summarizer_dir is not None:
+        return load_preprocess(summarizer_dir, budget)
     if not wanted:
         return None, None
     recorded = manifest.get("summarizer_dir")
     if not recorded or not Path(recorded).is_dir():
         where = f"at {recorded}, which is not there" if recorded else "but records no summarizer_dir"
         raise JobmatchError(f"index {manifest.get('version')} was built with summarized vacancies ({wanted}) {where}; pass --summarizer DIR")
-    return load_preprocess(recorded)
-
-
-def load_encoder(model_dir: str | Path) -> EncoderLike:
-    """`dssm.encode.Encoder.load(model_dir)` (imported lazily: torch is heavy)."""
-    from dssm.encode import Encoder
-
-    if not Path(model_dir).is_dir():
-        raise JobmatchError(f"{model_dir}: model directory not found")
-    return Encoder.load(model_dir)
+    return load_preprocess(recorded, budget)
 
 
 def encoder_for_manifest(model_dir: str | Path | None = None) -> Callable[[dict[str, Any]], EncoderLike]:

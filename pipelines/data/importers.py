@@ -28,8 +28,8 @@ import pandas as pd
 from dssm import schema
 from dssm.errors import DataError, JobmatchError
 from dssm.io import versions, write_json
-from pipelines.dataset import write_dataset
-from pipelines.validate import is_empty_text
+from pipelines.data.dataset import write_dataset
+from pipelines.data.contract import is_empty_text
 
 # ----------------------------------------------------------------------------- vocabularies
 

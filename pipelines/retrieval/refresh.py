@@ -4,7 +4,7 @@
 
 - new      = ids not in the served version,
 - removed  = served ids no longer in the dataset,
-- changed  = same id, different content hash (`pipelines.index.content_hashes`; `updated_at`
+- changed  = same id, different content hash (`pipelines.retrieval.index.content_hashes`; `updated_at`
              alone does not trigger re-embedding, it is only logged as `touched`),
 - the rest reuse their stored embedding rows.
 
@@ -37,7 +37,7 @@ import pandas as pd
 
 from dssm.errors import JobmatchError
 from dssm.schema import VACANCY_ID
-from pipelines.index import (
+from pipelines.retrieval.index import (
     IndexConfig,
     VacancyIndex,
     build_index,
@@ -47,7 +47,7 @@ from pipelines.index import (
     read_manifest,
     switch,
 )
-from pipelines.recommend import EncoderLike, Preprocess
+from pipelines.retrieval.recommend import EncoderLike, Preprocess
 
 log = logging.getLogger("jobmatch.refresh")
 LOG_FILE = "refresh_log.jsonl"
@@ -166,7 +166,6 @@ def refresh(
     resumes: pd.DataFrame | None = None,
     extra: dict[str, Any] | None = None,
     full: bool = False,
-    min_recall: float = 0.9,
     on_stage: Callable[[str], None] | None = None,
     switch_current: bool = True,
 ) -> RefreshReport:
@@ -233,7 +232,7 @@ def refresh(
         stage("built")
         rng = np.random.default_rng(cfg.seed)
         probe_rows = rng.choice(rows, min(50, len(rows)), replace=False) if len(rows) else rows
-        checks = check_version(root, version, len(ids), encoder.model_hash, min_recall, emb[probe_rows], ids[probe_rows])
+        checks = check_version(root, version, len(ids), encoder.model_hash, cfg.min_recall, emb[probe_rows], ids[probe_rows])
         stage("checked")
         common = dict(n=len(ids), reused=int(len(ids) - len(rows)), embedded=int(len(rows)), reason=reason, checks=checks, **counts)
         if not checks["ok"]:
@@ -259,3 +258,64 @@ def versions_table(root: str | os.PathLike) -> list[dict[str, Any]]:
         m = read_manifest(root, v)
         out.append({"version": v, "current": v == cur, "n": m["n"], "index_type": m["index_type"], "recall_at_10": m["recall_at_10"], "model_hash": str(m["model_hash"])[:12], "built_at": m["built_at"]})
     return out
+
+
+def trained_on(model_dir: str | Path) -> dict[str, Any] | None:
+    """The preprocessing record of the summaries a model was trained on (`jobmatch train` keeps it), None for original texts."""
+    import yaml
+
+    path = Path(model_dir) / "config.yaml"
+    if not path.is_file():
+        return None
+    meta = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("_meta") or {}
+    return meta.get("preprocess")
+
+
+def build_vacancy_index(cfg: IndexConfig, model_dir: str | Path, data: str | Path, out: str | Path, summarizer_dir: str | Path | None = None,
+                budget: int | None = None, switch: bool = True) -> RefreshReport:
+    """Stage `index build`: embed every vacancy of `data` (summarized when `summarizer_dir` is given) into a new checked version under `out`.
+
+    The summary budget is `budget`, else the one of the summaries the model was trained on, else
+    the summarizer's own. A model trained on LR summaries is refused without that summarizer, or
+    with another summarizer, budget or tokenizer: the vacancies must be cut the way its training data was.
+    """
+    from pipelines.artifacts import load_encoder, load_preprocess, parse_preprocess_id
+    from pipelines.data.dataset import load_dataset
+
+    model_dir, data = Path(model_dir), Path(data)
+    record = trained_on(model_dir)
+    learned = record.get("preprocess_id") if record and record.get("method") == "lr" else None
+    if learned and summarizer_dir is None:
+        raise JobmatchError(f"{model_dir} was trained on LR summaries ({learned}); pass --summarizer (the index must cut vacancies the same way)")
+    if budget is None and learned:
+        budget = int(parse_preprocess_id(learned)["budget"])
+    encoder = load_encoder(model_dir)
+    preprocess, pid = load_preprocess(summarizer_dir, budget)
+    if learned and pid != learned:
+        q, m = parse_preprocess_id(pid), parse_preprocess_id(learned)
+        diff = "; ".join(f"{k} {q.get(k)} (index) vs {m.get(k)} (model)" for k in ("summarizer", "budget", "tokenizer") if q.get(k) != m.get(k))
+        raise JobmatchError(f"{model_dir} was trained on other summaries than --summarizer {summarizer_dir} makes: {diff}")
+    ds = load_dataset(data)
+    extra = {"model_dir": str(model_dir.resolve()), "data_dir": str(data.resolve()), "summarizer_dir": str(Path(summarizer_dir).resolve()) if summarizer_dir else None}
+    return refresh(ds.vacancies, out, encoder, cfg, preprocess, pid, ds.resumes, extra, full=True, switch_current=switch)
+
+
+def refresh_index(cfg: IndexConfig, data: str | Path, run: str | Path, index_root: str | Path | None = None, model_dir: str | Path | None = None,
+                  summarizer_dir: str | Path | None = None, full: bool = False) -> RefreshReport:
+    """Stage `refresh`: bring RUN/index (or `index_root`) up to date with today's vacancies of `data`, with the served
+    version's summarizer and budget unless `summarizer_dir` is given."""
+    from pipelines.artifacts import load_encoder
+    from pipelines.data.dataset import load_dataset
+    from pipelines.retrieval.index import served_manifest
+    from pipelines.retrieval.recommend import preprocess_for_manifest
+
+    run = Path(run)
+    root = Path(index_root) if index_root is not None else run / "index"
+    model = Path(model_dir) if model_dir is not None else run / "production"
+    encoder = load_encoder(model)
+    manifest = served_manifest(root)
+    preprocess, pid = preprocess_for_manifest(summarizer_dir, manifest)
+    summarizer = summarizer_dir or (manifest.get("summarizer_dir") if pid else None)
+    ds = load_dataset(data)
+    extra = {"model_dir": str(model.resolve()), "data_dir": str(Path(data).resolve()), "summarizer_dir": str(Path(summarizer).resolve()) if summarizer else None}
+    return refresh(ds.vacancies, root, encoder, cfg, preprocess, pid, ds.resumes, extra, full=full)

@@ -17,16 +17,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dssm import schema
 from dssm.errors import DataError, JobmatchError
-from summarizer.model import Summarizer, training_rows
+from summarizer.labels import INFORMATIVE_SECTIONS
+from summarizer.model import Summarizer
 from summarizer.summarize import select_documents, selection_texts
 
-INFORMATIVE_SECTIONS = {"vacancies": ("duties", "requirements", "skills"), "resumes": ("experience", "skills")}
-"""kind -> ground-truth sections a good summary keeps (the issue's requirements/skills/duties for vacancies)."""
 
 
 def section_precision_recall(doc_ids: Sequence[str], selections: Sequence[Sequence[tuple[int, int]]], truth: pd.DataFrame, kind: str,
@@ -56,15 +58,6 @@ def section_precision_recall(doc_ids: Sequence[str], selections: Sequence[Sequen
     return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "selected": n_sel, "informative": n_inf}
 
 
-def label_auc(summarizer: Summarizer, docs: list[list[list[int]]], doc_ids: Sequence[str], labels: pd.DataFrame, kind: str) -> float:
-    """ROC AUC of `summarizer.score` against `is_summary` over the labelled, read sentences of `docs`."""
-    from sklearn.metrics import roc_auc_score
-
-    rows, y = training_rows(docs, list(doc_ids), labels, kind)
-    if y.all() or not y.any():
-        raise JobmatchError(f"{kind}: AUC needs both classes among the held-out labels")
-    scores = np.concatenate([summarizer.score(d, kind) for d in docs]) if docs else np.zeros(0)
-    return float(roc_auc_score(y, scores[rows]))
 
 
 def _skill_names(skills: Sequence[str] | None) -> list[str]:
@@ -101,7 +94,7 @@ def coverage_report(inputs: dict[str, Sequence[str]], whole: Sequence[str], n_to
 
     inputs: method -> one input text per document; whole: the full texts; n_tokens: each document's length.
     """
-    from pipelines.metrics import paired_bootstrap
+    from pipelines.evaluation.stats import paired_bootstrap
 
     shares = {m: skill_shares(t, skills) for m, t in inputs.items()}
     shares_whole = skill_shares(whole, skills)
@@ -156,27 +149,6 @@ def compare_methods(sentences: list[list[str]], docs: list[list[list[int]]], has
     return out
 
 
-def threshold_table(labels: pd.DataFrame, truth: pd.DataFrame, thresholds: Sequence[float], kind: str = "vacancies") -> pd.DataFrame:
-    """Agreement of `share_ratio > threshold` with informative ground-truth sections of `kind`, one row per threshold.
-
-    Over read, non-title sentences: share labelled, precision, recall, F1 and
-    accuracy of the label as a predictor of "sentence is informative".
-    """
-    m = labels[labels["kind"] == kind].merge(truth[["doc_id", "kind", "sent_idx", "section"]], on=["doc_id", "kind", "sent_idx"], how="inner")
-    m = m[(m["n_tokens"] > 0) & (m["section"] != "title")]
-    if m.empty:
-        raise JobmatchError(f"{kind}: labels and truth/sentences.parquet share no sentences (different datasets?)")
-    gold = m["section"].isin(list(INFORMATIVE_SECTIONS.get(kind, ()))).to_numpy()
-    ratio = m["share_ratio"].to_numpy()
-    rows = []
-    for th in thresholds:
-        pred = ratio > th * (1 + 1e-9)
-        tp = int((pred & gold).sum())
-        p = tp / pred.sum() if pred.any() else 0.0
-        r = tp / gold.sum() if gold.any() else 0.0
-        rows.append({"threshold": float(th), "labelled": float(pred.mean()), "precision": p, "recall": r,
-                     "f1": 2 * p * r / (p + r) if p + r else 0.0, "accuracy": float((pred == gold).mean())})
-    return pd.DataFrame(rows)
 
 
 def section_attention(labels: pd.DataFrame, truth: pd.DataFrame, kind: str = "vacancies") -> pd.DataFrame:
@@ -253,3 +225,93 @@ def section_attention_summary(per_section: pd.DataFrame, cut: int = 300) -> pd.D
     out["ratio"] = np.divide(out["mass_share"].to_numpy(), out["token_share"].to_numpy(), out=np.full(len(out), np.nan), where=(out["token_share"] > 0).to_numpy())
     out = out.sort_values("first_token", kind="stable").reset_index()
     return out[["section", "documents", "token_share", "mass_share", "ratio", "first_token", "beyond_cut"]]
+
+
+def evaluate_summaries(summarizer_dir: str | Path, data: str | Path, methods: Sequence[str], budget: int | None = None, holdout: float = 0.2,
+                       exclude: str | Path | None = None, labels: str | Path | None = None) -> dict[str, Any]:
+    """Stage `summarizer eval`: every method's summaries of the held-out documents of `data` (and not in `exclude`) against
+    the truth sections (synthetic market), the key skills (real vacancies) and, with `labels`, the teacher's labels.
+
+    budget: None = the summarizer's own (`SummarizerConfig.budget`). Returns {budget, holdout, exclude, kinds: kind -> report}.
+    """
+    from pipelines.artifacts import load_summarizer, read_labels
+    from pipelines.data.dataset import load_dataset, read_truth_sentences
+    from pipelines.data.split import holdout_mask
+    from pipelines.training.summarizer import kind_documents
+    from summarizer.model import label_auc
+
+    model = load_summarizer(summarizer_dir)
+    tok = model.load_tokenizer()
+    budget = model.cfg.budget if budget is None else int(budget)
+    ds = load_dataset(data)
+    frames = {"vacancies": ds.vacancies, "resumes": ds.resumes}
+    excluded = load_dataset(exclude) if exclude is not None else None
+    truth = read_truth_sentences(data)
+    lab = read_labels(labels) if labels is not None else None
+    out: dict[str, Any] = {"budget": budget, "holdout": holdout, "exclude": str(exclude) if exclude else None, "kinds": {}}
+    for kind in model.kinds:
+        df = frames[kind]
+        if df.empty:
+            continue
+        ids, sents, docs = kind_documents(frames, tok, [kind])[kind]
+        mask = holdout_mask(ids, holdout) if holdout > 0 else np.ones(len(ids), bool)
+        if excluded is not None:
+            other = excluded.vacancies if kind == "vacancies" else excluded.resumes
+            mask &= ~np.isin(np.asarray(ids, dtype=str), other[schema.TABLES[kind][3]].astype(str).to_numpy())
+        if not mask.any():
+            continue
+        sel_ids = [i for i, m in zip(ids, mask) if m]
+        sel_docs = [d for d, m in zip(docs, mask) if m]
+        sel_sents = [s for s, m in zip(sents, mask) if m]
+        titles = df[schema.TEXT_COLUMNS[kind][0]].to_numpy(dtype=object)[mask]
+        has_title = [isinstance(t, str) and bool(t.split()) for t in titles]
+        res = compare_methods(sel_sents, sel_docs, has_title, kind, methods, model, tok, budget)
+        rep: dict[str, Any] = {"documents": len(sel_ids)}
+        if truth is not None and (truth["kind"] == kind).any():
+            rep["sections"] = {m: section_precision_recall(sel_ids, sel, truth, kind) for m, (sel, _) in res.items()}
+        if "skills" in df.columns:
+            skills = df["skills"].to_numpy(dtype=object)[mask]
+            rep.update(coverage_report({m: texts for m, (_, texts) in res.items()}, ["\n".join(s) for s in sel_sents],
+                                       [sum(len(x) for x in d) for d in sel_docs], skills, budget))
+            if lab is not None and "share_ratio" in lab.columns:
+                rep["teacher_on_skill_sentences"] = attention_on_skill_sentences(lab, sel_ids, sel_sents, skills, kind)
+        if lab is not None:
+            rep["auc_vs_labels"] = label_auc(model, sel_docs, sel_ids, lab, kind)
+        out["kinds"][kind] = rep
+    if not out["kinds"]:
+        raise JobmatchError(f"{data}: no documents left to evaluate (holdout {holdout}" + (f", exclude {exclude})" if exclude is not None else ")"))
+    return out
+
+
+def highlight_document(teacher: str | Path, summarizer_dir: str | Path, data: str | Path, doc_id: str, out: str | Path,
+                       budget: int | None = None) -> str:
+    """Stage `summarizer highlight`: one document as self-contained HTML, tokens shaded by the teacher's attention,
+    the summary's sentences marked; writes `out` and returns the one-line note it shows."""
+    from dssm.io import write_text
+    from pipelines.artifacts import load_encoder, load_summarizer
+    from pipelines.data.dataset import load_dataset
+    from summarizer.highlight import highlight_html
+    from summarizer.summarize import select
+
+    ds = load_dataset(data)
+    found = [(k, df[df[schema.TABLES[k][3]].astype(str) == str(doc_id)]) for k, df in (("vacancies", ds.vacancies), ("resumes", ds.resumes))]
+    found = [(k, row) for k, row in found if len(row)]
+    if not found:
+        raise DataError(str(data), "vacancy_id/resume_id", f"no document with id {doc_id!r}")
+    kind, row = found[0]
+    enc = load_encoder(teacher)
+    model = load_summarizer(summarizer_dir)
+    budget = model.cfg.budget if budget is None else int(budget)
+    tok = model.load_tokenizer()
+    if tok.model_hash != enc.tokenizer.model_hash:
+        raise JobmatchError(f"{summarizer_dir} and {teacher} use different tokenizers")
+    _, attn, _ = enc.embed_with_attention(row, kind, batch_size=1)
+    doc = enc.tokenize(row, kind)[0]
+    scores = model.score(doc, kind)
+    title = row[schema.TEXT_COLUMNS[kind][0]].iloc[0]
+    if isinstance(title, str) and title.split() and len(doc):
+        scores[0] = np.inf
+    kept = select(scores, [len(s) for s in doc], budget)
+    note = f"{kind} {doc_id}: {sum(len(s) for s in doc)} tokens, teacher read {attn[0].size}; summary {sum(k for _, k in kept)} of {budget} tokens."
+    write_text(out, highlight_html([tok.subwords(s) for s in doc], attn[0], kept, title=str(title), note=note))
+    return note

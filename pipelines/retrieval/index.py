@@ -43,7 +43,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -76,7 +76,7 @@ META_COLUMNS = ("title", "area", "salary_from", "salary_to")
 class IndexConfig:
     """How a vacancy index is built and searched."""
 
-    index_type: str = "auto"
+    index_type: Literal["auto", "flat", "ivf", "hnsw"] = "auto"
     """auto (flat up to flat_max rows, else ivf), flat (exact), ivf or hnsw."""
     flat_max: int = 50_000
     """auto: largest row count served by exact search."""
@@ -96,8 +96,12 @@ class IndexConfig:
     """A filter allowing at most this many rows is answered by exact scoring of those rows."""
     seed: int = 0
     """Seed for IVF training sample and the recall query sample."""
+    min_recall: float = 0.9
+    """A new version whose recall@10 against exact search is below this is built but not switched to."""
 
     def __post_init__(self) -> None:
+        if not self.min_recall >= 0:
+            raise ValueError(f"min_recall must be >= 0, got {self.min_recall}")
         if self.index_type not in INDEX_TYPES:
             raise ValueError(f"index_type must be one of {INDEX_TYPES}, got {self.index_type!r}")
         for name in ("flat_max", "nprobe", "hnsw_m", "ef_construction", "ef_search", "recall_sample"):

@@ -67,7 +67,7 @@ def _short(v: object, limit: int = 40) -> str:
 # ----------------------------------------------------------------------------- types
 
 
-def _kind(t: pa.DataType) -> str:
+def type_kind(t: pa.DataType) -> str:
     """The contract's kind of an arrow type: string, number, timestamp, list."""
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return "string"
@@ -87,12 +87,12 @@ def _arrow_ok(expected: pa.DataType, got: pa.DataType) -> bool:
         got = got.value_type
     if hasattr(pa.types, "is_string_view") and pa.types.is_string_view(got):
         got = pa.string()
-    kind = _kind(expected)
-    if kind != _kind(got):
+    kind = type_kind(expected)
+    if kind != type_kind(got):
         return False
     if kind == "list":
         inner = got.value_type
-        return pa.types.is_null(inner) or _kind(inner) == "string" or (hasattr(pa.types, "is_string_view") and pa.types.is_string_view(inner))
+        return pa.types.is_null(inner) or type_kind(inner) == "string" or (hasattr(pa.types, "is_string_view") and pa.types.is_string_view(inner))
     return True
 
 
@@ -111,9 +111,9 @@ def check_arrow_schema(table: str, got: pa.Schema, file: str, read_column=None) 
         t = got.field(field.name).type
         if _arrow_ok(field.type, t):
             continue
-        if _kind(field.type) == "number" and _kind(t) == "string" and read_column is not None:
+        if type_kind(field.type) == "number" and type_kind(t) == "string" and read_column is not None:
             _raise_not_numbers(file, field.name, read_column(field.name), t)
-        raise fail(file, field.name, f"wrong type: expected {_kind(field.type)} ({field.type}), got {t}")
+        raise fail(file, field.name, f"wrong type: expected {type_kind(field.type)} ({field.type}), got {t}")
 
 
 def _raise_not_numbers(file: str, column: str, s: pd.Series, got: object) -> None:
@@ -165,7 +165,7 @@ def check_frame_types(table: str, df: pd.DataFrame, file: str) -> None:
         s = df[field.name]
         if len(s) and s.isna().all():
             continue
-        kind = _kind(field.type)
+        kind = type_kind(field.type)
         if kind == "number":
             if pd.api.types.is_bool_dtype(s.dtype):
                 raise fail(file, field.name, f"wrong type: expected numbers, got {s.dtype}")

@@ -3,7 +3,7 @@ employer boilerplate, requirement and condition phrasing, resume phrasing, areas
 
 Every phrase is exactly one sentence for `dssm.text.split_sentences` (razdel): no inner
 sentence-ending punctuation, no abbreviations with dots. Placeholders in braces
-(`{skill}`, `{company}`, `{years}` ...) are filled by `pipelines.synth.market`.
+(`{skill}`, `{company}`, `{years}` ...) are filled by `pipelines.data.synth.market`.
 Titles are deliberately shared between roles ("Backend-разработчик" is a Java, Python,
 Go, PHP or C# job), so a model has to read the body to know the stack.
 """

@@ -1,6 +1,6 @@
 """Evaluation reports: a text table, Markdown, self-contained HTML (plots as base64 PNG) and JSON.
 
-`write_report(result, out_dir)` takes the dict returned by `pipelines.evaluate.evaluate`
+`write_report(result, out_dir)` takes the dict returned by `pipelines.evaluation.evaluate.evaluate`
 (ranking or outcomes mode) and writes, each atomically:
 
     eval.json            the result as is
@@ -26,7 +26,7 @@ SUMMARY_METRICS = ("recall@10", "recall@100", "ndcg@10", "mrr", "gauc")
 METRIC_LABELS = {"mrr": "MRR", "gauc": "GAUC", "within_vacancy_auc": "within-vacancy AUC"}
 
 
-def _label(metric: str) -> str:
+def metric_label(metric: str) -> str:
     if metric in METRIC_LABELS:
         return METRIC_LABELS[metric]
     name, _, k = metric.partition("@")
@@ -67,7 +67,7 @@ def table_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         return header, rows
     shown = [m for m in SUMMARY_METRICS if m in result["metric_names"]]
     shown += [m for m in result["metric_names"] if m not in shown and m.startswith("recall@")]
-    header = ["arm", *(_label(m) for m in shown), f"diff {_label(head_metric)} vs {result['control']} [95% CI]"]
+    header = ["arm", *(metric_label(m) for m in shown), f"diff {metric_label(head_metric)} vs {result['control']} [95% CI]"]
     rows = []
     for arm, a in result["arms"].items():
         d = result["vs_control"].get(arm, {}).get(head_metric)
@@ -91,10 +91,10 @@ def format_table(result: dict[str, Any]) -> str:
     gap = result.get("gap_recovered", {}).get(_headline(result)) if result["mode"] == "ranking" else None
     if gap:
         if gap.get("fraction") is None:
-            out.append(f"gap recovered ({_label(_headline(result))}): undefined ({gap.get('note', '')})")
+            out.append(f"gap recovered ({metric_label(_headline(result))}): undefined ({gap.get('note', '')})")
         else:
             out.append(
-                f"gap recovered ({_label(_headline(result))}, {result['treatment']} between {result['control']} and {result['teacher']}): "
+                f"gap recovered ({metric_label(_headline(result))}, {result['treatment']} between {result['control']} and {result['teacher']}): "
                 f"{gap['fraction']:.1%} [{_num(gap['ci_low'], 3)}, {_num(gap['ci_high'], 3)}]"
             )
     return "\n".join(out)
@@ -130,7 +130,7 @@ def plot_metric_by_arm(result: dict[str, Any]) -> bytes:
         ax.barh(range(len(arms)), [mu if _finite(mu) else 0.0 for mu in means], xerr=err, color=colors, capsize=3)
         ax.set_yticks(range(len(arms)), arms)
         ax.invert_yaxis()
-        ax.set_title(_label(m))
+        ax.set_title(metric_label(m))
         ax.grid(axis="x", alpha=0.3)
     for ax in axes.ravel()[len(metrics) :]:
         ax.axis("off")
@@ -175,20 +175,20 @@ def _sections(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
     header, rows = table_rows(result)
     out = [("Summary", header, rows)]
     if result["mode"] == "ranking":
-        ci_header = ["arm", *(_label(m) for m in result["metric_names"])]
+        ci_header = ["arm", *(metric_label(m) for m in result["metric_names"])]
         ci_rows = [
             [arm, *(f"{_num(a['metrics'][m]['mean'])} [{_num(a['metrics'][m]['ci_low'])}, {_num(a['metrics'][m]['ci_high'])}]" for m in result["metric_names"])]
             for arm, a in result["arms"].items()
         ]
         out.append(("Metrics with 95% bootstrap CIs", ci_header, ci_rows))
         d_rows = [
-            [arm, _label(m), _num(d["mean_a"]), _num(d["mean_b"]), _diff(d), _num(d["p_value"], 3)]
+            [arm, metric_label(m), _num(d["mean_a"]), _num(d["mean_b"]), _diff(d), _num(d["p_value"], 3)]
             for arm, per in result["vs_control"].items()
             for m, d in per.items()
         ]
         out.append((f"Paired differences vs {result['control']}", ["arm", "metric", result["control"], "arm mean", "diff [95% CI]", "p"], d_rows))
         g_rows = [
-            [_label(m), _num(g["control"]), _num(g["treatment"]), _num(g["teacher"]), "n/a" if g["fraction"] is None else f"{g['fraction']:.3f}", f"[{_num(g['ci_low'], 3)}, {_num(g['ci_high'], 3)}]"]
+            [metric_label(m), _num(g["control"]), _num(g["treatment"]), _num(g["teacher"]), "n/a" if g["fraction"] is None else f"{g['fraction']:.3f}", f"[{_num(g['ci_low'], 3)}, {_num(g['ci_high'], 3)}]"]
             for m, g in result.get("gap_recovered", {}).items()
         ]
         if g_rows:

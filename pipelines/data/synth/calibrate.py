@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from dssm.errors import DataError
 from dssm.text import document_sentences
 

@@ -306,3 +306,23 @@ def compare_with_truth(result: dict[str, Any], truth: dict[str, Any]) -> pd.Data
     if not rows:
         raise JobmatchError(f"no metric is both analysed ({sorted(result.get('metrics', {}))}) and in the truth ({sorted(known)})")
     return pd.DataFrame(rows)
+
+
+def replay(cfg: SimConfig, data: str | Path, control: str | Path, treatment: str | Path, out: str | Path | None = None,
+           utility: str | Path | None = None, pre_period: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Stage `ab simulate`: show the held-out users of `data` the two rankings, simulate their events; write events + truth.
+
+    utility: a (resume_id, vacancy_id, utility) table; default the market's hidden utility of any pair (DATA/truth).
+    """
+    from pipelines.data.synth.utility import MarketUtility
+
+    data = Path(data)
+    ctrl, treat = read_table(control, "control ranking"), read_table(treatment, "treatment ranking")
+    if utility is not None:
+        utility_path, util = str(utility), read_table(utility, "utility table")
+    else:
+        utility_path, util = f"{data}/truth (market profiles)", MarketUtility.load(data)
+    pre = read_table(pre_period, "pre-period interactions") if pre_period else None
+    events, truth = simulate(ctrl, treat, util, cfg, pre, sources=(str(control), str(treatment), utility_path))
+    truth["inputs"] = {"control": str(control), "treatment": str(treatment), "utility": utility_path, "pre_period": str(pre_period) if pre_period else None}
+    return truth, write_simulation(out if out is not None else data / "ab", events, truth)

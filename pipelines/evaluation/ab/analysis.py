@@ -38,13 +38,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from dssm.errors import DataError, JobmatchError
 from dssm.io import config_to_dict, versions, write_bytes, write_json, write_text
+from pipelines.evaluation.stats import bootstrap_diff, cuped_theta, delta_test, holm, srm_test, welch
 
-_BOOT_CHUNK_CELLS = 4_000_000
-"""Bootstrap resamples are drawn in blocks of at most this many values."""
 
 
 @dataclass
@@ -90,123 +88,20 @@ class ABConfig:
 # ----------------------------------------------------------------------------- statistics
 
 
-def srm_test(n_control: int, n_treatment: int, expected_ratio: float = 0.5) -> dict[str, float]:
-    """Chi-square goodness of fit of (n_control, n_treatment) to the split (1 − r, r); r = expected treatment share."""
-    n = n_control + n_treatment
-    expected = np.array([n * (1 - expected_ratio), n * expected_ratio])
-    chi2, p = stats.chisquare([n_control, n_treatment], f_exp=expected)
-    return {
-        "n_control": int(n_control),
-        "n_treatment": int(n_treatment),
-        "expected_ratio": float(expected_ratio),
-        "observed_ratio": float(n_treatment / n) if n else float("nan"),
-        "chi2": float(chi2),
-        "p_value": float(p),
-    }
 
 
-def welch(y_c: np.ndarray, y_t: np.ndarray, alpha: float = 0.05) -> dict[str, np.ndarray | float]:
-    """Welch's unequal-variance t-test of mean(y_t) − mean(y_c) along the last axis (batched over leading axes).
-
-    Returns diff, se, t, df, p_value, ci_low, ci_high (floats for 1-D input, arrays otherwise).
-    A zero standard error gives p = 1 when diff = 0 and p = 0 otherwise, with a zero-width CI.
-    """
-    y_c, y_t = np.asarray(y_c, dtype=np.float64), np.asarray(y_t, dtype=np.float64)
-    n_c, n_t = y_c.shape[-1], y_t.shape[-1]
-    v_c, v_t = y_c.var(axis=-1, ddof=1) / n_c, y_t.var(axis=-1, ddof=1) / n_t
-    diff = y_t.mean(axis=-1) - y_c.mean(axis=-1)
-    se = np.sqrt(v_c + v_t)
-    ok = se > 0
-    safe_se = np.where(ok, se, 1.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        df = np.where(ok, (v_c + v_t) ** 2 / (v_c**2 / (n_c - 1) + v_t**2 / (n_t - 1)), np.inf)
-    t = np.where(ok, diff / safe_se, 0.0)
-    p = np.where(ok, 2 * stats.t.sf(np.abs(t), df), np.where(diff == 0, 1.0, 0.0))
-    half = np.where(ok, stats.t.ppf(1 - alpha / 2, df) * se, 0.0)
-    out = {"diff": diff, "se": se, "t": t, "df": df, "p_value": p, "ci_low": diff - half, "ci_high": diff + half}
-    return {k: (float(v) if np.ndim(v) == 0 else v) for k, v in out.items()}
 
 
-def delta_ratio(num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray | float, np.ndarray | float]:
-    """Ratio ΣY/ΣX over users and its delta-method variance, along the last axis.
-
-    Var ≈ (1/n)(s_Y²/X̄² − 2·Ȳ·s_XY/X̄³ + Ȳ²·s_X²/X̄⁴) with sample (co)variances (ddof=1).
-    """
-    y, x = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
-    n = y.shape[-1]
-    my, mx = y.mean(axis=-1), x.mean(axis=-1)
-    vy, vx = y.var(axis=-1, ddof=1), x.var(axis=-1, ddof=1)
-    cxy = ((y - my[..., None]) * (x - mx[..., None])).sum(axis=-1) / (n - 1)
-    ratio = my / mx
-    var = (vy / mx**2 - 2 * my * cxy / mx**3 + my**2 * vx / mx**4) / n
-    return (float(ratio), float(var)) if np.ndim(ratio) == 0 else (ratio, var)
 
 
-def delta_test(num_c: np.ndarray, den_c: np.ndarray, num_t: np.ndarray, den_t: np.ndarray, alpha: float = 0.05) -> dict[str, Any]:
-    """z-test of R_t − R_c with delta-method variances; batched along the last axis like `welch`."""
-    r_c, var_c = delta_ratio(num_c, den_c)
-    r_t, var_t = delta_ratio(num_t, den_t)
-    diff = np.asarray(r_t) - np.asarray(r_c)
-    se = np.sqrt(np.asarray(var_c) + np.asarray(var_t))
-    ok = se > 0
-    z = np.where(ok, diff / np.where(ok, se, 1.0), 0.0)
-    p = np.where(ok, 2 * stats.norm.sf(np.abs(z)), np.where(diff == 0, 1.0, 0.0))
-    half = stats.norm.ppf(1 - alpha / 2) * se
-    out = {"control": r_c, "treatment": r_t, "diff": diff, "se": se, "z": z, "p_value": p, "ci_low": diff - half, "ci_high": diff + half}
-    return {k: (float(v) if np.ndim(v) == 0 else v) for k, v in out.items()}
 
 
-def cuped_theta(y: np.ndarray, x: np.ndarray) -> np.ndarray | float:
-    """θ = cov(Y, X) / var(X) over all users of both arms (pooled), along the last axis."""
-    y, x = np.asarray(y, dtype=np.float64), np.asarray(x, dtype=np.float64)
-    xc = x - x.mean(axis=-1, keepdims=True)
-    theta = ((y - y.mean(axis=-1, keepdims=True)) * xc).sum(axis=-1) / (xc**2).sum(axis=-1)
-    return float(theta) if np.ndim(theta) == 0 else theta
 
 
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm step-down adjusted p-values: p̃_(i) = max_{j≤i} min(1, (m − j + 1)·p_(j)) in ascending order."""
-    p = np.asarray(p_values, dtype=np.float64)
-    m = len(p)
-    if m == 0:
-        return p
-    order = np.argsort(p, kind="stable")
-    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
-    adj = np.empty(m)
-    adj[order] = np.maximum.accumulate(scaled)
-    return adj
 
 
-def _boot_arm_means(cols: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_boot, m) column means of `cols` (n, m) over user resamples with replacement."""
-    n, m = cols.shape
-    block = max(1, _BOOT_CHUNK_CELLS // max(n * m, 1))
-    out = np.empty((n_boot, m))
-    for start in range(0, n_boot, block):
-        stop = min(n_boot, start + block)
-        idx = rng.integers(0, n, size=(stop - start, n))  # (b, n)
-        out[start:stop] = cols[idx].mean(axis=1)  # (b, m)
-    return out
 
 
-def bootstrap_diff(
-    cols_c: np.ndarray, cols_t: np.ndarray, n_boot: int, seed: int, alpha: float, ratio: bool = False
-) -> dict[str, float]:
-    """Percentile bootstrap CI of the treatment − control difference, users resampled within each arm.
-
-    `cols_*` is (n,) for a mean metric or (n, 2) = (numerator, denominator) for a ratio metric
-    (`ratio=True`: statistic mean(num)/mean(den) per resample).
-    """
-    rng = np.random.default_rng(seed)
-    stats_arm = []
-    for cols in (np.asarray(cols_c, dtype=np.float64), np.asarray(cols_t, dtype=np.float64)):
-        cols = cols.reshape(len(cols), -1)
-        means = _boot_arm_means(cols, n_boot, rng)  # (B, m)
-        stats_arm.append(means[:, 0] / means[:, 1] if ratio else means[:, 0])
-    d = stats_arm[1] - stats_arm[0]
-    d = d[np.isfinite(d)]
-    lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
-    return {"ci_low": float(lo), "ci_high": float(hi), "n_boot": int(len(d))}
 
 
 # ----------------------------------------------------------------------------- input checks and aggregation
@@ -637,3 +532,11 @@ def write_report(result: dict[str, Any], out_dir: str | Path) -> dict[str, Path]
     write_text(files["html"], render_html(result, pngs))
     write_json(files["json"], result)
     return files
+
+
+def analyze_log(cfg: ABConfig, log_path: str | Path, metrics: Sequence[str], ratios: Sequence[str] = (), covariates: Mapping[str, str] | None = None,
+                out: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Stage `ab analyze`: read the log, analyse it (`analyze`), write the report to `out` (default: LOG folder/ab_report)."""
+    log_path = Path(log_path)
+    result = analyze(read_log(log_path), list(metrics), list(ratios), dict(covariates or {}), cfg, source=str(log_path))
+    return result, write_report(result, out if out is not None else log_path.parent / "ab_report")

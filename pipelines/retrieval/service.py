@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dssm.errors import JobmatchError
 from dssm.schema import RESUME_ID
-from pipelines.index import CURRENT, Filters, VacancyIndex, current_version
-from pipelines.recommend import EncoderLike, Preprocess, Recommender, resumes_from_records
+from pipelines.retrieval.index import CURRENT, Filters, VacancyIndex, current_version
+from pipelines.retrieval.recommend import EncoderLike, Preprocess, Recommender, resumes_from_records
 
 log = logging.getLogger("jobmatch.service")
 MAX_K = 1000

@@ -37,12 +37,11 @@ for catalogues of this size.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -50,28 +49,11 @@ import pandas as pd
 from dssm import schema
 from dssm.errors import DataError, JobmatchError
 from dssm.io import progress, versions, write_parquet
-from pipelines import metrics as M
-from pipelines.report import format_table
+from pipelines.evaluation import metrics as M
+from pipelines.evaluation.arms import BASELINES, ArmSpec, Scorer, build_scorer, held_out_from_arms
+from pipelines.evaluation.stats import bootstrap_ci, bootstrap_p_value, paired_bootstrap, percentile_interval, weighted_bootstrap
 
-__all__ = [
-    "ArmSpec",
-    "EvalConfig",
-    "EmbeddingScorer",
-    "Scorer",
-    "build_scorer",
-    "evaluate",
-    "evaluate_outcomes",
-    "format_table",
-    "held_out_from_arms",
-    "is_outcome_data",
-    "read_split",
-    "split_interactions",
-    "weighted_bootstrap",
-]
 
-BASELINES = ("tfidf", "bm25", "popularity")
-KINDS = ("dssm", *BASELINES)
-SPLIT_FILE = "split.json"
 
 
 @dataclass
@@ -96,11 +78,11 @@ class EvalConfig:
     """Upper-bound arm (full-length teacher)."""
     baseline: str = "tfidf"
     """Arm the others are compared with in outcomes mode (added automatically when absent)."""
-    split: str = "user"
+    split: Literal["user", "time"] = "user"
     """Fallback split when no held-out resume ids are given: 'user' (seeded resume hold-out) or 'time' (last interactions)."""
     test_fraction: float = 0.2
     """Share of resumes (user split) or of interactions by time (time split) held out."""
-    mode: str = "auto"
+    mode: Literal["auto", "ranking", "outcomes"] = "auto"
     """'ranking', 'outcomes' or 'auto' (outcomes when interactions carry `label` and no views)."""
 
     def __post_init__(self) -> None:
@@ -121,188 +103,37 @@ class EvalConfig:
             raise ValueError(f"mode must be auto, ranking or outcomes, got {self.mode!r}")
 
 
-@dataclass(frozen=True)
-class ArmSpec:
-    """How one arm scores (resume, vacancy) pairs.
-
-    kind 'dssm': embeddings from the model in `model_dir` (`dssm.encode.Encoder`), texts read
-    from `corpus_dir` (a folder with vacancies.parquet / resumes.parquet holding e.g. the
-    summarized texts; same ids as the dataset) or the dataset itself, optionally passed
-    through `preprocess(df, kind)` (e.g. TextRank-300 summaries); top-k through the FAISS
-    index in `index_dir` when given. kinds 'tfidf' / 'bm25' / 'popularity': the baselines
-    of `pipelines.baselines`, fitted on the dataset's vacancies (popularity: on the
-    training interactions).
-    """
-
-    kind: str
-    model_dir: Path | None = None
-    corpus_dir: Path | None = None
-    index_dir: Path | None = None
-    preprocess: Callable[[pd.DataFrame, str], pd.DataFrame] | None = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise JobmatchError(f"arm kind {self.kind!r} unknown; expected one of {list(KINDS)}")
-        if self.kind == "dssm" and self.model_dir is None:
-            raise JobmatchError("a dssm arm needs model_dir")
-        if self.kind != "dssm" and (self.model_dir or self.index_dir):
-            raise JobmatchError(f"a {self.kind} arm takes no model_dir/index_dir")
-        for name in ("model_dir", "corpus_dir", "index_dir"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, Path(value))
-
-    def describe(self) -> dict[str, Any]:
-        """JSON-friendly description stored with the results."""
-        out = {k: (str(v) if v is not None else None) for k, v in asdict(self).items() if k != "preprocess"}
-        out["preprocess"] = getattr(self.preprocess, "__name__", None) if self.preprocess else None
-        return out
 
 
-class Scorer(Protocol):
-    """Scores for a fixed set of query resumes (rows 0..U-1) against the vacancy catalogue."""
-
-    def top_k(self, k: int, exclude: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(U, k) vacancy rows best first and their scores; -1 / -inf pad when fewer than k are allowed."""
-
-    def pair_scores(self, resume_rows: np.ndarray, vacancy_rows: np.ndarray) -> np.ndarray:
-        """(P,) scores of the aligned pairs (resume_rows[i], vacancy_rows[i])."""
 
 
-class EmbeddingScorer:
-    """Inner-product scorer over unit embeddings: score(r, v) = <e_r, e_v>.
-
-    `search(queries, k) -> (scores, rows)` (e.g. a FAISS index) answers top-k when given,
-    else exact `pipelines.metrics.rank_all`.
-    """
-
-    def __init__(self, resume_emb: np.ndarray, vacancy_emb: np.ndarray, search: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]] | None = None):
-        self.resume_emb = np.ascontiguousarray(resume_emb, dtype=np.float32)  # (U, D)
-        self.vacancy_emb = np.ascontiguousarray(vacancy_emb, dtype=np.float32)  # (V, D)
-        if self.resume_emb.shape[1] != self.vacancy_emb.shape[1]:
-            raise JobmatchError(f"embedding dims differ: resumes {self.resume_emb.shape[1]}, vacancies {self.vacancy_emb.shape[1]}")
-        self.search = search
-
-    def top_k(self, k: int, exclude: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        k = min(k, len(self.vacancy_emb))
-        if self.search is not None and not (exclude is not None and any(len(e) for e in exclude)):
-            _, ranked = self.search(self.resume_emb, k)
-            ranked = np.asarray(ranked, dtype=np.int64)  # (U, k)
-        else:
-            ranked = np.asarray(M.rank_all(self.resume_emb, self.vacancy_emb, k, exclude=exclude), dtype=np.int64)  # (U, k)
-        safe = np.where(ranked >= 0, ranked, 0)
-        scores = np.einsum("ud,ukd->uk", self.resume_emb, self.vacancy_emb[safe])  # (U, k)
-        return ranked, np.where(ranked >= 0, scores, -np.inf).astype(np.float32)
-
-    def pair_scores(self, resume_rows: np.ndarray, vacancy_rows: np.ndarray) -> np.ndarray:
-        return np.einsum("pd,pd->p", self.resume_emb[resume_rows], self.vacancy_emb[vacancy_rows])  # (P,)
 
 
-class _RankerScorer:
-    """Adapter for `pipelines.baselines.TfidfRanker` (tfidf / bm25): scores through the fitted ranker."""
-
-    def __init__(self, ranker: Any, resumes: pd.DataFrame, vacancies: pd.DataFrame):
-        self.ranker, self.resumes, self.vacancies = ranker, resumes.reset_index(drop=True), vacancies.reset_index(drop=True)
-        self._queries = None
-
-    def top_k(self, k: int, exclude: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        k = min(k, len(self.vacancies))
-        extra = max((len(e) for e in exclude), default=0) if exclude is not None else 0
-        ranked = np.asarray(self.ranker.rank(self.resumes, min(k + extra, len(self.vacancies))), dtype=np.int64)
-        ranked = _drop_excluded(ranked, exclude, k)
-        safe = np.where(ranked >= 0, ranked, 0)
-        rows = np.repeat(np.arange(len(ranked)), ranked.shape[1])
-        scores = self.pair_scores(rows, safe.ravel()).reshape(ranked.shape)
-        return ranked, np.where(ranked >= 0, scores, -np.inf).astype(np.float32)
-
-    def pair_scores(self, resume_rows: np.ndarray, vacancy_rows: np.ndarray) -> np.ndarray:
-        if self._queries is None:
-            self._queries = self.ranker.query_matrix(self.resumes)  # every resume vectorised once
-        return np.asarray(self.ranker.pair_scores(self._queries, resume_rows, vacancy_rows), dtype=np.float64)
 
 
-class _PopularityScorer:
-    """Same ranking for every user: vacancies by their number of positive training events."""
-
-    def __init__(self, counts: np.ndarray, n_users: int):
-        self.counts, self.n_users = np.asarray(counts, dtype=np.float64), n_users
-
-    def top_k(self, k: int, exclude: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        k = min(k, len(self.counts))
-        extra = max((len(e) for e in exclude), default=0) if exclude is not None else 0
-        order = np.argsort(-self.counts, kind="stable")[: min(k + extra, len(self.counts))]
-        ranked = _drop_excluded(np.tile(order, (self.n_users, 1)), exclude, k)
-        scores = np.where(ranked >= 0, self.counts[np.where(ranked >= 0, ranked, 0)], -np.inf)
-        return ranked, scores.astype(np.float32)
-
-    def pair_scores(self, resume_rows: np.ndarray, vacancy_rows: np.ndarray) -> np.ndarray:
-        return self.counts[vacancy_rows]
 
 
-def _drop_excluded(ranked: np.ndarray, exclude: Sequence[np.ndarray] | None, k: int) -> np.ndarray:
-    """Remove each row's excluded items from an over-fetched ranking, keep the first k (pad with -1)."""
-    if exclude is None or not any(len(e) for e in exclude):
-        return ranked[:, :k]
-    out = np.full((len(ranked), k), -1, dtype=np.int64)
-    for u, row in enumerate(ranked):
-        kept = row[~np.isin(row, exclude[u])][:k]
-        out[u, : len(kept)] = kept
-    return out
 
 
 # ----------------------------------------------------------------------------- splits and data
 
 
-def read_split(model_dir: str | Path) -> list[str]:
-    """Held-out resume ids recorded by `jobmatch train` in MODEL/split.json (`val_resume_ids`)."""
-    path = Path(model_dir) / SPLIT_FILE
-    if not path.exists():
-        raise JobmatchError(f"{path}: not found (train the model with `jobmatch train`, which records its held-out resumes)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        ids = data["val_resume_ids"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise JobmatchError(f"{path}: expected JSON with a 'val_resume_ids' list ({e})") from e
-    return [str(x) for x in ids]
 
 
-def held_out_from_arms(arms: Mapping[str, ArmSpec], control: str = "control") -> list[str] | None:
-    """Held-out resume ids for evaluation, from the model arms' split.json files.
-
-    The control's split (else the first model arm's) is used; every other model arm must
-    also have held out all of these resumes, or it would be scored on resumes it trained
-    on (JobmatchError). None when no arm is a trained model (the caller then splits).
-    """
-    models = {n: s for n, s in arms.items() if s.kind == "dssm"}
-    if not models:
-        return None
-    ref = control if control in models else next(iter(models))
-    held = read_split(models[ref].model_dir)
-    for name, spec in models.items():
-        if name == ref:
-            continue
-        leaked = sorted(set(held) - set(read_split(spec.model_dir)))
-        if leaked:
-            raise JobmatchError(
-                f"arm {name} ({spec.model_dir}) trained on {len(leaked)} resumes that {ref} held out "
-                f"(e.g. {', '.join(leaked[:3])}); train every arm with the same split (same seed and val_fraction)"
-            )
-    return held
 
 
 def split_interactions(interactions: pd.DataFrame, how: str = "user", test_fraction: float = 0.2, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(train, test) interactions.
 
-    'user': a seeded random `test_fraction` of the resumes that have a positive event is held
-    out with all its interactions. 'time': interactions at or after the (1 − test_fraction)
+    'user': a seeded `test_fraction` of the resumes that have a positive event is held out with all
+    its interactions (`dssm.pairs.split_resumes`, the split `jobmatch train` holds out users by). 'time': interactions at or after the (1 − test_fraction)
     quantile of `ts` are the test part (rows without ts stay in train).
     """
     if how == "user":
+        from dssm.pairs import split_resumes
+
         pos = interactions[interactions[schema.EVENT].isin(schema.POSITIVE_EVENTS)]
-        users = np.sort(pos[schema.RESUME_ID].astype(str).unique())
-        rng = np.random.default_rng(seed)
-        n_test = max(1, int(round(test_fraction * len(users)))) if len(users) else 0
-        held = set(rng.choice(users, size=n_test, replace=False)) if n_test else set()
+        held = set(split_resumes(pos[schema.RESUME_ID].astype(str).unique(), test_fraction, seed))
         mask = interactions[schema.RESUME_ID].astype(str).isin(held)
     elif how == "time":
         if schema.TS not in interactions.columns or interactions[schema.TS].isna().all():
@@ -314,116 +145,19 @@ def split_interactions(interactions: pd.DataFrame, how: str = "user", test_fract
     return interactions[~mask].reset_index(drop=True), interactions[mask].reset_index(drop=True)
 
 
-def _corpus_frame(base: pd.DataFrame, corpus_dir: Path | None, kind: str) -> pd.DataFrame:
-    """`base` with its text columns replaced by those of CORPUS/<kind>.parquet (matched by id)."""
-    if corpus_dir is None:
-        return base
-    file, _, _, id_col = schema.TABLES[kind]
-    path = corpus_dir / file
-    if not path.exists():
-        raise JobmatchError(f"{path}: corpus file not found")
-    corpus = pd.read_parquet(path)
-    cols = [c for c in schema.TEXT_COLUMNS[kind] if c in corpus.columns]
-    if id_col not in corpus.columns or not cols:
-        raise DataError(str(path), id_col if id_col not in corpus.columns else schema.TEXT_COLUMNS[kind][-1], "missing column")
-    corpus = corpus.assign(**{id_col: corpus[id_col].astype(str)}).drop_duplicates(id_col).set_index(id_col)
-    ids = base[id_col].astype(str)
-    missing = ids[~ids.isin(corpus.index)]
-    if len(missing):
-        raise DataError(str(path), id_col, f"{len(missing)} ids of the dataset have no text here", rows=missing.tolist())
-    out = base.copy()
-    for c in cols:
-        out[c] = corpus.loc[ids.to_numpy(), c].to_numpy()
-    return out
 
 
-def _search_fn(index_dir: Path, model_hash: str, vacancy_ids: np.ndarray) -> Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]:
-    """Top-k search through the served version of a built index (`pipelines.index`), answering catalogue rows.
-
-    The index must hold exactly this arm's model (manifest model hash) and the catalogue's
-    vacancies; its rows are mapped to the catalogue's row order.
-    """
-    from pipelines.index import VacancyIndex
-
-    loaded = VacancyIndex.load(index_dir)
-    if loaded.model_hash != model_hash:
-        raise JobmatchError(f"{index_dir}: index {loaded.version} was built with model {loaded.model_hash}, not this arm's model {model_hash}")
-    to_catalogue = pd.Index(pd.Series(vacancy_ids).astype(str)).get_indexer(loaded.ids)
-    if (to_catalogue < 0).any() or len(loaded.ids) != len(vacancy_ids):
-        only_index = loaded.ids[to_catalogue < 0][:3].tolist()
-        only_data = sorted(set(map(str, vacancy_ids)) - set(map(str, loaded.ids)))[:3]
-        raise JobmatchError(f"{index_dir}: index {loaded.version} holds {loaded.n} vacancies, the dataset {len(vacancy_ids)}; "
-                            f"only in the index: {only_index or 'none'}, only in the dataset: {only_data or 'none'}: rebuild the index")
-
-    def search(queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        scores, rows = loaded.search(queries, k)
-        return scores, np.where(rows >= 0, to_catalogue[np.maximum(rows, 0)], -1)
-
-    return search
 
 
-def build_scorer(spec: ArmSpec, vacancies: pd.DataFrame, resumes: pd.DataFrame, train_interactions: pd.DataFrame | None) -> Scorer:
-    """A `Scorer` for `resumes` (the query rows) against `vacancies` (the catalogue, in row order)."""
-    if spec.kind == "dssm":
-        from dssm.encode import Encoder
-
-        enc = Encoder.load(spec.model_dir)
-        vac = _corpus_frame(vacancies, spec.corpus_dir, "vacancies")
-        res = _corpus_frame(resumes, spec.corpus_dir, "resumes")
-        if spec.preprocess is not None:
-            vac, res = spec.preprocess(vac, "vacancies"), spec.preprocess(res, "resumes")
-        vac_emb = enc.embed(vac, "vacancies")  # (V, D)
-        res_emb = enc.embed(res, "resumes")  # (U, D)
-        search = None
-        if spec.index_dir is not None:
-            search = _search_fn(spec.index_dir, enc.model_hash, vacancies[schema.VACANCY_ID].to_numpy())
-        return EmbeddingScorer(res_emb, vac_emb, search)
-    if spec.kind in ("tfidf", "bm25"):
-        from pipelines import baselines
-
-        ranker = baselines.TfidfRanker(method=spec.kind) if spec.kind == "bm25" else baselines.TfidfRanker()
-        ranker.fit(vacancies)
-        return _RankerScorer(ranker, resumes, vacancies)
-    counts = np.zeros(len(vacancies))
-    if train_interactions is not None and len(train_interactions):
-        pos = train_interactions[train_interactions[schema.EVENT].isin(schema.POSITIVE_EVENTS)]
-        rows = pd.Index(vacancies[schema.VACANCY_ID].astype(str)).get_indexer(pos[schema.VACANCY_ID].astype(str))
-        counts = np.bincount(rows[rows >= 0], minlength=len(vacancies)).astype(float)
-    return _PopularityScorer(counts, len(resumes))
 
 
 # ----------------------------------------------------------------------------- statistics
 
 
-def weighted_bootstrap(values: Mapping[str, np.ndarray], weights: np.ndarray, n_boot: int, seed: int) -> dict[str, np.ndarray]:
-    """Bootstrap distribution of weighted means Σ w_g x_g / Σ w_g, one shared draw of groups for all arms.
-
-    values: arm -> (G,) per-group values (NaN groups must already be removed); weights (G,).
-    Returns arm -> (n_boot,) resampled weighted means (paired: the same groups in every arm).
-    """
-    w = np.asarray(weights, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(w), size=(n_boot, len(w)))  # (B, G)
-    counts = np.apply_along_axis(np.bincount, 1, idx, minlength=len(w)).astype(np.float64)  # (B, G)
-    denom = counts @ w  # (B,)
-    denom[denom == 0] = np.nan
-    return {arm: (counts @ (w * np.asarray(x, dtype=np.float64))) / denom for arm, x in values.items()}
 
 
-def _interval(draws: np.ndarray, alpha: float) -> tuple[float, float]:
-    draws = draws[np.isfinite(draws)]
-    if not len(draws):
-        return float("nan"), float("nan")
-    lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi)
 
 
-def _p_two_sided(draws: np.ndarray) -> float:
-    """Bootstrap two-sided p-value of 'difference = 0': 2·min(P(d ≤ 0), P(d ≥ 0)), capped at 1."""
-    draws = draws[np.isfinite(draws)]
-    if not len(draws):
-        return float("nan")
-    return float(min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))))
 
 
 def _weighted_summary(values: Mapping[str, np.ndarray], weights: np.ndarray, reference: str | None, cfg: EvalConfig) -> tuple[dict, dict]:
@@ -433,21 +167,21 @@ def _weighted_summary(values: Mapping[str, np.ndarray], weights: np.ndarray, ref
     per_arm, diffs = {}, {}
     for arm, x in values.items():
         mean = float(np.sum(w * x) / np.sum(w)) if np.sum(w) > 0 else float("nan")
-        lo, hi = _interval(draws[arm], cfg.alpha)
+        lo, hi = percentile_interval(draws[arm], cfg.alpha)
         per_arm[arm] = {"mean": mean, "ci_low": lo, "ci_high": hi, "n": int(len(x))}
     if reference in values:
         for arm in values:
             if arm == reference:
                 continue
             d = draws[arm] - draws[reference]
-            lo, hi = _interval(d, cfg.alpha)
+            lo, hi = percentile_interval(d, cfg.alpha)
             diffs[arm] = {
                 "mean_a": per_arm[reference]["mean"],
                 "mean_b": per_arm[arm]["mean"],
                 "diff": per_arm[arm]["mean"] - per_arm[reference]["mean"],
                 "ci_low": lo,
                 "ci_high": hi,
-                "p_value": _p_two_sided(d),
+                "p_value": bootstrap_p_value(d),
             }
     return per_arm, diffs
 
@@ -498,7 +232,7 @@ def _gap(values: Mapping[str, np.ndarray], cfg: EvalConfig) -> dict[str, Any] | 
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = (draws["t"] - draws["c"]) / (draws["T"] - draws["c"])
     frac[(draws["T"] - draws["c"]) <= 0] = np.nan
-    lo, hi = _interval(frac, cfg.alpha)
+    lo, hi = percentile_interval(frac, cfg.alpha)
     out.update(fraction=(float(np.mean(t)) - float(np.mean(c))) / gap, ci_low=lo, ci_high=hi)
     return out
 
@@ -513,14 +247,14 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate every arm; dispatches to `evaluate_outcomes` for labelled outcome data.
 
-    dataset: a `pipelines.dataset.Dataset` (vacancies, resumes, interactions).
+    dataset: a `pipelines.data.dataset.Dataset` (vacancies, resumes, interactions).
     arms: name -> ArmSpec; `scorers` may supply ready scorers by name instead (built over the
     held-out resumes in sorted-id order, see `held_out_resumes`), e.g. in tests.
     held_out_resume_ids: the resumes the models did not train on (`read_split(model_dir)`);
     when None, `cfg.split` splits the interactions.
     out_dir: when given, writes `rankings/<arm>.parquet` (resume_id, vacancy_id, rank, score;
     top `curve_k` per held-out resume, rank 1 = best) and `per_user.parquet`.
-    Returns a JSON-serialisable dict (see `pipelines.report.write_report`).
+    Returns a JSON-serialisable dict (see `pipelines.evaluation.report.write_report`).
     """
     cfg = cfg or EvalConfig()
     inter = dataset.interactions
@@ -596,7 +330,7 @@ def evaluate(
         curve = recall_curve(ranked_pos, rel_sub)
         metrics_out = {}
         for m, x in vals.items():
-            lo, hi = M.bootstrap_ci(x, n_boot=cfg.n_boot, seed=cfg.seed, alpha=cfg.alpha)
+            lo, hi = bootstrap_ci(x, n_boot=cfg.n_boot, seed=cfg.seed, alpha=cfg.alpha)
             metrics_out[m] = {"mean": float(np.mean(x)), "ci_low": float(lo), "ci_high": float(hi), "n": int(len(x))}
         arms_out[name] = {
             "spec": arms[name].describe() if name in arms else {"kind": "given scorer"},
@@ -626,7 +360,7 @@ def evaluate(
             continue
         vs_control[name] = {}
         for m in metric_names:
-            r = M.paired_bootstrap(per_user[cfg.control][m], per_user[name][m], n_boot=cfg.n_boot, seed=cfg.seed, alpha=cfg.alpha)
+            r = paired_bootstrap(per_user[cfg.control][m], per_user[name][m], n_boot=cfg.n_boot, seed=cfg.seed, alpha=cfg.alpha)
             vs_control[name][m] = {k: float(v) for k, v in r.items()}
         if name in gauc_diffs:
             vs_control[name]["gauc"] = gauc_diffs[name]
@@ -774,3 +508,40 @@ def _cfg_dict(cfg: EvalConfig) -> dict[str, Any]:
     d = asdict(cfg)
     d["ks"] = list(d["ks"])
     return d
+
+
+def run_evaluation(cfg: EvalConfig, data: str | Path, arms: Mapping[str, ArmSpec] | None = None, run: str | Path | None = None,
+                   index: Mapping[str, str | Path] | None = None, out: str | Path | None = None) -> tuple[dict[str, Any], Path]:
+    """Stage `evaluate`: score `arms` (default: those found in the layout of `run`) on `data`, write the report; -> (result, report dir).
+
+    index: arm -> index root whose served version ranks that arm (its model's embeddings through FAISS).
+    The report goes to `out`, else RUN/reports (RUN/reports/outcomes_<data name> for labelled outcomes).
+    """
+    from pipelines.data.dataset import load_dataset
+    from pipelines.evaluation.arms import default_arms
+    from pipelines.evaluation.report import write_report
+
+    data = Path(data)
+    ds = load_dataset(data)
+    outcomes = is_outcome_data(ds.interactions, cfg)
+    notes: list[str] = []
+    if arms:
+        arms = dict(arms)
+    elif run is not None:
+        arms, notes = default_arms(Path(run), outcomes)
+    else:
+        raise JobmatchError("give --arms or --run (whose layout names the arms)")
+    for name, path in (index or {}).items():
+        if name not in arms or arms[name].kind != "dssm" or not path:
+            raise JobmatchError(f"--index {name}={path}: expected ARM=DIR for a model arm; arms: {sorted(arms)}")
+        arms[name] = ArmSpec("dssm", model_dir=arms[name].model_dir, corpus_dir=arms[name].corpus_dir, index_dir=Path(path))
+    if not outcomes and cfg.control not in arms:
+        raise JobmatchError(f"no {cfg.control!r} arm (first-300 model in RUN/control, or --arms control=...); arms: {sorted(arms)}")
+    if out is None and run is None:
+        raise JobmatchError("give --out or --run")
+    report_dir = Path(out) if out is not None else Path(run) / "reports" / (f"outcomes_{data.resolve().name}" if outcomes else "")
+    held = None if outcomes else held_out_from_arms(arms)
+    result = evaluate(ds, arms, held_out_resume_ids=held, cfg=cfg, out_dir=report_dir)
+    result["notes"] = notes + result["notes"]
+    write_report(result, report_dir)
+    return result, report_dir

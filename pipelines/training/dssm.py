@@ -129,7 +129,7 @@ def fit(
         "fit_seconds": wall,
         "resumed": bool(resume),
     }
-    save_model(out, model.eval(), cfg, features, meta={"train_metrics": {k: metrics[k] for k in ("epochs_run", "pairs_per_s")}})
+    save_model(out, model.eval(), cfg, features, meta={**(meta or {}), "train_metrics": {k: metrics[k] for k in ("epochs_run", "pairs_per_s")}})
     write_json(out / METRICS_FILE, metrics)
     return metrics
 
@@ -163,7 +163,7 @@ def train(
     max_epochs: int | None = None,
 ) -> dict[str, Any]:
     """Full run of `jobmatch train`: returns the metrics also written to train_metrics.json."""
-    from pipelines.dataset import load_dataset
+    from pipelines.data.dataset import load_dataset, read_preprocess
 
     out = Path(out)
     cfg = config if isinstance(config, ModelConfig) else load_model_config(config)
@@ -200,7 +200,7 @@ def train(
     pairs = PairData.build(inter, len(res_ids), len(vac_ids), ~val_mask)
     out.mkdir(parents=True, exist_ok=True)
     write_json(split_path, {"kind": "user", "seed": cfg.train.seed, "val_fraction": cfg.train.val_fraction, "val_resume_ids": [str(x) for x in held]})
-    metrics = fit(cfg, features, vac, res, pairs, val_rows, split_positives(inter, val_rows), out, resume=resume, meta={"data": str(data), "tokenizer_hash": getattr(tok, "model_hash", None)})
+    metrics = fit(cfg, features, vac, res, pairs, val_rows, split_positives(inter, val_rows), out, resume=resume, meta={"data": str(data), "tokenizer_hash": getattr(tok, "model_hash", None), "preprocess": read_preprocess(data)})
     metrics.update(
         tokenize_seconds=tokenize_s,
         mean_tokens={"vacancies": float(vac.tokens.lengths.mean()), "resumes": float(res.tokens.lengths.mean())},

@@ -1,0 +1,119 @@
+"""Every artifact a stage reads, loaded one way: the folder must be there, its package's own loader reads it,
+and what goes wrong is one line naming the folder.
+
+- `load_encoder(MODEL)`: a trained DSSM (`dssm.encode.Encoder`), the one path every stage uses.
+- `load_summarizer(DIR)` / `load_tokenizer(DIR)`: the LR summarizer and a BPE tokenizer.
+- `read_labels(PATH)`: labels.parquet from `jobmatch label`.
+- `load_preprocess(DIR, budget)`: the summarizer as the query path runs it, and its identity.
+
+Preprocessing identity. What the encoder of an index reads is "summary of `budget` tokens by
+this summarizer, counted in this tokenizer": `preprocess_id` writes it as
+`summarizer:<sha256 of its files, 16 hex>/budget:<B>/tokenizer:<sha256 of bpe.model, 16 hex>`.
+The index manifest stores it, the production model records the one of the summaries it was
+trained on, and `pipelines.retrieval.recommend.check_compatible` refuses any query path whose
+id differs, part by part.
+
+>>> preprocess_id("0123456789abcdef0000", 200, "fedcba98765432100000")
+'summarizer:0123456789abcdef/budget:200/tokenizer:fedcba9876543210'
+>>> parse_preprocess_id("summarizer:ab/budget:200/tokenizer:cd")
+{'summarizer': 'ab', 'budget': '200', 'tokenizer': 'cd'}
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dssm.errors import DataError, JobmatchError
+
+Preprocess = Callable[[pd.DataFrame, str], pd.DataFrame]
+"""(frame, kind) -> the frame with its text replaced (e.g. by a budgeted summary); same rows and columns."""
+
+
+def _folder(path: str | Path, what: str) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise JobmatchError(f"{path}: {what} directory not found")
+    return path
+
+
+def load_encoder(model_dir: str | Path) -> Any:
+    """`dssm.encode.Encoder.load(model_dir)` after checking the folder (torch is imported here, lazily)."""
+    from dssm.encode import Encoder
+
+    return Encoder.load(_folder(model_dir, "model"))
+
+
+def load_summarizer(summarizer_dir: str | Path) -> Any:
+    """`summarizer.model.Summarizer.load(summarizer_dir)`."""
+    from summarizer.model import Summarizer
+
+    return Summarizer.load(_folder(summarizer_dir, "summarizer"))
+
+
+def load_tokenizer(tokenizer_dir: str | Path) -> Any:
+    """`dssm.tokenizer.Tokenizer.load(tokenizer_dir)`."""
+    from dssm.tokenizer import Tokenizer
+
+    return Tokenizer.load(_folder(tokenizer_dir, "tokenizer"))
+
+
+def read_labels(path: str | Path) -> pd.DataFrame:
+    """labels.parquet of `jobmatch label`, doc ids as strings; one-line errors for a missing file or column."""
+    from summarizer.labels import LABEL_COLUMNS
+
+    path = Path(path)
+    if not path.is_file():
+        raise JobmatchError(f"{path}: labels not found (make them with `jobmatch label`)")
+    labels = pd.read_parquet(path)
+    if missing := [c for c in LABEL_COLUMNS if c not in labels.columns]:
+        raise DataError(str(path), missing[0], "missing column (not a labels.parquet from `jobmatch label`)")
+    labels["doc_id"] = labels["doc_id"].astype("str")
+    return labels
+
+
+def folder_hash(folder: str | Path) -> str:
+    """sha256 over the names and bytes of every file below `folder`, in sorted order."""
+    h = hashlib.sha256()
+    for p in sorted(Path(folder).rglob("*")):
+        if p.is_file():
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def preprocess_id(summarizer_hash: str, budget: int, tokenizer_hash: str) -> str:
+    """The identity of "summary of `budget` tokens by this summarizer in this tokenizer" (module docstring)."""
+    return f"summarizer:{summarizer_hash[:16]}/budget:{int(budget)}/tokenizer:{tokenizer_hash[:16]}"
+
+
+def parse_preprocess_id(pid: str | None) -> dict[str, str]:
+    """A preprocess id split into its parts ({} for None: original texts)."""
+    if not pid:
+        return {}
+    return dict(part.partition(":")[::2] for part in str(pid).split("/"))
+
+
+def load_preprocess(summarizer_dir: str | Path | None, budget: int | None = None) -> tuple[Preprocess | None, str | None]:
+    """`--summarizer DIR` -> (preprocess, its preprocess id); (None, None) without one.
+
+    budget: tokens per summary; None = the budget saved with the summarizer (`SummarizerConfig.budget`).
+    """
+    if summarizer_dir is None:
+        return None, None
+    from summarizer.summarize import summarize_frame
+
+    summ = load_summarizer(summarizer_dir)
+    tokenizer = summ.load_tokenizer()
+    budget = summ.cfg.budget if budget is None else int(budget)
+    if budget < 1:
+        raise JobmatchError(f"summary budget must be >= 1, got {budget}")
+
+    def preprocess(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+        return summarize_frame(df, kind, summ, tokenizer, budget=budget)
+
+    return preprocess, preprocess_id(folder_hash(summarizer_dir), budget, tokenizer.model_hash)

@@ -1,0 +1,24 @@
+"""Held-out documents chosen by id hash: the one document split (summarizer training and evaluation, the semi-synthetic
+market's left-out real vacancies). Users are split for training and evaluation by `dssm.pairs.split_resumes`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def holdout_mask(doc_ids: Sequence[str], share: float, salt: str = "") -> np.ndarray:
+    """Deterministic held-out documents: crc32(salt + doc_id) % 1000 < share * 1000 (stable across runs and machines).
+
+    `summarizer train/eval --holdout` use the unsalted split; `synth --vacancies-from ... --holdout`
+    salts it (`MARKET_HOLDOUT_SALT`) so that the summarizer's own held-out documents are not the
+    very vacancies the market already left out.
+    """
+    return np.fromiter((zlib.crc32(f"{salt}{d}".encode("utf-8")) % 1000 < share * 1000 for d in doc_ids), dtype=bool, count=len(doc_ids))
+
+
+MARKET_HOLDOUT_SALT = "market:"
+"""Salt of the real vacancies `synth --vacancies-from --holdout` leaves out of a semi-synthetic market."""

@@ -1,0 +1,1 @@
+"""A/B experiments: per-user analysis (SRM, Welch, delta, CUPED, Holm), its report, and the offline replay simulator."""

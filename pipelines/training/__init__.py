@@ -1,0 +1,1 @@
+"""Training wing: tokenizer, DSSM towers (teacher, production, control), attention labels, the LR summarizer, summaries."""
