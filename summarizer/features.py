@@ -97,7 +97,7 @@ class SentenceFeaturizer:
 
     def matrix(self, docs: Sequence[Sequence[Sequence[int]]]) -> sp.csr_matrix:
         """All sentences of `docs`, stacked in document then sentence order: CSR (sum S, n_features)."""
-        rows, cols, vals, dense, offset = [], [], [], [], 0
+        rows, cols, dense, offset = [], [], [], 0
         for doc in docs:
             sent, tok = self._pairs(doc)
             rows.append(sent + offset)
