@@ -4,6 +4,7 @@ and what goes wrong is one line naming the folder.
 - `load_encoder(MODEL)`: a trained DSSM (`dssm.encode.Encoder`), the one path every stage uses.
 - `load_summarizer(DIR)` / `load_tokenizer(DIR)`: the LR summarizer and a BPE tokenizer.
 - `read_labels(PATH)`: labels.parquet from `jobmatch label`.
+- `read_split(MODEL)` / `trained_on(MODEL)`: the resumes a model held out, and the preprocessing of the texts it was trained on.
 - `load_preprocess(DIR, budget)`: the summarizer as the query path runs it, and its identity.
 
 Preprocessing identity. What the encoder of an index reads is "summary of `budget` tokens by
@@ -22,6 +23,7 @@ id differs, part by part.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,9 @@ from typing import Any
 import pandas as pd
 
 from dssm.errors import DataError, JobmatchError
+
+SPLIT_FILE = "split.json"
+"""In a model dir: the resumes `jobmatch train` held out (`val_resume_ids`), so every evaluation holds out the same ones."""
 
 Preprocess = Callable[[pd.DataFrame, str], pd.DataFrame]
 """(frame, kind) -> the frame with its text replaced (e.g. by a budgeted summary); same rows and columns."""
@@ -76,6 +81,32 @@ def read_labels(path: str | Path) -> pd.DataFrame:
     return labels
 
 
+def read_split(model_dir: str | Path) -> list[str]:
+    """Held-out resume ids recorded by `jobmatch train` in MODEL/split.json (`val_resume_ids`)."""
+    path = Path(model_dir) / SPLIT_FILE
+    if not path.exists():
+        raise JobmatchError(f"{path}: not found (train the model with `jobmatch train`, which records its held-out resumes)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        ids = data["val_resume_ids"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise JobmatchError(f"{path}: expected JSON with a 'val_resume_ids' list ({e})") from e
+    return [str(x) for x in ids]
+
+
+def trained_on(model_dir: str | Path) -> dict[str, Any] | None:
+    """The preprocessing record of the summaries a model was trained on (`jobmatch train` keeps it), None for original texts."""
+    import yaml
+
+    from dssm.model_io import CONFIG
+
+    path = Path(model_dir) / CONFIG
+    if not path.is_file():
+        return None
+    meta = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("_meta") or {}
+    return meta.get("preprocess")
+
+
 def folder_hash(folder: str | Path) -> str:
     """sha256 over the names and bytes of every file below `folder`, in sorted order."""
     h = hashlib.sha256()
@@ -96,6 +127,19 @@ def parse_preprocess_id(pid: str | None) -> dict[str, str]:
     if not pid:
         return {}
     return dict(part.partition(":")[::2] for part in str(pid).split("/"))
+
+
+def preprocess_differences(a: str | None, b: str | None, a_side: str, b_side: str) -> list[str]:
+    """The parts in which two preprocess ids differ, each as "budget 300 (query) vs 200 (index)"; [] when they agree.
+
+    >>> preprocess_differences("summarizer:ab/budget:300/tokenizer:cd", "summarizer:ab/budget:200/tokenizer:cd", "query", "index")
+    ['budget 300 (query) vs 200 (index)']
+    """
+    pa, pb = parse_preprocess_id(a), parse_preprocess_id(b)
+    if pa == pb:
+        return []
+    parts = [f"{k} {pa.get(k, 'none')} ({a_side}) vs {pb.get(k, 'none')} ({b_side})" for k in ("summarizer", "budget", "tokenizer") if pa.get(k) != pb.get(k)]
+    return parts or [f"{a!r} ({a_side}) vs {b!r} ({b_side})"]
 
 
 def load_preprocess(summarizer_dir: str | Path | None, budget: int | None = None) -> tuple[Preprocess | None, str | None]:

@@ -31,7 +31,6 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from dssm.config import load_model_config
 from dssm.errors import JobmatchError
 from dssm.io import config_to_dict, load_config, versions, write_json
 from dssm.tokenizer import TokenizerConfig
@@ -115,10 +114,6 @@ def has_truth(data: Path) -> bool:
     return (data / "truth" / "config.yaml").is_file()
 
 
-def _train(data: Path, preset: str, out: Path, tokenizer_dir: Path) -> dict[str, Any]:
-    return train(data, load_model_config(preset), out, tokenizer_dir=tokenizer_dir)
-
-
 def plan(cfg: DemoConfig) -> list[Stage]:
     """The demo's stages in order."""
     run, data = cfg.out, market_dir(cfg)
@@ -130,15 +125,15 @@ def plan(cfg: DemoConfig) -> list[Stage]:
     stages += [
         Stage("validate", validate_dir, {"root": data}),
         Stage("tokenizer", train_tokenizer, {"cfg": TokenizerConfig(vocab_size=cfg.vocab_size), "data": data, "out": tok}, [tok]),
-        Stage("teacher", _train, {"data": data, "preset": cfg.teacher, "out": run / "teacher", "tokenizer_dir": tok}, [run / "teacher"]),
+        Stage("teacher", train, {"data": data, "config": cfg.teacher, "out": run / "teacher", "tokenizer_dir": tok}, [run / "teacher"]),
         Stage("label", label, {"rule": load_config(LabelRule, CONFIG_DIR / "labels.yaml"), "teacher": run / "teacher", "data": data, "out": labels}, [labels]),
         Stage("summarizer", train_summarizer, {"cfg": load_config(SummarizerConfig, CONFIG_DIR / "default.yaml"), "labels": labels, "data": data,
                                                "tokenizer": tok, "out": run / "summarizer"}, [run / "summarizer"]),
         Stage("summarize", summarize, {"cfg": SummarizeConfig(), "data": data, "out": run / "summaries", "summarizer_dir": run / "summarizer"}, [run / "summaries"]),
         Stage("summarize_textrank", summarize, {"cfg": SummarizeConfig(method="textrank"), "data": data, "out": run / "summaries_textrank", "tokenizer_dir": tok},
               [run / "summaries_textrank"]),
-        Stage("production", _train, {"data": run / "summaries", "preset": cfg.production, "out": run / "production", "tokenizer_dir": tok}, [run / "production"]),
-        Stage("control", _train, {"data": data, "preset": cfg.production, "out": run / "control", "tokenizer_dir": tok}, [run / "control"]),
+        Stage("production", train, {"data": run / "summaries", "config": cfg.production, "out": run / "production", "tokenizer_dir": tok}, [run / "production"]),
+        Stage("control", train, {"data": data, "config": cfg.production, "out": run / "control", "tokenizer_dir": tok}, [run / "control"]),
         Stage("index", build_vacancy_index, {"cfg": IndexConfig(), "model_dir": run / "production", "data": data, "out": run / "index",
                                              "summarizer_dir": run / "summarizer"}, [run / "index"]),
         Stage("evaluate", run_evaluation, {"cfg": EvalConfig(n_boot=cfg.n_boot), "data": data, "run": run, "index": {"treatment": run / "index"}}, [run / "reports"]),

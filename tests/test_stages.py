@@ -12,7 +12,7 @@ import pytest
 from dssm.config import load_model_config
 from dssm.errors import JobmatchError
 from dssm.tokenizer import TokenizerConfig
-from pipelines.artifacts import load_encoder, load_preprocess, parse_preprocess_id
+from pipelines.artifacts import load_encoder, load_preprocess, parse_preprocess_id, trained_on
 from pipelines.data.contract import validate_dir
 from pipelines.data.dataset import PREPROCESS_FILE, load_dataset
 from pipelines.evaluation.ab.analysis import ABConfig, analyze_log
@@ -22,7 +22,7 @@ from pipelines.evaluation.evaluate import EvalConfig, run_evaluation
 from pipelines.retrieval.encode import encode
 from pipelines.retrieval.index import IndexConfig, VacancyIndex
 from pipelines.retrieval.recommend import Recommender, preprocess_for_manifest
-from pipelines.retrieval.refresh import build_vacancy_index, refresh_index, trained_on
+from pipelines.retrieval.refresh import build_vacancy_index, refresh_index
 from pipelines.training.dssm import train
 from pipelines.training.labels import label
 from pipelines.training.summarizer import SummarizeConfig, summarize, train_summarizer

@@ -72,7 +72,7 @@ def replicate(base: np.ndarray, n: int, noise: float, seed: int) -> np.ndarray:
 def real_vectors(model: Path, data: Path, limit: int | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """(vacancy embeddings, resume embeddings, description) from a trained model on a dataset."""
     from pipelines.data.dataset import load_dataset
-    from pipelines.retrieval.recommend import load_encoder
+    from pipelines.artifacts import load_encoder
 
     enc = load_encoder(model)
     ds = load_dataset(data)

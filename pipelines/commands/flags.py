@@ -92,13 +92,12 @@ def _none_or(convert: Any) -> Any:
     return parse
 
 
-def flag_name(name: str, prefix: str = "") -> str:
-    """Field `max_epochs` -> `--max-epochs` (with `prefix` "train." -> `--train.max-epochs`)."""
-    return "--" + prefix + name.replace("_", "-")
+def flag_name(name: str) -> str:
+    """Field `max_epochs` -> `--max-epochs`."""
+    return "--" + name.replace("_", "-")
 
 
-def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), prefix: str = "",
-                     rename: dict[str, str] | None = None) -> None:
+def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), rename: dict[str, str] | None = None) -> None:
     """One flag per field of dataclass `cls` (nested dataclass fields are skipped: they come from `--config`).
 
     `skip`: fields that get no flag (the command sets them otherwise). `rename`: field -> flag name
@@ -117,7 +116,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str
             continue
         default = _default(f)
         shown = "required" if default is dataclasses.MISSING else f"default: {default}"
-        kwargs: dict[str, Any] = {"dest": prefix.replace(".", "__") + f.name, "default": argparse.SUPPRESS,
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS,
                                   "help": f"{docs.get(f.name, f.name)} ({shown})".replace("%", "%%")}
         origin = typing.get_origin(hint)
         if hint is bool:
@@ -132,21 +131,19 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str
             kwargs["type"] = _none_or(convert) if optional else convert
             kwargs["metavar"] = getattr(convert, "__name__", "VALUE").upper()
         name = rename.get(f.name, f.name)
-        parser.add_argument(flag_name(name, prefix), **kwargs)
+        parser.add_argument(flag_name(name), **kwargs)
 
 
-def given_flags(cls: type, args: argparse.Namespace, prefix: str = "") -> dict[str, Any]:
+def given_flags(cls: type, args: argparse.Namespace) -> dict[str, Any]:
     """The fields of `cls` the user set on the command line (flags added by `add_config_flags`)."""
-    dest = prefix.replace(".", "__")
-    return {f.name: getattr(args, dest + f.name) for f in dataclasses.fields(cls) if hasattr(args, dest + f.name)}
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
 
 
-def config_from_args(cls: type[T], args: argparse.Namespace, base: T | None = None, prefix: str = "", **fixed: Any) -> T:
-    """`base` (a config loaded from `--config`, else the dataclass defaults) with the given flags and `fixed` laid over it.
+def config_from_args(cls: type[T], args: argparse.Namespace, base: T | None = None) -> T:
+    """`base` (a config loaded from `--config`, else the dataclass defaults) with the given flags laid over it.
 
     Validation is the dataclass's own (`__post_init__`); a bad value is a one-line JobmatchError naming the field.
     """
     values = config_to_dict(base) if base is not None else {}
-    values.update(given_flags(cls, args, prefix))
-    values.update(fixed)
+    values.update(given_flags(cls, args))
     return config_from_dict(cls, values, "command-line flags")

@@ -65,6 +65,11 @@ class Dataset:
     interactions: pd.DataFrame | None
     """One row per event; None when the folder has no interactions.parquet."""
 
+    @property
+    def documents(self) -> dict[str, pd.DataFrame]:
+        """kind -> its table, for the two document kinds: {"vacancies": ..., "resumes": ...}."""
+        return {"vacancies": self.vacancies, "resumes": self.resumes}
+
 
 def load_dataset(root: str | Path, validate: bool = True) -> Dataset:
     """Read a dataset folder; with `validate` (default) raise `DataError` on any contract violation."""

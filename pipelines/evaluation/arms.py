@@ -8,7 +8,6 @@ must hold out the same resumes (`held_out_from_arms`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,16 +18,13 @@ import pandas as pd
 
 from dssm import schema
 from dssm.errors import DataError, JobmatchError
-from pipelines.artifacts import load_encoder
-from pipelines.evaluation import baselines
+from pipelines.artifacts import load_encoder, read_split
 from pipelines.evaluation import metrics as M
 from pipelines.retrieval.index import VacancyIndex
 
 BASELINES = ("tfidf", "bm25", "popularity")
 """Arms that need no trained model."""
 KINDS = ("dssm", *BASELINES)
-SPLIT_FILE = "split.json"
-"""Where `jobmatch train` records the resumes it held out (MODEL/split.json)."""
 
 
 @dataclass(frozen=True)
@@ -160,19 +156,6 @@ def drop_excluded(ranked: np.ndarray, exclude: Sequence[np.ndarray] | None, k: i
     return out
 
 
-def read_split(model_dir: str | Path) -> list[str]:
-    """Held-out resume ids recorded by `jobmatch train` in MODEL/split.json (`val_resume_ids`)."""
-    path = Path(model_dir) / SPLIT_FILE
-    if not path.exists():
-        raise JobmatchError(f"{path}: not found (train the model with `jobmatch train`, which records its held-out resumes)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        ids = data["val_resume_ids"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise JobmatchError(f"{path}: expected JSON with a 'val_resume_ids' list ({e})") from e
-    return [str(x) for x in ids]
-
-
 def held_out_from_arms(arms: Mapping[str, ArmSpec], control: str = "control") -> list[str] | None:
     """Held-out resume ids for evaluation, from the model arms' split.json files.
 
@@ -245,6 +228,8 @@ def index_search(index_dir: Path, model_hash: str, vacancy_ids: np.ndarray) -> C
 
 def build_scorer(spec: ArmSpec, vacancies: pd.DataFrame, resumes: pd.DataFrame, train_interactions: pd.DataFrame | None) -> Scorer:
     """A `Scorer` for `resumes` (the query rows) against `vacancies` (the catalogue, in row order)."""
+    from pipelines.evaluation import baselines  # scikit-learn: imported when an arm is scored, not at every `jobmatch` start
+
     if spec.kind == "dssm":
         enc = load_encoder(spec.model_dir)
         vac = corpus_frame(vacancies, spec.corpus_dir, "vacancies")

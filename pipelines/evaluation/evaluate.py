@@ -49,11 +49,10 @@ import pandas as pd
 from dssm import schema
 from dssm.errors import DataError, JobmatchError
 from dssm.io import progress, versions, write_parquet
+from dssm.pairs import split_resumes
 from pipelines.evaluation import metrics as M
 from pipelines.evaluation.arms import BASELINES, ArmSpec, Scorer, build_scorer, held_out_from_arms
 from pipelines.evaluation.stats import bootstrap_ci, bootstrap_p_value, paired_bootstrap, percentile_interval, weighted_bootstrap
-
-
 
 
 @dataclass
@@ -103,35 +102,18 @@ class EvalConfig:
             raise ValueError(f"mode must be auto, ranking or outcomes, got {self.mode!r}")
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 # ----------------------------------------------------------------------------- splits and data
-
-
-
-
 
 
 def split_interactions(interactions: pd.DataFrame, how: str = "user", test_fraction: float = 0.2, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(train, test) interactions.
 
-    'user': a seeded `test_fraction` of the resumes that have a positive event is held out with all
-    its interactions (`dssm.pairs.split_resumes`, the split `jobmatch train` holds out users by). 'time': interactions at or after the (1 − test_fraction)
-    quantile of `ts` are the test part (rows without ts stay in train).
+    'user': a seeded `test_fraction` of the resumes that have a positive event is held out with
+    all its interactions (`dssm.pairs.split_resumes`, the split `jobmatch train` holds users out by).
+    'time': interactions at or after the (1 − test_fraction) quantile of `ts` are the test part
+    (rows without ts stay in train).
     """
     if how == "user":
-        from dssm.pairs import split_resumes
-
         pos = interactions[interactions[schema.EVENT].isin(schema.POSITIVE_EVENTS)]
         held = set(split_resumes(pos[schema.RESUME_ID].astype(str).unique(), test_fraction, seed))
         mask = interactions[schema.RESUME_ID].astype(str).isin(held)
@@ -145,19 +127,7 @@ def split_interactions(interactions: pd.DataFrame, how: str = "user", test_fract
     return interactions[~mask].reset_index(drop=True), interactions[mask].reset_index(drop=True)
 
 
-
-
-
-
-
-
 # ----------------------------------------------------------------------------- statistics
-
-
-
-
-
-
 
 
 def _weighted_summary(values: Mapping[str, np.ndarray], weights: np.ndarray, reference: str | None, cfg: EvalConfig) -> tuple[dict, dict]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 _RANK_CHUNK_CELLS = 8_000_000
 """rank_all scores at most this many (query, item) pairs at a time (about 32 MB of float32)."""
@@ -88,7 +87,9 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     n_neg = len(y) - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    r = stats.rankdata(s)  # average ranks for ties
+    from scipy.stats import rankdata  # imported where used (see `pipelines.evaluation.stats`)
+
+    r = rankdata(s)  # average ranks for ties
     u = r[y].sum() - n_pos * (n_pos + 1) / 2.0
     return float(u / (n_pos * n_neg))
 
@@ -107,14 +108,6 @@ def gauc(scores_by_user: Sequence[np.ndarray], labels_by_user: Sequence[np.ndarr
             num += len(y) * a
             den += len(y)
     return float(num / den) if den else float("nan")
-
-
-
-
-
-
-
-
 
 
 def rank_all(query_emb: np.ndarray, item_emb: np.ndarray, k: int, exclude: Sequence[np.ndarray] | None = None) -> np.ndarray:

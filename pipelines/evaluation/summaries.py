@@ -30,7 +30,6 @@ from summarizer.model import Summarizer
 from summarizer.summarize import select_documents, selection_texts
 
 
-
 def section_precision_recall(doc_ids: Sequence[str], selections: Sequence[Sequence[tuple[int, int]]], truth: pd.DataFrame, kind: str,
                              informative: Sequence[str] | None = None) -> dict[str, float]:
     """Micro precision/recall/F1 of selected sentences vs informative ground-truth sections (title excluded).
@@ -56,8 +55,6 @@ def section_precision_recall(doc_ids: Sequence[str], selections: Sequence[Sequen
     p = tp / n_sel if n_sel else 0.0
     r = tp / n_inf if n_inf else 0.0
     return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "selected": n_sel, "informative": n_inf}
-
-
 
 
 def _skill_names(skills: Sequence[str] | None) -> list[str]:
@@ -147,8 +144,6 @@ def compare_methods(sentences: list[list[str]], docs: list[list[list[int]]], has
         texts, _ = selection_texts(sentences, docs, sel, tokenizer)
         out[m] = (sel, ["\n".join(t) for t in texts])
     return out
-
-
 
 
 def section_attention(labels: pd.DataFrame, truth: pd.DataFrame, kind: str = "vacancies") -> pd.DataFrame:
@@ -244,7 +239,7 @@ def evaluate_summaries(summarizer_dir: str | Path, data: str | Path, methods: Se
     tok = model.load_tokenizer()
     budget = model.cfg.budget if budget is None else int(budget)
     ds = load_dataset(data)
-    frames = {"vacancies": ds.vacancies, "resumes": ds.resumes}
+    frames = ds.documents
     excluded = load_dataset(exclude) if exclude is not None else None
     truth = read_truth_sentences(data)
     lab = read_labels(labels) if labels is not None else None
@@ -256,8 +251,7 @@ def evaluate_summaries(summarizer_dir: str | Path, data: str | Path, methods: Se
         ids, sents, docs = kind_documents(frames, tok, [kind])[kind]
         mask = holdout_mask(ids, holdout) if holdout > 0 else np.ones(len(ids), bool)
         if excluded is not None:
-            other = excluded.vacancies if kind == "vacancies" else excluded.resumes
-            mask &= ~np.isin(np.asarray(ids, dtype=str), other[schema.TABLES[kind][3]].astype(str).to_numpy())
+            mask &= ~np.isin(np.asarray(ids, dtype=str), excluded.documents[kind][schema.TABLES[kind][3]].astype(str).to_numpy())
         if not mask.any():
             continue
         sel_ids = [i for i, m in zip(ids, mask) if m]
@@ -294,7 +288,7 @@ def highlight_document(teacher: str | Path, summarizer_dir: str | Path, data: st
     from summarizer.summarize import select
 
     ds = load_dataset(data)
-    found = [(k, df[df[schema.TABLES[k][3]].astype(str) == str(doc_id)]) for k, df in (("vacancies", ds.vacancies), ("resumes", ds.resumes))]
+    found = [(k, df[df[schema.TABLES[k][3]].astype(str) == str(doc_id)]) for k, df in ds.documents.items()]
     found = [(k, row) for k, row in found if len(row)]
     if not found:
         raise DataError(str(data), "vacancy_id/resume_id", f"no document with id {doc_id!r}")

@@ -22,7 +22,7 @@ import pandas as pd
 from dssm import schema
 from dssm.errors import DataError, JobmatchError
 from dssm.io import write_parquet
-from pipelines.artifacts import Preprocess, load_encoder, load_preprocess, parse_preprocess_id
+from pipelines.artifacts import Preprocess, load_encoder, load_preprocess, parse_preprocess_id, preprocess_differences
 from pipelines.retrieval.index import Filters, VacancyIndex
 
 
@@ -50,11 +50,9 @@ def check_compatible(index: VacancyIndex, encoder: EncoderLike, preprocess_id: s
         )
     if int(encoder.dim) != int(m["dim"]):
         raise JobmatchError(f"query model dim {encoder.dim} != index dim {m['dim']}")
-    query, built = parse_preprocess_id(preprocess_id), parse_preprocess_id(m.get("preprocess_id"))
-    if query != built:
-        parts = [f"{k} {query.get(k, 'none')} (query) vs {built.get(k, 'none')} (index)" for k in ("summarizer", "budget", "tokenizer")
-                 if query.get(k) != built.get(k)] or [f"{preprocess_id!r} (query) vs {m.get('preprocess_id')!r} (index)"]
+    if parts := preprocess_differences(preprocess_id, m.get("preprocess_id"), "query", "index"):
         raise JobmatchError(f"query preprocessing differs from the one index {index.version} was built with: {'; '.join(parts)} (summarizer mismatch)")
+    query = parse_preprocess_id(preprocess_id)
     encoder_tok = getattr(encoder, "tokenizer_hash", None)
     if "tokenizer" in query and encoder_tok and not encoder_tok.startswith(query["tokenizer"]):
         raise JobmatchError(f"the summarizer counts tokens in tokenizer {query['tokenizer']}, the encoder reads tokenizer {encoder_tok[:16]}: "

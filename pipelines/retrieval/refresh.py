@@ -37,6 +37,8 @@ import pandas as pd
 
 from dssm.errors import JobmatchError
 from dssm.schema import VACANCY_ID
+from pipelines.artifacts import load_encoder, load_preprocess, parse_preprocess_id, preprocess_differences, trained_on
+from pipelines.data.dataset import load_dataset
 from pipelines.retrieval.index import (
     IndexConfig,
     VacancyIndex,
@@ -45,9 +47,10 @@ from pipelines.retrieval.index import (
     current_version,
     list_versions,
     read_manifest,
+    served_manifest,
     switch,
 )
-from pipelines.retrieval.recommend import EncoderLike, Preprocess
+from pipelines.retrieval.recommend import EncoderLike, Preprocess, preprocess_for_manifest
 
 log = logging.getLogger("jobmatch.refresh")
 LOG_FILE = "refresh_log.jsonl"
@@ -260,28 +263,20 @@ def versions_table(root: str | os.PathLike) -> list[dict[str, Any]]:
     return out
 
 
-def trained_on(model_dir: str | Path) -> dict[str, Any] | None:
-    """The preprocessing record of the summaries a model was trained on (`jobmatch train` keeps it), None for original texts."""
-    import yaml
-
-    path = Path(model_dir) / "config.yaml"
-    if not path.is_file():
-        return None
-    meta = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("_meta") or {}
-    return meta.get("preprocess")
+def _provenance(model_dir: str | Path, data: str | Path, summarizer_dir: str | Path | None) -> dict[str, str | None]:
+    """What a version's manifest records of where it came from (absolute paths; recommend and refresh reopen them)."""
+    return {"model_dir": str(Path(model_dir).resolve()), "data_dir": str(Path(data).resolve()),
+            "summarizer_dir": str(Path(summarizer_dir).resolve()) if summarizer_dir else None}
 
 
 def build_vacancy_index(cfg: IndexConfig, model_dir: str | Path, data: str | Path, out: str | Path, summarizer_dir: str | Path | None = None,
-                budget: int | None = None, switch: bool = True) -> RefreshReport:
+                        budget: int | None = None, switch: bool = True) -> RefreshReport:
     """Stage `index build`: embed every vacancy of `data` (summarized when `summarizer_dir` is given) into a new checked version under `out`.
 
     The summary budget is `budget`, else the one of the summaries the model was trained on, else
     the summarizer's own. A model trained on LR summaries is refused without that summarizer, or
     with another summarizer, budget or tokenizer: the vacancies must be cut the way its training data was.
     """
-    from pipelines.artifacts import load_encoder, load_preprocess, parse_preprocess_id
-    from pipelines.data.dataset import load_dataset
-
     model_dir, data = Path(model_dir), Path(data)
     record = trained_on(model_dir)
     learned = record.get("preprocess_id") if record and record.get("method") == "lr" else None
@@ -291,24 +286,16 @@ def build_vacancy_index(cfg: IndexConfig, model_dir: str | Path, data: str | Pat
         budget = int(parse_preprocess_id(learned)["budget"])
     encoder = load_encoder(model_dir)
     preprocess, pid = load_preprocess(summarizer_dir, budget)
-    if learned and pid != learned:
-        q, m = parse_preprocess_id(pid), parse_preprocess_id(learned)
-        diff = "; ".join(f"{k} {q.get(k)} (index) vs {m.get(k)} (model)" for k in ("summarizer", "budget", "tokenizer") if q.get(k) != m.get(k))
-        raise JobmatchError(f"{model_dir} was trained on other summaries than --summarizer {summarizer_dir} makes: {diff}")
+    if learned and (parts := preprocess_differences(pid, learned, "index", "model")):
+        raise JobmatchError(f"{model_dir} was trained on other summaries than --summarizer {summarizer_dir} makes: {'; '.join(parts)}")
     ds = load_dataset(data)
-    extra = {"model_dir": str(model_dir.resolve()), "data_dir": str(data.resolve()), "summarizer_dir": str(Path(summarizer_dir).resolve()) if summarizer_dir else None}
-    return refresh(ds.vacancies, out, encoder, cfg, preprocess, pid, ds.resumes, extra, full=True, switch_current=switch)
+    return refresh(ds.vacancies, out, encoder, cfg, preprocess, pid, ds.resumes, _provenance(model_dir, data, summarizer_dir), full=True, switch_current=switch)
 
 
 def refresh_index(cfg: IndexConfig, data: str | Path, run: str | Path, index_root: str | Path | None = None, model_dir: str | Path | None = None,
                   summarizer_dir: str | Path | None = None, full: bool = False) -> RefreshReport:
     """Stage `refresh`: bring RUN/index (or `index_root`) up to date with today's vacancies of `data`, with the served
     version's summarizer and budget unless `summarizer_dir` is given."""
-    from pipelines.artifacts import load_encoder
-    from pipelines.data.dataset import load_dataset
-    from pipelines.retrieval.index import served_manifest
-    from pipelines.retrieval.recommend import preprocess_for_manifest
-
     run = Path(run)
     root = Path(index_root) if index_root is not None else run / "index"
     model = Path(model_dir) if model_dir is not None else run / "production"
@@ -317,5 +304,4 @@ def refresh_index(cfg: IndexConfig, data: str | Path, run: str | Path, index_roo
     preprocess, pid = preprocess_for_manifest(summarizer_dir, manifest)
     summarizer = summarizer_dir or (manifest.get("summarizer_dir") if pid else None)
     ds = load_dataset(data)
-    extra = {"model_dir": str(model.resolve()), "data_dir": str(Path(data).resolve()), "summarizer_dir": str(Path(summarizer).resolve()) if summarizer else None}
-    return refresh(ds.vacancies, root, encoder, cfg, preprocess, pid, ds.resumes, extra, full=full)
+    return refresh(ds.vacancies, root, encoder, cfg, preprocess, pid, ds.resumes, _provenance(model, data, summarizer), full=full)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,15 +27,18 @@ import torch
 
 from dssm.batching import TokenStore
 from dssm.config import ModelConfig, load_model_config
-from dssm.datamodule import PairDataModule, TowerInputs
 from dssm.errors import JobmatchError
 from dssm.features import FeatureSpace
 from dssm.io import quiet, write_json
 from dssm.model_io import build_model, check_checkpoint, save_model
 from dssm.pairs import PairData, interaction_rows, split_resumes
 from dssm.schema import RESUME_ID, VACANCY_ID
+from pipelines.artifacts import SPLIT_FILE, read_split
 
-SPLIT_FILE, METRICS_FILE = "split.json", "train_metrics.json"
+if TYPE_CHECKING:
+    from dssm.datamodule import TowerInputs
+
+METRICS_FILE = "train_metrics.json"
 
 
 def split_positives(inter: pd.DataFrame, val_rows: np.ndarray) -> list[np.ndarray]:
@@ -83,6 +86,7 @@ def fit(
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+    from dssm.datamodule import PairDataModule
     from dssm.lightning_module import DSSMModule
 
     out = Path(out)
@@ -134,18 +138,17 @@ def fit(
     return metrics
 
 
-def load_or_train_tokenizer(ds: Any, cfg: ModelConfig, out: Path, tokenizer_dir: Path | None):
+def load_or_train_tokenizer(data: Path, cfg: ModelConfig, out: Path, tokenizer_dir: Path | None):
     """-> (Tokenizer, its dir). See the module docstring for the rule."""
-    from dssm.text import frame_documents
-    from dssm.tokenizer import Tokenizer
+    from dssm.tokenizer import Tokenizer, TokenizerConfig
+    from pipelines.training.tokenizer import train_tokenizer
 
     if tokenizer_dir is not None:
         return Tokenizer.load(tokenizer_dir), Path(tokenizer_dir)
     default = Path(out).parent / "tokenizer"
-    if default.exists():
-        return Tokenizer.load(default), default
-    texts = [" ".join(s) for kind, df in (("vacancies", ds.vacancies), ("resumes", ds.resumes)) for s in frame_documents(df, kind)]
-    return Tokenizer.train(texts, default, vocab_size=cfg.vacancy.vocab_size, seed=cfg.train.seed), default
+    if not default.exists():
+        train_tokenizer(TokenizerConfig(vocab_size=cfg.vacancy.vocab_size, seed=cfg.train.seed), data, default)
+    return Tokenizer.load(default), default
 
 
 def _store(tok: Any, df: pd.DataFrame, kind: str, max_len: int) -> TokenStore:
@@ -163,6 +166,7 @@ def train(
     max_epochs: int | None = None,
 ) -> dict[str, Any]:
     """Full run of `jobmatch train`: returns the metrics also written to train_metrics.json."""
+    from dssm.datamodule import TowerInputs
     from pipelines.data.dataset import load_dataset, read_preprocess
 
     out = Path(out)
@@ -172,7 +176,7 @@ def train(
     ds = load_dataset(data)
     if ds.interactions is None or len(ds.interactions) == 0:
         raise JobmatchError(f"{data}: no interactions.parquet (training needs response/invite events)")
-    tok, tok_dir = load_or_train_tokenizer(ds, cfg, out, Path(tokenizer_dir) if tokenizer_dir else None)
+    tok, tok_dir = load_or_train_tokenizer(Path(data), cfg, out, Path(tokenizer_dir) if tokenizer_dir else None)
     vocab = int(tok.vocab_size)
     tok_ref = str(Path(tok_dir).resolve()) if Path(tok_dir).is_absolute() else _relative(Path(tok_dir), out)
     cfg = replace(cfg, vacancy=replace(cfg.vacancy, vocab_size=vocab), resume=replace(cfg.resume, vocab_size=vocab), tokenizer=tok_ref)
@@ -182,9 +186,7 @@ def train(
     inter = interaction_rows(ds.interactions, vac_ids, res_ids)
     split_path = out / SPLIT_FILE
     if resume and split_path.exists():
-        import json
-
-        held = np.array(json.loads(split_path.read_text())["val_resume_ids"], dtype=object)
+        held = np.array(read_split(out), dtype=object)
     else:
         held = split_resumes(res_ids[np.unique(inter.loc[inter["positive"], "r"])].to_numpy(), cfg.train.val_fraction, cfg.train.seed)
     val_mask = res_ids.isin(held)

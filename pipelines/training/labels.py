@@ -49,7 +49,7 @@ def label(rule: LabelRule, teacher: str | Path, data: str | Path, out: str | Pat
     ds = load_dataset(data)
     enc = load_encoder(teacher)
     t0, parts, kinds = time.perf_counter(), [], {}
-    for kind, df in (("vacancies", ds.vacancies), ("resumes", ds.resumes)):
+    for kind, df in ds.documents.items():
         if df.empty:
             continue
         _, attn, sent = enc.embed_with_attention(df, kind, batch_size=batch_size)

@@ -62,7 +62,7 @@ def train_summarizer(cfg: SummarizerConfig, labels: str | Path, data: str | Path
     lab = read_labels(labels)
     tok = load_tokenizer(tokenizer)
     ds = load_dataset(data)
-    frames = {"vacancies": ds.vacancies, "resumes": ds.resumes}
+    frames = ds.documents
     kinds = [k for k in ("vacancies", "resumes") if k in set(lab["kind"]) and not frames[k].empty]
     if not kinds:
         raise DataError(str(labels), "kind", "no labelled kind matches a non-empty table of the dataset")
@@ -135,7 +135,7 @@ def summarize(cfg: SummarizeConfig, data: str | Path, out: str | Path, summarize
     budget = int(cfg.budget) if cfg.budget is not None else (model.cfg.budget if model is not None else SummarizerConfig().budget)
     ds = load_dataset(data)
     t0, texts, stats = time.perf_counter(), {}, {}
-    for kind, df in (("vacancies", ds.vacancies), ("resumes", ds.resumes)):
+    for kind, df in ds.documents.items():
         if df.empty or (cfg.method == "lr" and kind not in model.kinds):
             texts[kind] = df
             continue

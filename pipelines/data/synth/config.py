@@ -135,7 +135,6 @@ def boilerplate_preset(value: str) -> tuple[float, int]:
     return x, 0
 
 
-
 TRUTH_DIR = "truth"
 VACANCY_PROFILES = "vacancy_profiles.parquet"
 RESUME_PROFILES = "resume_profiles.parquet"

@@ -44,7 +44,6 @@ from dssm.io import config_to_dict, versions, write_bytes, write_json, write_tex
 from pipelines.evaluation.stats import bootstrap_diff, cuped_theta, delta_test, holm, srm_test, welch
 
 
-
 @dataclass
 class ABConfig:
     """How to read the log and which tests to run."""
@@ -83,25 +82,6 @@ class ABConfig:
                 raise ValueError(f"{name} must be in (0, 1), got {getattr(self, name)}")
         if self.n_boot < 10:
             raise ValueError(f"n_boot must be >= 10, got {self.n_boot}")
-
-
-# ----------------------------------------------------------------------------- statistics
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # ----------------------------------------------------------------------------- input checks and aggregation
