@@ -91,9 +91,12 @@ class Encoder:
         """Raw documents of `kind` ("vacancies"/"resumes") -> (N, D) float32 unit rows, in df order."""
         return self.embed_documents(self.tokenize(df, kind), df, kind, batch_size)
 
-    def embed_with_attention(self, df: pd.DataFrame, kind: str, batch_size: int = 64) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
-        """-> emb (N, D), per-doc attention (T_i,) summing to 1, per-doc sentence index (T_i,) of each token."""
-        store = TokenStore.from_documents(self.tokenize(df, kind), self._tower_cfg(kind).max_len)
+    def embed_with_attention(self, df: pd.DataFrame, kind: str, batch_size: int = 64,
+                             docs: list[list[list[int]]] | None = None) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """-> emb (N, D), per-doc attention (T_i,) summing to 1, per-doc sentence index (T_i,) of each token.
+
+        `docs`: the documents of `df` already tokenised (`tokenize`), to skip doing it again."""
+        store = TokenStore.from_documents(self.tokenize(df, kind) if docs is None else docs, self._tower_cfg(kind).max_len)
         emb, attn = self._run(store, df, kind, batch_size, attention=True)
         sent = [store.doc(i)[1].astype(np.int64) for i in range(len(store))]
         return emb, attn, sent

@@ -41,12 +41,55 @@ def progress(iterable: Iterable[T], **kwargs: Any) -> Iterator[T]:
     return iter(tqdm(iterable, **kwargs))
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two existing paths (Linux renameat2 RENAME_EXCHANGE); False where the system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fn = getattr(libc, "renameat2", None)
+    if fn is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    if ctypes.get_errno() in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this file system cannot exchange
+        return False
+    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(b))
+
+
+def replace_path(new: Path, path: Path) -> None:
+    """Put `new` (a file or a complete folder) at `path`, replacing what is there in one step.
+
+    A folder replacing a folder is swapped with renameat2(RENAME_EXCHANGE), so at every instant
+    `path` holds either the old or the new folder whole; where the file system cannot exchange,
+    the old folder is moved aside first (a window of two renames in which `path` is absent).
+    """
+    if new.is_dir() and path.is_dir():
+        if _exchange(new, path):
+            shutil.rmtree(new, ignore_errors=True)
+            return
+        old = path.parent / f".{path.name}.old.{os.getpid()}"
+        os.replace(path, old)
+        os.replace(new, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, path)
+
+
+def staging_dir(path: str | os.PathLike) -> Path:
+    """The hidden sibling `.NAME.partial` in which a long stage builds `path` (kept after a crash so `--resume` finds it)."""
+    path = Path(path)
+    return path.parent / f".{path.name}.partial"
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+    """Yield a temporary path beside `path`; put it onto `path` only if the block succeeds (`replace_path`).
 
-    Works for files and directories. An existing directory at `path` is replaced
-    (moved aside, then removed) only after the new one is complete.
+    Works for files and directories: a killed or failed block leaves the previous artifact
+    untouched and nothing under the final name.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,15 +99,36 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield target
         if not target.exists():
             raise JobmatchError(f"internal error: nothing was written for {path}")
-        if target.is_dir() and path.is_dir():
-            old = path.parent / f".{path.name}.old.{os.getpid()}"
-            os.replace(path, old)
-            os.replace(target, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(target, path)
+        replace_path(target, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = (), force: bool = False) -> Path:
+    """Refuse to write `out` over something that must survive; -> `out` as a Path.
+
+    `out` may not be, contain or lie inside any of `inputs` (a stage never writes into what it
+    reads), and an existing `out` is replaced only with `force` (the CLI's `--force`).
+
+    >>> check_output("/tmp/run/summaries", ["/tmp/run/market"])
+    PosixPath('/tmp/run/summaries')
+    >>> check_output("/tmp/run/market", ["/tmp/run/market"])
+    Traceback (most recent call last):
+    ...
+    dssm.errors.JobmatchError: output /tmp/run/market is the input /tmp/run/market: choose another output (nothing was written)
+    """
+    out = Path(out)
+    target = out.resolve()
+    for inp in inputs:
+        if inp is None:
+            continue
+        src = Path(inp).resolve()
+        relation = "is" if target == src else "lies inside" if src in target.parents else "contains" if target in src.parents else None
+        if relation:
+            raise JobmatchError(f"output {out} {relation} the input {inp}: choose another output (nothing was written)")
+    if out.exists() and not force:
+        raise JobmatchError(f"{out} already exists; pass --force to replace it (it is replaced whole, only once the new one is complete)")
+    return out
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -40,7 +40,6 @@ import heapq
 import os
 import random
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass

@@ -251,11 +251,11 @@ def test_report_and_cli_end_to_end(tmp_path, capsys):
     control.to_parquet(tmp_path / "c.parquet")
     treatment.to_parquet(tmp_path / "t.parquet")
     assert main(["ab", "simulate", "--data", str(data), "--control", str(tmp_path / "c.parquet"), "--treatment", str(tmp_path / "t.parquet"),
-                 "--utility", str(data / "truth" / "utility.parquet"), "--json"]) == 0
+                 "--utility", str(data / "truth" / "utility.parquet"), "--out", str(tmp_path / "ab"), "--json"]) == 0
     truth = json.loads(capsys.readouterr().out)
-    assert truth["metrics"]["responses"]["ate"] > 0 and (data / "ab" / "events.parquet").exists()
+    assert truth["metrics"]["responses"]["ate"] > 0 and (tmp_path / "ab" / "events.parquet").exists()
     out = tmp_path / "rep"
-    argv = ["ab", "analyze", "--log", str(data / "ab" / "events.parquet"), "--metrics", "responses,views,invites",
+    argv = ["ab", "analyze", "--log", str(tmp_path / "ab" / "events.parquet"), "--metrics", "responses,views,invites",
             "--ratio", "responses/views", "--covariate", "responses=pre_responses", "--n-boot", "200", "--out", str(out)]
     assert main(argv) == 0
     text = capsys.readouterr().out

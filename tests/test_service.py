@@ -59,8 +59,9 @@ def test_resume_body_and_input_errors(setup):
         ({"resume_id": "r001", "k": "ten"}, 422, None),
         ({"resume_id": "r001", "resume": {"title": "a", "text": "b"}}, 422, "exactly one"),
         ({}, 422, "exactly one"),
-        ({"resume": {"title": "a", "text": ""}}, 422, "empty resume text"),
-        ({"resume": {"title": "a", "text": "b", "age": 3}}, 422, "unknown resume field"),
+        ({"resume": {"title": "a", "text": ""}}, 422, "body.resume.text"),
+        ({"resume": {"title": "a", "text": " <p> </p> "}}, 422, "empty resume text"),
+        ({"resume": {"title": "a", "text": "b", "age": 3}}, 422, "body.resume.age: Extra inputs are not permitted"),
         ({"resume_id": "r001", "filters": {"salary_min": -5}}, 422, None),
         ({"resume_id": "r001", "colour": "red"}, 422, None),
     ]
@@ -69,7 +70,38 @@ def test_resume_body_and_input_errors(setup):
         assert r.status_code == status, body
         if text:
             assert text in r.json()["detail"]
-    assert client.post("/recommend", content=b"{not json", headers={"content-type": "application/json"}).status_code == 422
+    r = client.post("/recommend", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and isinstance(r.json()["detail"], str) and "\n" not in r.json()["detail"]
+
+
+@pytest.mark.parametrize("field,value,where", [
+    ("salary", "1e400", "body.resume.salary"),  # JSON 1e400 is an infinite float: once answered 200 with a null score for every item
+    ("salary", "-5", "body.resume.salary"),
+    ("experience_years", "-3", "body.resume.experience_years"),  # once accepted
+    ("salary", "NaN", "body.resume.salary"),
+])
+def test_non_finite_or_negative_amounts_are_refused(setup, field, value, where):
+    *_, client = setup
+    raw = '{"resume": {"title": "Python", "text": "x", "%s": %s}}' % (field, value)
+    r = client.post("/recommend", content=raw.encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"].startswith(where), r.text
+
+
+def test_large_bodies_and_texts_are_refused(tmp_path, monkeypatch):
+    """A 10 MB resume once took 10.4 s of CPU and was answered: the body limit answers 413 unread; a text over MAX_TEXT_CHARS is 422."""
+    from fastapi.testclient import TestClient
+
+    from pipelines.retrieval.service import MAX_TEXT_CHARS
+
+    vac, res = market(50, 5)
+    refresh(vac, tmp_path / "index", HashEncoder(), resumes=res)
+    client = TestClient(create_app(ServingState(tmp_path / "index", lambda m: HashEncoder()), max_body_bytes=200_000))
+    big = json.dumps({"resume": {"title": "a", "text": "слово " * 2_000_000}})
+    r = client.post("/recommend", content=big.encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "over 200000 bytes" in r.json()["detail"]
+    long_text = {"resume": {"title": "a", "text": "a" * (MAX_TEXT_CHARS + 1)}}
+    r = TestClient(create_app(ServingState(tmp_path / "index", lambda m: HashEncoder()))).post("/recommend", json=long_text)
+    assert r.status_code == 422 and r.json()["detail"].startswith("body.resume.text")
 
 
 def test_new_current_is_picked_up_without_dropping_requests(setup):

@@ -70,7 +70,7 @@ def test_training_is_deterministic_across_processes(tmp_path):
     )
     hashes = set()
     for i, seed in enumerate(("0", "12345")):
-        out = subprocess.run(
+        subprocess.run(
             [sys.executable, "-c", code, str(tmp_path / "corpus.json"), str(tmp_path / f"m{i}")],
             capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": seed, "CI": "true"}, cwd=ROOT,
         )

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from dssm.errors import JobmatchError
-from pipelines.commands.flags import add_config_flags, add_parser, config_from_args
+from pipelines.commands.flags import add_config_flags, add_force_flag, add_parser, config_from_args
 from pipelines.evaluation.ab.analysis import ABConfig, analyze_log, format_table
 from pipelines.evaluation.ab.simulate import SimConfig, replay
 
@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--utility", type=Path, default=None, help="utility Parquet (resume_id, vacancy_id, utility); default: the market's hidden utility of any pair (DATA/truth profiles from `jobmatch synth`)")
     s.add_argument("--pre-period", type=Path, default=None, help="interactions Parquet of the users' training weeks (default: simulate a control pre-period)")
     add_config_flags(s, SimConfig)
-    s.add_argument("--out", type=Path, default=None, help="output folder (default: DATA/ab)")
+    s.add_argument("--out", type=Path, required=True, help="output folder for events.parquet + truth.json (outside DATA and the rankings)")
+    add_force_flag(s)
     s.add_argument("--json", action="store_true", help="print truth.json to stdout")
     s.set_defaults(func=run_simulate)
 
@@ -63,7 +64,7 @@ def run_analyze(args: argparse.Namespace) -> int:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    truth, files = replay(config_from_args(SimConfig, args), args.data, args.control, args.treatment, args.out, args.utility, args.pre_period)
+    truth, files = replay(config_from_args(SimConfig, args), args.data, args.control, args.treatment, args.out, args.utility, args.pre_period, force=args.force)
     if args.json:
         print(json.dumps(truth, ensure_ascii=False, indent=2))
     else:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pipelines.commands.flags import add_parser
+from pipelines.commands.flags import add_force_flag, add_parser
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--src", type=Path, help="the dataset's shared folder (one NAME only)")
     src.add_argument("--src-root", type=Path, help="folder holding the datasets, each read from SRC_ROOT/NAME")
     p.add_argument("--out", type=Path, required=True, help="output dataset folder")
+    add_force_flag(p)
     p.add_argument("--json", action="store_true", help="print the import manifest as JSON")
     p.set_defaults(func=import_cmd)
 
@@ -47,7 +48,7 @@ def validate_cmd(args: argparse.Namespace) -> int:
 def import_cmd(args: argparse.Namespace) -> int:
     from pipelines.data.importers import import_datasets
 
-    manifest = import_datasets(args.names, args.src_root, args.out, src=args.src)
+    manifest = import_datasets(args.names, args.src_root, args.out, src=args.src, force=args.force)
     if args.json:
         print(json.dumps(manifest, ensure_ascii=False, indent=2, default=str))
         return 0

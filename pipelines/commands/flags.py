@@ -147,3 +147,9 @@ def config_from_args(cls: type[T], args: argparse.Namespace, base: T | None = No
     values = config_to_dict(base) if base is not None else {}
     values.update(given_flags(cls, args))
     return config_from_dict(cls, values, "command-line flags")
+
+
+def add_force_flag(parser: argparse.ArgumentParser) -> None:
+    """`--force`: let a command replace an existing output (whole, once the new one is complete); never an input."""
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing output (it is swapped in whole once complete; an output inside an input is refused even so)")

@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pipelines.commands.flags import add_parser
+from pipelines.commands.flags import add_force_flag, add_parser
 
 
 def add_serving_args(p: argparse.ArgumentParser) -> None:
@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--area", default=None, help="only vacancies in this area")
     p.add_argument("--salary-min", type=float, default=None, help="only vacancies offering at least this (vacancies without salary are dropped)")
     p.add_argument("--out", type=Path, default=None, help="write all results to this Parquet (resume_id, rank, vacancy_id, score, title)")
+    add_force_flag(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_recommend)
 
@@ -48,6 +49,7 @@ def make_recommender(args: argparse.Namespace):
 
 def run_recommend(args: argparse.Namespace) -> int:
     from dssm.errors import JobmatchError
+    from dssm.io import check_output
     from pipelines.data.dataset import load_dataset
     from pipelines.retrieval.recommend import filters_from, load_resume_file, lookup_resumes, write_recommendations
 
@@ -63,6 +65,8 @@ def run_recommend(args: argparse.Namespace) -> int:
         resumes = ds.resumes if args.all_resumes else lookup_resumes(ds.resumes, args.resume_id, str(args.data / "resumes.parquet"))
         if args.all_resumes and args.out is None:
             raise JobmatchError("--all-resumes writes Parquet: give --out")
+    if args.out is not None:
+        check_output(args.out, [args.index, args.data, args.model, args.summarizer, args.resume_file], args.force)
     rec = make_recommender(args)
     frame = rec.recommend_batch(resumes, args.k, filters)
     if args.out is not None:

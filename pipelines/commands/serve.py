@@ -9,8 +9,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dssm.errors import JobmatchError
 from pipelines.commands.flags import add_parser
 from pipelines.commands.recommend import add_serving_args
+
+
+MAX_BODY_BYTES = 1 << 20
+"""Default of --max-body-bytes (`pipelines.retrieval.service.MAX_BODY_BYTES`; not imported, to keep FastAPI off `jobmatch --help`)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8080, help="port to bind")
     p.add_argument("--reload-interval", type=float, default=1.0, help="seconds between checks of CURRENT")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES, help="larger request bodies are answered 413 unread")
     p.set_defaults(func=run_serve)
 
 
@@ -40,6 +46,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from pipelines.retrieval.service import create_app
 
-    app = create_app(build_state(args))
+    if args.max_body_bytes < 1:
+        raise JobmatchError(f"--max-body-bytes must be >= 1, got {args.max_body_bytes}")
+    app = create_app(build_state(args), max_body_bytes=args.max_body_bytes)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0

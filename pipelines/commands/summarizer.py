@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from dssm.io import load_config
-from pipelines.commands.flags import add_config_flags, add_parser, config_from_args
+from pipelines.commands.flags import add_config_flags, add_force_flag, add_parser, config_from_args
 from pipelines.evaluation.summaries import evaluate_summaries, highlight_document
 from pipelines.training.labels import label
 from pipelines.training.summarizer import SummarizeConfig, summarize, train_summarizer
@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rule", type=Path, default=CONFIG_DIR / "labels.yaml", help="LabelRule YAML (the flags below override it)")
     add_config_flags(p, LabelRule)
     p.add_argument("--batch-size", type=int, default=64, help="teacher batch size")
+    p.add_argument("--allow-truncation", action="store_true",
+                   help="label with a teacher that reads fewer tokens than the longest document (their tails count as unread); refused otherwise")
+    add_force_flag(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=label_cmd)
 
@@ -52,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--config", type=Path, default=CONFIG_DIR / "default.yaml", help="SummarizerConfig YAML (the flags below override it)")
     add_config_flags(t, SummarizerConfig)
     t.add_argument("--holdout", type=float, default=0.2, help="share of documents held out (by id hash) for the AUC; not trained on")
+    add_force_flag(t)
     t.add_argument("--json", action="store_true", help="print a JSON summary")
     t.set_defaults(func=train_cmd)
 
@@ -88,6 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--data", type=Path, required=True, help="dataset folder")
     m.add_argument("--out", type=Path, required=True, help="output dataset folder (same contract)")
     add_config_flags(m, SummarizeConfig)
+    add_force_flag(m)
     m.add_argument("--json", action="store_true", help="print a JSON summary")
     m.set_defaults(func=summarize_cmd)
 
@@ -98,9 +103,11 @@ def _print(obj: dict, as_json: bool, text: str) -> None:
 
 def label_cmd(args: argparse.Namespace) -> int:
     rule = config_from_args(LabelRule, args, base=load_config(LabelRule, args.rule))
-    r = label(rule, args.teacher, args.data, args.out, batch_size=args.batch_size)
+    r = label(rule, args.teacher, args.data, args.out, batch_size=args.batch_size, force=args.force, allow_truncation=args.allow_truncation)
     text = [f"labels: {sum(v['sentences'] for v in r.kinds.values())} sentences -> {r.out} ({r.seconds} s)"]
-    text += [f"  {k}: {v['documents']} docs, {v['summary_share']:.1%} of read sentences summary-worthy" for k, v in r.kinds.items()]
+    text += [f"  {k}: {v['documents']} docs, {v['summary_share']:.1%} of read sentences summary-worthy"
+             + (f"; {v['cut_documents']} longer than the teacher's {v['teacher_max_len']} tokens (tails unread)" if v["cut_documents"] else "")
+             for k, v in r.kinds.items()]
     for k, rows in r.threshold_vs_truth.items():
         text.append(f"  {k}: agreement of share_ratio > threshold with informative truth sections:\n" + pd.DataFrame(rows).round(3).to_string(index=False))
     _print(asdict(r), args.json, "\n".join(text))
@@ -109,7 +116,7 @@ def label_cmd(args: argparse.Namespace) -> int:
 
 def train_cmd(args: argparse.Namespace) -> int:
     cfg = config_from_args(SummarizerConfig, args, base=load_config(SummarizerConfig, args.config))
-    r = train_summarizer(cfg, args.labels, args.data, args.tokenizer, args.out, holdout=args.holdout)
+    r = train_summarizer(cfg, args.labels, args.data, args.tokenizer, args.out, holdout=args.holdout, force=args.force)
     aucs = ", ".join(f"{k} AUC {v:.3f}" if v is not None else f"{k} AUC n/a" for k, v in r.auc_held_out.items())
     _print(asdict(r), args.json, f"summarizer: {', '.join(r.kinds)} -> {r.out} (held-out {aucs}; {r.seconds} s)")
     return 0
@@ -171,7 +178,7 @@ def highlight_cmd(args: argparse.Namespace) -> int:
 
 
 def summarize_cmd(args: argparse.Namespace) -> int:
-    r = summarize(config_from_args(SummarizeConfig, args), args.data, args.out, args.summarizer, args.tokenizer)
+    r = summarize(config_from_args(SummarizeConfig, args), args.data, args.out, args.summarizer, args.tokenizer, force=args.force)
     per = "; ".join(f"{k}: {v['documents']} docs, mean {v['mean_tokens']:.0f} tokens" for k, v in r.kinds.items())
     _print(asdict(r), args.json, f"summarize ({r.method}, {r.budget} tokens): {per} -> {r.out} ({r.seconds} s)")
     return 0

@@ -8,7 +8,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from pipelines.commands.flags import add_parser
+from pipelines.commands.flags import add_force_flag, add_parser
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vacancies-from", type=Path, default=None, help="semi-synthetic: a contract folder of real vacancies (e.g. an `jobmatch import` output)")
     p.add_argument("--holdout", type=float, default=0.0,
                    help="with --vacancies-from: leave out this share of the real vacancies (by id hash) for evaluation, e.g. `summarizer eval --exclude OUT`")
+    add_force_flag(p)
     p.add_argument("--json", action="store_true", help="print the market summary as JSON")
     p.set_defaults(func=synth_cmd)
 
@@ -55,7 +56,7 @@ def synth_cmd(args: argparse.Namespace) -> int:
         cfg = SynthConfig(**kwargs)
     except ValueError as e:
         raise JobmatchError(f"synth: {e}") from e
-    summary = synthesize(cfg, args.out, args.vacancies_from, args.holdout)
+    summary = synthesize(cfg, args.out, args.vacancies_from, args.holdout, force=args.force)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
         return 0

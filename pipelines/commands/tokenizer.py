@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from dssm.tokenizer import TokenizerConfig
-from pipelines.commands.flags import add_config_flags, add_parser, config_from_args
+from pipelines.commands.flags import add_config_flags, add_force_flag, add_parser, config_from_args
 from pipelines.training.tokenizer import train_tokenizer
 
 
@@ -22,12 +22,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--data", type=Path, required=True, help="dataset folder with vacancies.parquet and/or resumes.parquet")
     t.add_argument("--out", type=Path, required=True, help="tokenizer dir to write (bpe.model + config.yaml), e.g. RUN/tokenizer")
     add_config_flags(t, TokenizerConfig)
+    add_force_flag(t)
     t.add_argument("--json", action="store_true", help="print a JSON summary")
     t.set_defaults(func=train_cmd)
 
 
 def train_cmd(args: argparse.Namespace) -> int:
-    result = train_tokenizer(config_from_args(TokenizerConfig, args), args.data, args.out)
+    result = train_tokenizer(config_from_args(TokenizerConfig, args), args.data, args.out, force=args.force)
     if args.json:
         print(json.dumps(asdict(result), ensure_ascii=False))
     else:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from dssm.config import SHIPPED, TrainConfig, load_model_config
-from pipelines.commands.flags import add_config_flags, add_parser, config_from_args
+from pipelines.commands.flags import add_config_flags, add_force_flag, add_parser, config_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,8 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default="production", help="YAML path or preset: " + ", ".join(SHIPPED))
     p.add_argument("--out", type=Path, required=True, help="model directory, e.g. RUN/production or RUN/teacher")
     p.add_argument("--tokenizer", type=Path, default=None, help="tokenizer dir; default OUT/../tokenizer, trained there if absent")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
+    p.add_argument("--resume", action="store_true", help="continue a killed run (.OUT.partial/last.ckpt) or a finished one (OUT/last.ckpt)")
     add_config_flags(p, TrainConfig)
+    add_force_flag(p)
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=run_train)
 
@@ -37,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--out", type=Path, required=True, help="output Parquet (id, embedding[, attention, sent_idx])")
     e.add_argument("--attention", action="store_true", help="also write per-token attention weights and sentence indices")
     e.add_argument("--batch-size", type=int, default=64, help="documents per forward pass")
+    add_force_flag(e)
     e.add_argument("--json", action="store_true", help="print a JSON summary")
     e.set_defaults(func=run_encode)
 
@@ -46,7 +48,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     cfg = load_model_config(args.config)
     cfg = replace(cfg, train=config_from_args(TrainConfig, args, base=cfg.train))
-    metrics = train(args.data, cfg, args.out, tokenizer_dir=args.tokenizer, resume=args.resume)
+    metrics = train(args.data, cfg, args.out, tokenizer_dir=args.tokenizer, resume=args.resume, force=args.force)
     if args.json:
         print(json.dumps(metrics, ensure_ascii=False, default=str))
     else:
@@ -58,6 +60,6 @@ def run_train(args: argparse.Namespace) -> int:
 def run_encode(args: argparse.Namespace) -> int:
     from pipelines.retrieval.encode import encode
 
-    summary = encode(args.model, args.data, args.kind, args.out, attention=args.attention, batch_size=args.batch_size)
+    summary = encode(args.model, args.data, args.kind, args.out, attention=args.attention, batch_size=args.batch_size, force=args.force)
     print(json.dumps(summary) if args.json else f"{args.out}: {summary['n']} {args.kind} x {summary['dim']}")
     return 0

@@ -9,6 +9,7 @@ Rules, checked in this order (the first violation raises `DataError`):
 3. types, per contract column present: strings (string / large_string / pandas `str` / object of str),
    numbers (any int or float; a string column names its first rows that are not numbers),
    timestamps (any unit, any time zone), `skills` as list<string>. An all-null column passes.
+   Numbers are amounts (salaries, years of experience): finite and >= 0; null/NaN means missing.
 4. ids: no null ids, no duplicate `vacancy_id` / `resume_id` (rows are 0-based positions).
 5. text: every vacancy needs a non-empty `description`, every resume a non-empty `text`
    (after removing HTML tags and whitespace). Titles may be empty: the towers and the
@@ -153,6 +154,15 @@ def _isnull(v: object) -> bool:
         return False
 
 
+def _check_amounts(file: str, column: str, s: pd.Series) -> None:
+    """Every numeric contract column (salaries, years of experience) is a finite amount >= 0; missing (null/NaN) is allowed."""
+    x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+    for bad, what in ((np.isinf(x), "infinite"), (x < 0, "negative (amounts are >= 0)")):
+        rows = np.flatnonzero(bad)
+        if len(rows):
+            raise fail(file, column, f"{len(rows)} {what} values", rows, s.iloc[rows].tolist())
+
+
 def check_frame_types(table: str, df: pd.DataFrame, file: str) -> None:
     """Check the pandas dtypes (or, for object columns, the values) of every contract column present."""
     _, contract, required, _ = schema.TABLES[table]
@@ -169,11 +179,11 @@ def check_frame_types(table: str, df: pd.DataFrame, file: str) -> None:
         if kind == "number":
             if pd.api.types.is_bool_dtype(s.dtype):
                 raise fail(file, field.name, f"wrong type: expected numbers, got {s.dtype}")
-            if pd.api.types.is_numeric_dtype(s.dtype):
-                continue
-            bad = _bad_rows(s, _is_number)
-            if len(bad):
-                raise fail(file, field.name, f"wrong type: expected numbers, got {s.dtype}; {len(bad)} values are not numbers", bad, s.iloc[bad].tolist())
+            if not pd.api.types.is_numeric_dtype(s.dtype):
+                bad = _bad_rows(s, _is_number)
+                if len(bad):
+                    raise fail(file, field.name, f"wrong type: expected numbers, got {s.dtype}; {len(bad)} values are not numbers", bad, s.iloc[bad].tolist())
+            _check_amounts(file, field.name, s)
         elif kind == "string":
             if pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
                 continue

@@ -27,7 +27,7 @@ import pandas as pd
 
 from dssm import schema
 from dssm.errors import DataError, JobmatchError
-from dssm.io import versions, write_json
+from dssm.io import atomic_path, check_output, versions, write_json
 from pipelines.data.dataset import write_dataset
 from pipelines.data.contract import is_empty_text
 
@@ -544,7 +544,7 @@ def _source_manifest(src: Path) -> dict:
     return {k: data[k] for k in ("dataset", "licence", "sources") if k in data}
 
 
-def import_datasets(names: list[str], src_root: Path | None, out: Path, src: Path | None = None) -> dict:
+def import_datasets(names: list[str], src_root: Path | None, out: Path, src: Path | None = None, force: bool = False) -> dict:
     """Run the named importers, merge, write the folder via `write_dataset` (validated) and
     `import_manifest.json` (sources, row counts, drops with reasons). Returns the manifest.
 
@@ -559,9 +559,10 @@ def import_datasets(names: list[str], src_root: Path | None, out: Path, src: Pat
         raise JobmatchError("--src takes one dataset folder; use --src-root for several datasets")
     if src is None and src_root is None:
         raise JobmatchError("give --src DIR (one dataset) or --src-root DIR (the folder holding the datasets)")
+    folders = [Path(src) if src is not None else Path(src_root) / name for name in names]
+    check_output(out, folders, force)
     parts, datasets = {}, []
-    for name in names:
-        folder = Path(src) if src is not None else Path(src_root) / name
+    for name, folder in zip(names, folders):
         if not folder.is_dir():
             raise JobmatchError(f"{folder}: source folder not found")
         tables = IMPORTERS[name][0](folder)
@@ -580,7 +581,6 @@ def import_datasets(names: list[str], src_root: Path | None, out: Path, src: Pat
     tables = merge_imports(parts)
     vacancies, resumes = tables.pop("vacancies"), tables.pop("resumes")
     interactions = tables.pop("interactions", None)
-    write_dataset(out, vacancies, resumes, interactions, extra=tables)
     manifest = {
         "datasets": datasets,
         "rows": {"vacancies": len(vacancies), "resumes": len(resumes), "interactions": None if interactions is None else len(interactions)}
@@ -588,5 +588,7 @@ def import_datasets(names: list[str], src_root: Path | None, out: Path, src: Pat
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": versions(),
     }
-    write_json(Path(out) / "import_manifest.json", manifest)
+    with atomic_path(out) as tmp:
+        write_dataset(tmp, vacancies, resumes, interactions, extra=tables)
+        write_json(tmp / "import_manifest.json", manifest)
     return manifest

@@ -48,7 +48,7 @@ import pandas as pd
 
 from dssm import schema
 from dssm.errors import DataError, JobmatchError
-from dssm.io import progress, versions, write_parquet
+from dssm.io import check_output, progress, versions, write_parquet
 from dssm.pairs import split_resumes
 from pipelines.evaluation import metrics as M
 from pipelines.evaluation.arms import BASELINES, ArmSpec, Scorer, build_scorer, held_out_from_arms
@@ -510,6 +510,8 @@ def run_evaluation(cfg: EvalConfig, data: str | Path, arms: Mapping[str, ArmSpec
     if out is None and run is None:
         raise JobmatchError("give --out or --run")
     report_dir = Path(out) if out is not None else Path(run) / "reports" / (f"outcomes_{data.resolve().name}" if outcomes else "")
+    arm_dirs = [p for a in arms.values() for p in (a.model_dir, a.corpus_dir, a.index_dir)]
+    check_output(report_dir, [data, *arm_dirs], force=True)  # a report folder is rewritten on every run
     held = None if outcomes else held_out_from_arms(arms)
     result = evaluate(ds, arms, held_out_resume_ids=held, cfg=cfg, out_dir=report_dir)
     result["notes"] = notes + result["notes"]

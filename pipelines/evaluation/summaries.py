@@ -281,12 +281,13 @@ def highlight_document(teacher: str | Path, summarizer_dir: str | Path, data: st
                        budget: int | None = None) -> str:
     """Stage `summarizer highlight`: one document as self-contained HTML, tokens shaded by the teacher's attention,
     the summary's sentences marked; writes `out` and returns the one-line note it shows."""
-    from dssm.io import write_text
+    from dssm.io import check_output, write_text
     from pipelines.artifacts import load_encoder, load_summarizer
     from pipelines.data.dataset import load_dataset
     from summarizer.highlight import highlight_html
     from summarizer.summarize import select
 
+    check_output(out, [teacher, summarizer_dir, data], force=True)  # a page, rewritten freely
     ds = load_dataset(data)
     found = [(k, df[df[schema.TABLES[k][3]].astype(str) == str(doc_id)]) for k, df in ds.documents.items()]
     found = [(k, row) for k, row in found if len(row)]

@@ -11,15 +11,16 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from dssm.io import write_parquet
+from dssm.io import check_output, write_parquet
 from dssm.schema import RESUME_ID, VACANCY_ID
 from pipelines.artifacts import load_encoder
 from pipelines.data.dataset import load_dataset
 
 
 def encode(model: str | Path, data: str | Path, kind: Literal["vacancies", "resumes"], out: str | Path, attention: bool = False,
-           batch_size: int = 64) -> dict[str, Any]:
+           batch_size: int = 64, force: bool = False) -> dict[str, Any]:
     """Write `out`: one row per document of `kind`, id + embedding (+ attention and sentence index per token)."""
+    check_output(out, [model, data], force)
     enc = load_encoder(model)
     ds = load_dataset(data)
     df = ds.vacancies if kind == "vacancies" else ds.resumes

@@ -109,6 +109,10 @@ class Recommender:
         emb = np.asarray(self.encoder.embed(df, "resumes"), dtype=np.float32)  # (N, D)
         if emb.shape != (len(resumes), self.index.manifest["dim"]):
             raise JobmatchError(f"encoder returned {emb.shape} for {len(resumes)} resumes")
+        bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
+        if len(bad):
+            raise DataError("resumes", None, "the encoder produced a non-finite embedding (check the numeric fields); nothing ranked",
+                            resumes[schema.RESUME_ID].astype(str).iloc[bad].tolist())
         return emb
 
     def recommend(self, resumes: pd.DataFrame, k: int = 10, filters: Filters | None = None) -> list[pd.DataFrame]:

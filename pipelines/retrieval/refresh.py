@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from dssm.errors import JobmatchError
+from dssm.io import check_output
 from dssm.schema import VACANCY_ID
 from pipelines.artifacts import load_encoder, load_preprocess, parse_preprocess_id, preprocess_differences, trained_on
 from pipelines.data.dataset import load_dataset
@@ -278,6 +279,7 @@ def build_vacancy_index(cfg: IndexConfig, model_dir: str | Path, data: str | Pat
     with another summarizer, budget or tokenizer: the vacancies must be cut the way its training data was.
     """
     model_dir, data = Path(model_dir), Path(data)
+    check_output(out, [model_dir, data, summarizer_dir], force=True)  # versions are added beside the served one, never over it
     record = trained_on(model_dir)
     learned = record.get("preprocess_id") if record and record.get("method") == "lr" else None
     if learned and summarizer_dir is None:
@@ -299,6 +301,7 @@ def refresh_index(cfg: IndexConfig, data: str | Path, run: str | Path, index_roo
     run = Path(run)
     root = Path(index_root) if index_root is not None else run / "index"
     model = Path(model_dir) if model_dir is not None else run / "production"
+    check_output(root, [model, data, summarizer_dir], force=True)
     encoder = load_encoder(model)
     manifest = served_manifest(root)
     preprocess, pid = preprocess_for_manifest(summarizer_dir, manifest)

@@ -5,7 +5,12 @@
                  ->  {"items": [{"vacancy_id", "score", "title"}], "model_hash", "index_version"}
     GET  /health     {"status": "ok", "index_version", "n", "model_hash"}
 
-Input errors are 4xx with a one-line `detail`: 404 unknown resume id, 422 bad body / k / filters.
+Input errors are 4xx with a one-line `detail` (`{"detail": "..."}`, also for malformed JSON):
+404 unknown resume id; 413 a body over `max_body_bytes` (default 1 MiB, `jobmatch serve
+--max-body-bytes`); 422 a bad body / k / filters, including a resume text over
+`MAX_TEXT_CHARS` characters (refused, not cut: a longer text is not a resume), a salary or
+experience that is negative, infinite or NaN, an unknown field. A score is never NaN: a
+non-finite query embedding is refused (422) instead of ranked.
 Every request reads the served `Recommender` once (a plain attribute read), so it keeps that object
 to its end. At most every `reload_interval_s` a request stats root/CURRENT; when it names a new
 version, that version is loaded (under a lock, by one request) and the reference is replaced. A
@@ -23,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime
 
 from dssm.errors import JobmatchError
 from dssm.schema import RESUME_ID
@@ -33,13 +40,43 @@ from pipelines.retrieval.recommend import EncoderLike, Preprocess, Recommender, 
 
 log = logging.getLogger("jobmatch.service")
 MAX_K = 1000
+"""Largest `k` of a request."""
+MAX_BODY_BYTES = 1 << 20
+"""Default request body limit (bytes); a larger body is answered 413 before it is parsed."""
+MAX_TEXT_CHARS = 100_000
+"""Longest resume text (characters) a request may carry; ~25x a long real resume."""
+MAX_FIELD_CHARS = 1_000
+"""Longest title, area, currency, id or skill."""
+MAX_SKILLS = 500
+"""Most skills in one resume."""
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx answer: one line naming what is wrong."""
+
+    detail: str
+
+
+class ResumeFields(BaseModel):
+    """A resume sent in the request (the contract's resume columns; `text` required, amounts finite and >= 0)."""
+
+    model_config = ConfigDict(extra="forbid")
+    resume_id: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
+    title: str = Field(default="", max_length=MAX_FIELD_CHARS)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    skills: list[str] | None = Field(default=None, max_length=MAX_SKILLS)
+    area: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
+    salary: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    currency: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
+    experience_years: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    updated_at: AwareDatetime | NaiveDatetime | None = None
 
 
 class FiltersBody(BaseModel):
     """`filters` of a request: area equality and salary floor (vacancies without salary fail a floor)."""
 
     model_config = ConfigDict(extra="forbid")
-    area: str | None = None
+    area: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
     salary_min: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
@@ -47,10 +84,83 @@ class RecommendBody(BaseModel):
     """Body of POST /recommend: exactly one of resume_id / resume."""
 
     model_config = ConfigDict(extra="forbid")
-    resume_id: str | None = None
-    resume: dict[str, Any] | None = None
+    resume_id: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
+    resume: ResumeFields | None = None
     k: int = Field(default=10, ge=1, le=MAX_K)
     filters: FiltersBody | None = None
+
+
+class Item(BaseModel):
+    vacancy_id: str
+    score: float
+    title: str | None
+
+
+class RecommendAnswer(BaseModel):
+    items: list[Item]
+    model_hash: str
+    index_version: str
+
+
+class HealthAnswer(BaseModel):
+    status: str
+    index_version: str
+    n: int
+    model_hash: str
+
+
+def validation_detail(exc: RequestValidationError) -> str:
+    """Pydantic's list of errors -> one line: where (body.resume.salary) and what, for the first few."""
+    parts = []
+    for err in exc.errors()[:3]:
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    more = len(exc.errors()) - 3
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+class BodyLimit:
+    """ASGI middleware: answer 413 to a body over `limit` bytes (declared by Content-Length or streamed), unread."""
+
+    def __init__(self, app: Any, limit: int):
+        self.app, self.limit = app, int(limit)
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await self._refuse(send)
+        seen, started = 0, False
+
+        async def limited() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def watch(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, watch)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Callable) -> None:
+        body = ('{"detail": "request body over %d bytes"}' % self.limit).encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
 
 
 class ServingState:
@@ -108,16 +218,22 @@ class ServingState:
         return self.recommender
 
 
-def create_app(state: ServingState) -> FastAPI:
-    """FastAPI app over `state` (see module docstring for the endpoints)."""
+def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """FastAPI app over `state` (see module docstring for the endpoints); bodies over `max_body_bytes` get 413."""
     app = FastAPI(title="jobmatch", description="Vacancies for a resume from the served FAISS index.")
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    errors = {status: {"model": ErrorBody} for status in (404, 413, 422)}
 
-    @app.get("/health")
+    @app.exception_handler(RequestValidationError)
+    async def one_line(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_detail(exc)}, status_code=422)
+
+    @app.get("/health", response_model=HealthAnswer)
     def health() -> dict[str, Any]:
         rec = state.current()
         return {"status": "ok", "index_version": rec.index.version, "n": rec.index.n, "model_hash": rec.index.model_hash}
 
-    @app.post("/recommend")
+    @app.post("/recommend", response_model=RecommendAnswer, responses=errors)
     def recommend(body: RecommendBody) -> dict[str, Any]:
         rec = state.current()
         if (body.resume_id is None) == (body.resume is None):
@@ -130,7 +246,7 @@ def create_app(state: ServingState) -> FastAPI:
             df = state.resumes.loc[[body.resume_id]].reset_index(drop=True)
         else:
             try:
-                df = resumes_from_records([body.resume], "resume")
+                df = resumes_from_records([body.resume.model_dump(exclude_none=True)], "resume")
             except JobmatchError as e:
                 raise HTTPException(422, str(e)) from e
         f = body.filters

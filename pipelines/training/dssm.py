@@ -5,6 +5,10 @@ config.yaml, features.json (see `dssm.model_io`), split.json (held-out resume id
 so evaluation later uses the same resumes), train_metrics.json (val Recall@k per
 epoch, pairs/s, epochs) and Lightning's last.ckpt / best.ckpt (for --resume).
 
+The run is built in `.OUT.partial` beside OUT and replaces OUT whole when it finishes, so a
+killed run never leaves a half-written model under OUT; `--resume` continues a killed run
+from `.OUT.partial/last.ckpt`, or a finished one from `OUT/last.ckpt`.
+
 Tokenizer: `--tokenizer DIR` uses an existing one; without it, `<out>/../tokenizer`
 is used when present, else a tokenizer is trained there on all document texts
 (vocab_size from the config) and reused by the next model of the run.
@@ -29,7 +33,7 @@ from dssm.batching import TokenStore
 from dssm.config import ModelConfig, load_model_config
 from dssm.errors import JobmatchError
 from dssm.features import FeatureSpace
-from dssm.io import quiet, write_json
+from dssm.io import check_output, quiet, replace_path, staging_dir, write_json
 from dssm.model_io import build_model, check_checkpoint, save_model
 from dssm.pairs import PairData, interaction_rows, split_resumes
 from dssm.schema import RESUME_ID, VACANCY_ID
@@ -164,12 +168,15 @@ def train(
     tokenizer_dir: str | Path | None = None,
     resume: bool = False,
     max_epochs: int | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Full run of `jobmatch train`: returns the metrics also written to train_metrics.json."""
+    """Full run of `jobmatch train`: returns the metrics also written to train_metrics.json.
+
+    An existing `out` is replaced only with `force` (or continued with `resume`)."""
     from dssm.datamodule import TowerInputs
     from pipelines.data.dataset import load_dataset, read_preprocess
 
-    out = Path(out)
+    out = check_output(out, [data, tokenizer_dir, Path(out).parent / "tokenizer"], force or resume)
     cfg = config if isinstance(config, ModelConfig) else load_model_config(config)
     if max_epochs is not None:
         cfg = replace(cfg, train=replace(cfg.train, max_epochs=max_epochs))
@@ -184,9 +191,10 @@ def train(
     vac_ids = pd.Index(ds.vacancies[VACANCY_ID].astype(str))
     res_ids = pd.Index(ds.resumes[RESUME_ID].astype(str))
     inter = interaction_rows(ds.interactions, vac_ids, res_ids)
-    split_path = out / SPLIT_FILE
+    stage = _staging(out, resume)
+    split_path = stage / SPLIT_FILE
     if resume and split_path.exists():
-        held = np.array(read_split(out), dtype=object)
+        held = np.array(read_split(stage), dtype=object)
     else:
         held = split_resumes(res_ids[np.unique(inter.loc[inter["positive"], "r"])].to_numpy(), cfg.train.val_fraction, cfg.train.seed)
     val_mask = res_ids.isin(held)
@@ -200,16 +208,33 @@ def train(
     res = TowerInputs(_store(tok, ds.resumes, "resumes", cfg.resume.max_len), *features["resumes"].transform(ds.resumes))
     tokenize_s = time.perf_counter() - t0
     pairs = PairData.build(inter, len(res_ids), len(vac_ids), ~val_mask)
-    out.mkdir(parents=True, exist_ok=True)
     write_json(split_path, {"kind": "user", "seed": cfg.train.seed, "val_fraction": cfg.train.val_fraction, "val_resume_ids": [str(x) for x in held]})
-    metrics = fit(cfg, features, vac, res, pairs, val_rows, split_positives(inter, val_rows), out, resume=resume, meta={"data": str(data), "tokenizer_hash": getattr(tok, "model_hash", None), "preprocess": read_preprocess(data)})
+    metrics = fit(cfg, features, vac, res, pairs, val_rows, split_positives(inter, val_rows), stage, resume=resume, meta={"data": str(data), "tokenizer_hash": getattr(tok, "model_hash", None), "preprocess": read_preprocess(data)})
     metrics.update(
         tokenize_seconds=tokenize_s,
         mean_tokens={"vacancies": float(vac.tokens.lengths.mean()), "resumes": float(res.tokens.lengths.mean())},
         train_positive_pairs=int(len(pairs.pos)),
     )
-    write_json(out / METRICS_FILE, metrics)
+    write_json(stage / METRICS_FILE, metrics)
+    replace_path(stage, out)
     return metrics
+
+
+def _staging(out: Path, resume: bool) -> Path:
+    """The folder this run writes into (`staging_dir(out)`): fresh, or holding the checkpoint `resume` continues."""
+    import shutil
+
+    stage = staging_dir(out)
+    if resume and (stage / "last.ckpt").is_file():
+        return stage
+    shutil.rmtree(stage, ignore_errors=True)
+    if resume:
+        if not (out / "last.ckpt").is_file():
+            raise JobmatchError(f"--resume: neither {stage}/last.ckpt (a killed run) nor {out}/last.ckpt (a finished one) exists")
+        shutil.copytree(out, stage)
+    else:
+        stage.mkdir(parents=True)
+    return stage
 
 
 def _relative(target: Path, start: Path) -> str:

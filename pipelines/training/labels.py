@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from dssm.errors import DataError
-from dssm.io import config_to_dict, write_parquet
+from dssm.io import check_output, config_to_dict, write_parquet
 from dssm.schema import TABLES
 from pipelines.artifacts import load_encoder
 from pipelines.data.dataset import load_dataset, read_truth_sentences
@@ -37,27 +38,46 @@ class LabelResult:
     out: str
     rule: dict[str, Any]
     kinds: dict[str, dict[str, Any]]
+    """Per kind: documents, sentences, read sentences, summary-worthy share, documents longer than the teacher reads."""
     seconds: float
     threshold_vs_truth: dict[str, list[dict[str, float]]] = field(default_factory=dict)
 
 
-def label(rule: LabelRule, teacher: str | Path, data: str | Path, out: str | Path, batch_size: int = 64) -> LabelResult:
-    """Label every sentence of `data` with the `teacher`'s attention under `rule`; write `out` (labels.parquet)."""
-    from dssm.text import frame_documents
+def label(rule: LabelRule, teacher: str | Path, data: str | Path, out: str | Path, batch_size: int = 64, force: bool = False,
+          allow_truncation: bool = False) -> LabelResult:
+    """Label every sentence of `data` with the `teacher`'s attention under `rule`; write `out` (labels.parquet).
+
+    A teacher must read each document whole: one whose `max_len` is shorter than the longest
+    document is refused (its labels would call every unread sentence not summary-worthy, e.g. a
+    300-token production model passed as teacher) unless `allow_truncation`; the result then
+    counts the documents that were cut.
+    """
     from summarizer.labels import label_documents, threshold_table
 
+    check_output(out, [teacher, data], force)
     ds = load_dataset(data)
     enc = load_encoder(teacher)
-    t0, parts, kinds = time.perf_counter(), [], {}
+    t0, parts, kinds, docs = time.perf_counter(), [], {}, {}
     for kind, df in ds.documents.items():
         if df.empty:
             continue
-        _, attn, sent = enc.embed_with_attention(df, kind, batch_size=batch_size)
-        n_sent = [len(d) for d in frame_documents(df, kind)]
-        lab = label_documents(df[TABLES[kind][3]].astype(str).tolist(), kind, attn, sent, n_sent, rule)
+        docs[kind] = enc.tokenize(df, kind)
+        lengths = np.array([sum(len(s) for s in d) for d in docs[kind]])
+        max_len = enc.model.tower(kind).cfg.max_len
+        cut = lengths > max_len
+        if cut.any() and not allow_truncation:
+            raise DataError(str(Path(data) / TABLES[kind][0]), None,
+                            f"{int(cut.sum())} of {len(df)} {kind} are longer than the {max_len} tokens the teacher {teacher} reads (longest {int(lengths.max())}): "
+                            "their tails would be labelled unread; use a long-context teacher or pass --allow-truncation", np.flatnonzero(cut))
+        kinds[kind] = {"documents": len(df), "cut_documents": int(cut.sum()), "teacher_max_len": int(max_len)}
+    for kind, df in ds.documents.items():
+        if df.empty:
+            continue
+        _, attn, sent = enc.embed_with_attention(df, kind, batch_size=batch_size, docs=docs[kind])
+        lab = label_documents(df[TABLES[kind][3]].astype(str).tolist(), kind, attn, sent, [len(d) for d in docs[kind]], rule)
         parts.append(lab)
         read = lab["n_tokens"] > 0
-        kinds[kind] = {"documents": len(df), "sentences": int(len(lab)), "read": int(read.sum()), "summary_share": float(lab.loc[read, "is_summary"].mean())}
+        kinds[kind].update(sentences=int(len(lab)), read=int(read.sum()), summary_share=float(lab.loc[read, "is_summary"].mean()))
     if not parts:
         raise DataError(str(data), None, "no documents to label")
     labels = pd.concat(parts, ignore_index=True)

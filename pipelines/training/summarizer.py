@@ -21,7 +21,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from dssm.errors import DataError, JobmatchError
-from dssm.io import write_json
+from dssm.io import atomic_path, check_output, write_json
 from dssm.schema import TABLES
 from pipelines.artifacts import folder_hash, load_summarizer, load_tokenizer, preprocess_id, read_labels
 from pipelines.data.dataset import PREPROCESS_FILE, load_dataset, write_dataset
@@ -53,10 +53,11 @@ class SummarizerTrainResult:
 
 
 def train_summarizer(cfg: SummarizerConfig, labels: str | Path, data: str | Path, tokenizer: str | Path, out: str | Path,
-                     holdout: float = 0.2) -> SummarizerTrainResult:
+                     holdout: float = 0.2, force: bool = False) -> SummarizerTrainResult:
     """Fit the LR summarizer on `labels` (of `data`, tokenised with `tokenizer`), holding out `holdout` of the documents by id hash."""
     from summarizer.model import Summarizer, label_auc
 
+    check_output(out, [labels, data, tokenizer], force)
     if not 0.0 <= holdout < 1.0:
         raise JobmatchError(f"holdout must be in [0, 1), got {holdout}")
     lab = read_labels(labels)
@@ -119,10 +120,15 @@ class SummarizeResult:
 
 
 def summarize(cfg: SummarizeConfig, data: str | Path, out: str | Path, summarizer_dir: str | Path | None = None,
-              tokenizer_dir: str | Path | None = None) -> SummarizeResult:
-    """Write `data` with each document's text cut to a budgeted extractive summary into `out` (same contract)."""
+              tokenizer_dir: str | Path | None = None, force: bool = False) -> SummarizeResult:
+    """Write `data` with each document's text cut to a budgeted extractive summary into `out` (same contract).
+
+    `out` is never `data` nor inside or around it (the source texts must survive), and an existing
+    `out` is replaced, whole and only once the new folder is complete, only with `force`.
+    """
     from summarizer.summarize import summarize_frame
 
+    check_output(out, [data, summarizer_dir, tokenizer_dir], force)
     model = load_summarizer(summarizer_dir) if summarizer_dir is not None else None
     if cfg.method == "lr" and model is None:
         raise JobmatchError("method lr needs a summarizer (--summarizer)")
@@ -145,6 +151,7 @@ def summarize(cfg: SummarizeConfig, data: str | Path, out: str | Path, summarize
     summ_hash = folder_hash(summarizer_dir) if cfg.method == "lr" else cfg.method
     record = {"method": cfg.method, "budget": budget, "summarizer_dir": str(Path(summarizer_dir).resolve()) if summarizer_dir else None,
               "tokenizer_hash": tok.model_hash, "preprocess_id": preprocess_id(summ_hash, budget, tok.model_hash), "source": str(data)}
-    write_dataset(out, texts["vacancies"], texts["resumes"], ds.interactions)
-    write_json(Path(out) / PREPROCESS_FILE, record)
+    with atomic_path(out) as tmp:
+        write_dataset(tmp, texts["vacancies"], texts["resumes"], ds.interactions)
+        write_json(tmp / PREPROCESS_FILE, record)
     return SummarizeResult(str(out), cfg.method, budget, stats, record, round(time.perf_counter() - t0, 2))

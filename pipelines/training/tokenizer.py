@@ -55,10 +55,12 @@ def read_documents(data: str | Path) -> dict[str, list[list[str]]]:
     return out
 
 
-def train_tokenizer(cfg: TokenizerConfig, data: str | Path, out: str | Path) -> TokenizerResult:
-    """Train BPE on all vacancy and resume texts of `data` into `out` (deterministic by seed)."""
+def train_tokenizer(cfg: TokenizerConfig, data: str | Path, out: str | Path, force: bool = False) -> TokenizerResult:
+    """Train BPE on all vacancy and resume texts of `data` into `out` (deterministic by seed; an existing `out` only with `force`)."""
+    from dssm.io import check_output
     from dssm.tokenizer import Tokenizer
 
+    check_output(out, [data], force)
     t0 = time.perf_counter()
     docs = read_documents(data)
     texts = [" ".join(d) for kind in ("vacancies", "resumes") for d in docs.get(kind, [])]

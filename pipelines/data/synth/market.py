@@ -130,17 +130,17 @@ def market_summary(m: Market) -> dict[str, Any]:
 
 def write_market(root: str | Path, m: Market) -> dict[str, Any]:
     """Validate and write the contract tables (pipelines.data.dataset.write_dataset) and truth/ atomically; returns the summary."""
-    from dssm.io import save_config, write_parquet
+    from dssm.io import atomic_path, save_config, write_parquet
 
     from pipelines.data.dataset import write_dataset
 
-    root = Path(root)
-    write_dataset(root, m.vacancies, m.resumes, m.interactions)
-    truth = root / TRUTH_DIR
-    write_parquet(truth / SENTENCES_FILE, m.sentences)
-    write_parquet(truth / UTILITY_FILE, m.utility)
-    write_parquet(truth / VACANCY_PROFILES, m.vacancy_profiles)
-    write_parquet(truth / RESUME_PROFILES, m.resume_profiles)
     summary = market_summary(m)
-    save_config(m.config, truth / CONFIG_FILE, extra={"summary": summary})
+    with atomic_path(root) as tmp:
+        write_dataset(tmp, m.vacancies, m.resumes, m.interactions)
+        truth = tmp / TRUTH_DIR
+        write_parquet(truth / SENTENCES_FILE, m.sentences)
+        write_parquet(truth / UTILITY_FILE, m.utility)
+        write_parquet(truth / VACANCY_PROFILES, m.vacancy_profiles)
+        write_parquet(truth / RESUME_PROFILES, m.resume_profiles)
+        save_config(m.config, truth / CONFIG_FILE, extra={"summary": summary})
     return summary

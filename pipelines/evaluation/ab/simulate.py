@@ -33,7 +33,7 @@ import pandas as pd
 
 from dssm import schema
 from dssm.errors import DataError, JobmatchError
-from dssm.io import config_to_dict, versions, write_json, write_parquet
+from dssm.io import atomic_path, check_output, config_to_dict, versions, write_json, write_parquet
 
 UtilityFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """utility(resume_ids, vacancy_ids) -> (P,) utilities of the aligned pairs."""
@@ -263,12 +263,12 @@ def read_table(path: str | Path, what: str) -> pd.DataFrame:
 
 
 def write_simulation(out_dir: str | Path, events: pd.DataFrame, truth: dict[str, Any]) -> dict[str, Path]:
-    """Write events.parquet and truth.json into `out_dir`, each atomically."""
+    """Write the folder `out_dir` with events.parquet and truth.json, replacing it whole once both are complete."""
     out_dir = Path(out_dir)
-    files = {"events": out_dir / EVENTS_FILE, "truth": out_dir / TRUTH_FILE}
-    write_parquet(files["events"], events)
-    write_json(files["truth"], truth)
-    return files
+    with atomic_path(out_dir) as tmp:
+        write_parquet(tmp / EVENTS_FILE, events)
+        write_json(tmp / TRUTH_FILE, truth)
+    return {"events": out_dir / EVENTS_FILE, "truth": out_dir / TRUTH_FILE}
 
 
 def compare_with_truth(result: dict[str, Any], truth: dict[str, Any]) -> pd.DataFrame:
@@ -308,14 +308,16 @@ def compare_with_truth(result: dict[str, Any], truth: dict[str, Any]) -> pd.Data
     return pd.DataFrame(rows)
 
 
-def replay(cfg: SimConfig, data: str | Path, control: str | Path, treatment: str | Path, out: str | Path | None = None,
-           utility: str | Path | None = None, pre_period: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Stage `ab simulate`: show the held-out users of `data` the two rankings, simulate their events; write events + truth.
+def replay(cfg: SimConfig, data: str | Path, control: str | Path, treatment: str | Path, out: str | Path,
+           utility: str | Path | None = None, pre_period: str | Path | None = None, force: bool = False) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Stage `ab simulate`: show the held-out users of `data` the two rankings, simulate their events; write events + truth into `out`.
 
     utility: a (resume_id, vacancy_id, utility) table; default the market's hidden utility of any pair (DATA/truth).
+    `out` lies outside every input, and an existing one is replaced only with `force`.
     """
     from pipelines.data.synth.utility import MarketUtility
 
+    check_output(out, [data, control, treatment, utility, pre_period], force)
     data = Path(data)
     ctrl, treat = read_table(control, "control ranking"), read_table(treatment, "treatment ranking")
     if utility is not None:
@@ -325,4 +327,4 @@ def replay(cfg: SimConfig, data: str | Path, control: str | Path, treatment: str
     pre = read_table(pre_period, "pre-period interactions") if pre_period else None
     events, truth = simulate(ctrl, treat, util, cfg, pre, sources=(str(control), str(treatment), utility_path))
     truth["inputs"] = {"control": str(control), "treatment": str(treatment), "utility": utility_path, "pre_period": str(pre_period) if pre_period else None}
-    return truth, write_simulation(out if out is not None else data / "ab", events, truth)
+    return truth, write_simulation(out, events, truth)
