@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dssm.io import load_config
 from dssm.schema import RESUME_CATEGORICAL, RESUME_NUMERIC, VACANCY_CATEGORICAL, VACANCY_NUMERIC
+from dssm.checks import at_least, check_numbers
 
 ATTENTION_ON = ("rnn", "embedding", "token")
 """What a tower's attention scores read (`TowerConfig.attention_on`)."""
@@ -56,6 +57,7 @@ class TowerConfig:
     or never saw stay neutral instead of inheriting the spread of random embeddings)."""
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         self.categorical = tuple(self.categorical)
         self.numeric = tuple(self.numeric)
         for name in ("vocab_size", "max_len", "emb_dim", "hidden", "out_dim", "cat_dim", "mlp_hidden"):
@@ -126,6 +128,8 @@ class TrainConfig:
     """DataLoader worker processes (0 = batches built in the training process)."""
 
     def __post_init__(self) -> None:
+        check_numbers(self)
+        at_least(self, 0, "seed")
         for name in ("batch_size", "max_epochs", "patience", "recall_k"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

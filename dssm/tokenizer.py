@@ -50,6 +50,7 @@ import yaml
 
 from dssm.errors import JobmatchError
 from dssm.io import atomic_path, config_to_dict, file_sha256, progress, versions
+from dssm.checks import at_least, check_numbers
 
 PAD_ID = 0
 UNK_ID = 1
@@ -83,6 +84,8 @@ class TokenizerConfig:
     """Train on at most this many texts (a seeded sample); None = all."""
 
     def __post_init__(self) -> None:
+        check_numbers(self)
+        at_least(self, 0, "seed")
         if int(self.vocab_size) < N_SPECIAL + 2:
             raise ValueError(f"vocab_size must be >= {N_SPECIAL + 2}, got {self.vocab_size}")
         if not 0.0 < float(self.coverage) <= 1.0:

@@ -34,6 +34,7 @@ from typing import Any
 from dssm.errors import JobmatchError
 from dssm.io import config_to_dict, load_config, versions, write_json
 from dssm.tokenizer import TokenizerConfig
+from dssm.checks import at_least, check_numbers
 from pipelines.data.contract import validate_dir
 from pipelines.data.synth.build import synthesize
 from pipelines.data.synth.config import SynthConfig
@@ -81,6 +82,9 @@ class DemoConfig:
     def __post_init__(self) -> None:
         self.out = Path(self.out)
         self.data = Path(self.data) if self.data is not None else None
+        check_numbers(self)
+        at_least(self, 0, "seed")
+        at_least(self, 6, "vocab_size")
         if self.vacancies < 10 or self.resumes < 10:
             raise ValueError(f"the synthetic market needs at least 10 vacancies and 10 resumes, got {self.vacancies} and {self.resumes}")
         if self.n_boot < 100:

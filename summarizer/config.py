@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from dssm.checks import at_least, check_numbers
+
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 LABEL_METHODS = ("fair_share", "top_share")
@@ -40,6 +42,7 @@ class LabelRule:
     """Share of a document's tokens marked, highest-ratio sentences first (top_share)."""
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         if self.method not in LABEL_METHODS:
             raise ValueError(f"method must be one of {LABEL_METHODS}, got {self.method!r}")
         if not float(self.threshold) > 0:
@@ -64,6 +67,7 @@ class FeatureConfig:
     (when the tokenizer is known at fit time; otherwise any such short sentence)."""
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         if int(self.header_max_tokens) < 1:
             raise ValueError(f"header_max_tokens must be >= 1, got {self.header_max_tokens}")
 
@@ -90,6 +94,8 @@ class SummarizerConfig:
     def __post_init__(self) -> None:
         if isinstance(self.features, dict):
             self.features = FeatureConfig(**self.features)
+        check_numbers(self)
+        at_least(self, 0, "seed")
         if not float(self.C) > 0:
             raise ValueError(f"C must be > 0, got {self.C}")
         if self.class_weight not in (None, "balanced"):

@@ -35,3 +35,31 @@ def tiny_market(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny_market")
     write_market(root, generate_market(SynthConfig(n_vacancies=300, n_resumes=200, seed=0)))
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_market, tmp_path_factory) -> dict[str, Path]:
+    """Every artifact of a run on `tiny_market`, made by the stage functions (tiny presets, ~15 s):
+    tokenizer, teacher, labels, summarizer, summaries, production (trained on them) and its index.
+    Session-scoped and shared: read-only, like `tiny_market`."""
+    from dssm.config import load_model_config
+    from dssm.tokenizer import TokenizerConfig
+    from pipelines.retrieval.index import IndexConfig
+    from pipelines.retrieval.refresh import build_vacancy_index
+    from pipelines.training.dssm import train
+    from pipelines.training.labels import label
+    from pipelines.training.summarizer import SummarizeConfig, summarize, train_summarizer
+    from pipelines.training.tokenizer import train_tokenizer
+    from summarizer.config import LabelRule, SummarizerConfig
+
+    run = tmp_path_factory.mktemp("tiny_run")
+    paths = {name: run / name for name in ("tokenizer", "teacher", "summarizer", "summaries", "production", "index")}
+    paths |= {"labels": run / "labels.parquet", "data": tiny_market, "run": run}
+    train_tokenizer(TokenizerConfig(vocab_size=1000), tiny_market, paths["tokenizer"])
+    train(tiny_market, load_model_config("tiny_teacher"), paths["teacher"], tokenizer_dir=paths["tokenizer"])
+    label(LabelRule(), paths["teacher"], tiny_market, paths["labels"])
+    train_summarizer(SummarizerConfig(), paths["labels"], tiny_market, paths["tokenizer"], paths["summarizer"])
+    summarize(SummarizeConfig(), tiny_market, paths["summaries"], summarizer_dir=paths["summarizer"])
+    train(paths["summaries"], load_model_config("tiny"), paths["production"], tokenizer_dir=paths["tokenizer"])
+    build_vacancy_index(IndexConfig(), paths["production"], tiny_market, paths["index"], summarizer_dir=paths["summarizer"])
+    return paths

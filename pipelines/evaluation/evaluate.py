@@ -50,6 +50,7 @@ from dssm import schema
 from dssm.errors import DataError, JobmatchError
 from dssm.io import check_output, progress, versions, write_parquet
 from dssm.pairs import split_resumes
+from dssm.checks import at_least, check_numbers
 from pipelines.evaluation import metrics as M
 from pipelines.evaluation.arms import BASELINES, ArmSpec, Scorer, build_scorer, held_out_from_arms
 from pipelines.evaluation.stats import bootstrap_ci, bootstrap_p_value, paired_bootstrap, percentile_interval, weighted_bootstrap
@@ -85,6 +86,10 @@ class EvalConfig:
     """'ranking', 'outcomes' or 'auto' (outcomes when interactions carry `label` and no views)."""
 
     def __post_init__(self) -> None:
+        check_numbers(self)
+        at_least(self, 0, "seed")
+        if not all(isinstance(k, int) and not isinstance(k, bool) for k in self.ks):
+            raise ValueError(f"ks must be positive integers, got {self.ks}")
         self.ks = tuple(int(k) for k in self.ks)
         if not self.ks or min(self.ks) < 1:
             raise ValueError(f"ks must be positive integers, got {self.ks}")

@@ -51,6 +51,7 @@ import pandas as pd
 from dssm.errors import JobmatchError
 from dssm.io import atomic_path, config_to_dict, versions, write_json, write_parquet, write_text
 from dssm.schema import VACANCY_ID
+from dssm.checks import at_least, check_numbers, in_range
 
 log = logging.getLogger("jobmatch.index")
 
@@ -100,8 +101,9 @@ class IndexConfig:
     """A new version whose recall@10 against exact search is below this is built but not switched to."""
 
     def __post_init__(self) -> None:
-        if not self.min_recall >= 0:
-            raise ValueError(f"min_recall must be >= 0, got {self.min_recall}")
+        check_numbers(self)
+        at_least(self, 0, "seed")
+        in_range(self, "min_recall", 0, 1)
         if self.index_type not in INDEX_TYPES:
             raise ValueError(f"index_type must be one of {INDEX_TYPES}, got {self.index_type!r}")
         for name in ("flat_max", "nprobe", "hnsw_m", "ef_construction", "ef_search", "recall_sample"):
@@ -121,8 +123,8 @@ class Filters:
     """Keep vacancies with max(salary_from, salary_to) >= this; vacancies without salary are dropped."""
 
     def __post_init__(self) -> None:
-        if self.salary_min is not None and not (isinstance(self.salary_min, (int, float)) and math.isfinite(self.salary_min)):
-            raise JobmatchError(f"salary_min must be a finite number, got {self.salary_min!r}")
+        if self.salary_min is not None and not (isinstance(self.salary_min, (int, float)) and math.isfinite(self.salary_min) and self.salary_min >= 0):
+            raise JobmatchError(f"salary_min must be a finite number >= 0, got {self.salary_min!r}")
         if self.area is not None and not isinstance(self.area, str):
             raise JobmatchError(f"area must be a string, got {self.area!r}")
 

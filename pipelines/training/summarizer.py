@@ -23,6 +23,7 @@ import pandas as pd
 from dssm.errors import DataError, JobmatchError
 from dssm.io import atomic_path, check_output, write_json
 from dssm.schema import TABLES
+from dssm.checks import at_least, check_numbers
 from pipelines.artifacts import folder_hash, load_summarizer, load_tokenizer, preprocess_id, read_labels
 from pipelines.data.dataset import PREPROCESS_FILE, load_dataset, write_dataset
 from pipelines.data.split import holdout_mask
@@ -101,6 +102,8 @@ class SummarizeConfig:
     def __post_init__(self) -> None:
         from summarizer.summarize import METHODS
 
+        check_numbers(self)
+        at_least(self, 0, "seed")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.budget is not None and int(self.budget) < 1:

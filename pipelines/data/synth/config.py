@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 from dssm.errors import JobmatchError
+from dssm.checks import at_least, check_numbers, in_range
 
 SECTIONS_VACANCY = ("title", "heading", "boilerplate", "duties", "requirements", "skills", "conditions")
 """Generating sections of vacancy sentences (truth/sentences.parquet `section`)."""
@@ -100,6 +101,10 @@ class SynthConfig:
     """Random never-shown pairs written to truth/utility.parquet, as a share of the shown pairs."""
 
     def __post_init__(self) -> None:
+        check_numbers(self)
+        at_least(self, 0, "seed", "w_role", "w_near", "w_skills", "w_seniority", "w_area", "w_salary")
+        for name in ("response_scale", "invite_scale"):
+            in_range(self, name, 0, None, low_open=True)
         for name in ("n_vacancies", "n_resumes"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

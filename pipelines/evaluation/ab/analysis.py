@@ -41,6 +41,7 @@ import pandas as pd
 
 from dssm.errors import DataError, JobmatchError
 from dssm.io import config_to_dict, versions, write_bytes, write_json, write_text
+from dssm.checks import at_least, check_numbers
 from pipelines.evaluation.stats import bootstrap_diff, cuped_theta, delta_test, holm, srm_test, welch
 
 
@@ -70,6 +71,8 @@ class ABConfig:
     """In a long per-event log, the column naming each event; a metric absent as a column counts its rows."""
 
     def __post_init__(self) -> None:
+        check_numbers(self)
+        at_least(self, 0, "seed")
         for name in ("arm_col", "user_col", "control", "treatment", "event_col"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ValueError(f"{name} must be a non-empty string")

@@ -34,6 +34,7 @@ import pandas as pd
 from dssm import schema
 from dssm.errors import DataError, JobmatchError
 from dssm.io import atomic_path, check_output, config_to_dict, versions, write_json, write_parquet
+from dssm.checks import at_least, check_numbers, in_range
 
 UtilityFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """utility(resume_ids, vacancy_ids) -> (P,) utilities of the aligned pairs."""
@@ -74,6 +75,10 @@ class SimConfig:
     """Utility of a shown pair absent from the utility table; None makes a missing pair an error."""
 
     def __post_init__(self) -> None:
+        check_numbers(self)
+        at_least(self, 0, "seed")
+        for name in ("response_scale", "invite_scale"):
+            in_range(self, name, 0, None, low_open=True)
         if self.k < 1:
             raise ValueError(f"k must be >= 1, got {self.k}")
         if not 0 < self.treatment_share < 1:
