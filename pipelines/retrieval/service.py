@@ -6,11 +6,12 @@
     GET  /health     {"status": "ok", "index_version", "n", "model_hash"}
 
 Input errors are 4xx with a one-line `detail` (`{"detail": "..."}`, also for malformed JSON):
-404 unknown resume id; 413 a body over `max_body_bytes` (default 1 MiB, `jobmatch serve
---max-body-bytes`); 422 a bad body / k / filters, including a resume text over
+400 a body that is not UTF-8; 404 unknown resume id; 413 a body over `max_body_bytes` (default
+1 MiB, `jobmatch serve --max-body-bytes`); 422 a bad body / k / filters, including a resume text over
 `MAX_TEXT_CHARS` characters (refused, not cut: a longer text is not a resume), a salary or
 experience that is negative, infinite or NaN, an unknown field. A score is never NaN: a
 non-finite query embedding is refused (422) instead of ranked.
+
 Every request reads the served `Recommender` once (a plain attribute read), so it keeps that object
 to its end. At most every `reload_interval_s` a request stats root/CURRENT; when it names a new
 version, that version is loaded (under a lock, by one request) and the reference is replaced. A
@@ -63,7 +64,8 @@ class ResumeFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     resume_id: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
     title: str = Field(default="", max_length=MAX_FIELD_CHARS)
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    text: str = Field(max_length=MAX_TEXT_CHARS, pattern=r"\S", description="Resume body (plain text or HTML); must contain a non-space character, "
+                      "and a text that is only HTML tags is refused (422) too.")
     skills: list[str] | None = Field(default=None, max_length=MAX_SKILLS)
     area: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
     salary: float | None = Field(default=None, ge=0, allow_inf_nan=False)
@@ -80,14 +82,28 @@ class FiltersBody(BaseModel):
     salary_min: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
-class RecommendBody(BaseModel):
-    """Body of POST /recommend: exactly one of resume_id / resume."""
+class Query(BaseModel):
+    """What every POST /recommend body shares: list length and filters."""
 
     model_config = ConfigDict(extra="forbid")
-    resume_id: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
-    resume: ResumeFields | None = None
     k: int = Field(default=10, ge=1, le=MAX_K)
     filters: FiltersBody | None = None
+
+
+class ByResumeId(Query):
+    """Recommend for a resume of the service's dataset (`jobmatch serve --data`)."""
+
+    resume_id: str = Field(min_length=1, max_length=MAX_FIELD_CHARS)
+
+
+class ByResume(Query):
+    """Recommend for a resume sent in the request."""
+
+    resume: ResumeFields
+
+
+RecommendBody = ByResumeId | ByResume
+"""Body of POST /recommend: exactly one of resume_id / resume (an object with both, or neither, matches neither)."""
 
 
 class Item(BaseModel):
@@ -109,14 +125,24 @@ class HealthAnswer(BaseModel):
     model_hash: str
 
 
+BRANCHES = {"resume_id": ByResumeId.__name__, "resume": ByResume.__name__}
+"""The key of a POST /recommend body that selects each branch of `RecommendBody`."""
+
+
 def validation_detail(exc: RequestValidationError) -> str:
-    """Pydantic's list of errors -> one line: where (body.resume.salary) and what, for the first few."""
-    parts = []
-    for err in exc.errors()[:3]:
-        where = ".".join(str(p) for p in err.get("loc", ()))
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
-    more = len(exc.errors()) - 3
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+    """Pydantic's list of errors -> one line: where (body.resume.salary) and what, for the first few.
+
+    A body that is an object is judged by the branch its key selects; with both keys or neither the
+    line says so instead of listing both branches' complaints."""
+    errors, body = list(exc.errors()), getattr(exc, "body", None)
+    if isinstance(body, dict) and any(len(e.get("loc", ())) > 1 and e["loc"][1] in BRANCHES.values() for e in errors):
+        keys = set(BRANCHES) & set(body)
+        if len(keys) != 1:
+            return "give exactly one of resume_id or resume"
+        branch = BRANCHES[keys.pop()]
+        errors = [e for e in errors if len(e["loc"]) > 1 and e["loc"][1] == branch]
+    parts = [".".join(str(p) for p in e.get("loc", ()) if p not in BRANCHES.values()) + f": {e.get('msg', 'invalid')}" for e in errors[:3]]
+    return "; ".join(parts) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
 
 
 class BodyLimit:
@@ -222,7 +248,7 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES) -> Fas
     """FastAPI app over `state` (see module docstring for the endpoints); bodies over `max_body_bytes` get 413."""
     app = FastAPI(title="jobmatch", description="Vacancies for a resume from the served FAISS index.")
     app.add_middleware(BodyLimit, limit=max_body_bytes)
-    errors = {status: {"model": ErrorBody} for status in (404, 413, 422)}
+    errors = {status: {"model": ErrorBody} for status in (400, 404, 413, 422)}
 
     @app.exception_handler(RequestValidationError)
     async def one_line(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -236,9 +262,7 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES) -> Fas
     @app.post("/recommend", response_model=RecommendAnswer, responses=errors)
     def recommend(body: RecommendBody) -> dict[str, Any]:
         rec = state.current()
-        if (body.resume_id is None) == (body.resume is None):
-            raise HTTPException(422, "give exactly one of resume_id or resume")
-        if body.resume_id is not None:
+        if isinstance(body, ByResumeId):
             if state.resumes is None:
                 raise HTTPException(422, "this service has no resume dataset; send the resume body instead")
             if body.resume_id not in state.resumes.index:
