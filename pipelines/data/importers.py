@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from dssm import schema
 from dssm.errors import DataError, JobmatchError
@@ -134,11 +135,44 @@ def _or_null_if_empty(v: list[str] | None) -> list[str] | None:
     return v if v else None
 
 
-def _read(src: Path, name: str) -> pd.DataFrame:
+class SourceTable:
+    """A source Parquet file as the importers read it: `table["column"]` (a Series; a missing column is a
+    DataError naming the file and column), `len(table)` and `table.index`."""
+
+    def __init__(self, path: Path, frame: pd.DataFrame):
+        self.path, self.frame = path, frame
+
+    def __getitem__(self, column: str) -> pd.Series:
+        if column not in self.frame.columns:
+            raise DataError(str(self.path), column, f"source column missing (found: {', '.join(map(str, self.frame.columns)) or 'none'}); "
+                            "is --src the shared dataset folder of this importer?")
+        return self.frame[column]
+
+    def number(self, column: str) -> pd.Series:
+        """The column as float64; values that are not numbers are a DataError naming their rows."""
+        raw = self[column]
+        out = pd.to_numeric(raw, errors="coerce").astype("float64")
+        bad = np.flatnonzero(raw.notna().to_numpy() & out.isna().to_numpy())
+        if len(bad):
+            raise DataError(str(self.path), column, f"{len(bad)} values are not numbers", bad)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def index(self) -> pd.Index:
+        return self.frame.index
+
+
+def _read(src: Path, name: str) -> SourceTable:
     path = Path(src) / name
     if not path.exists():
         raise DataError(str(path), None, "source file not found (is --src the shared dataset folder?)")
-    return pd.read_parquet(path)
+    try:
+        return SourceTable(path, pd.read_parquet(path))
+    except (OSError, ValueError, pa.ArrowException) as e:
+        raise DataError(str(path), None, f"unreadable Parquet file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no detail'})") from e
 
 
 def _drop_empty(df: pd.DataFrame, body: str, dropped: dict[str, int], kind: str) -> pd.DataFrame:
@@ -197,8 +231,8 @@ def import_hh_vacancies_ru(src: Path) -> dict[str, pd.DataFrame]:
             "experience": raw["experience"].map(normalise_experience),
             "employment": raw["employment"].map(normalise_employment),
             "schedule": raw["schedule"].map(normalise_schedule),
-            "salary_from": raw["salary_from"].astype("float64"),
-            "salary_to": raw["salary_to"].astype("float64"),
+            "salary_from": raw.number("salary_from"),
+            "salary_to": raw.number("salary_to"),
             "currency": raw["salary_currency"].map(normalise_currency),
             "updated_at": to_utc(raw["published_at"]),
             "text": raw["text"],
@@ -255,8 +289,8 @@ def import_superjob_it_ru(src: Path) -> dict[str, pd.DataFrame]:
             "experience": both.map(normalise_experience),
             "employment": both.map(normalise_employment),
             "schedule": both.map(normalise_schedule),
-            "salary_from": raw["salary_from"].astype("float64").where(raw["salary_from"] > 0),
-            "salary_to": raw["salary_to"].astype("float64").where(raw["salary_to"] > 0),
+            "salary_from": raw.number("salary_from").where(raw["salary_from"] > 0),
+            "salary_to": raw.number("salary_to").where(raw["salary_to"] > 0),
             "currency": raw["salary_currency"].map(normalise_currency),
             "updated_at": pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]"),
             "text": raw["text"],
@@ -276,14 +310,14 @@ def import_superjob_it_ru(src: Path) -> dict[str, pd.DataFrame]:
             "text": raw["text"],
             "skills": [_or_null_if_empty(_str_list(x)) for x in raw["skills_list"]],
             "area": raw["area"],
-            "salary": raw["salary_amount"].astype("float64").where(raw["salary_amount"] > 0),
+            "salary": raw.number("salary_amount").where(raw["salary_amount"] > 0),
             "currency": raw["salary_currency"].map(normalise_currency),
             "experience_years": raw["experience_length"].map(parse_years).astype("float64"),
             "updated_at": pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]"),
             "categories": raw["categories"],
             "experience_json": raw["experience_json"],
             "education_json": raw["education_json"],
-            "age": raw["age"].astype("float64"),
+            "age": raw.number("age"),
             "url": raw["url"],
         }
     )
@@ -303,14 +337,14 @@ def import_hh_resumes_frontend_ru(src: Path) -> dict[str, pd.DataFrame]:
             "text": raw["text"],
             "skills": [_or_null_if_empty(_str_list(x)) for x in raw["skills"]],
             "area": raw["area"],
-            "salary": raw["salary_amount"].astype("float64"),
+            "salary": raw.number("salary_amount"),
             "currency": raw["salary_currency"].map(normalise_currency),
             "experience_years": raw["total_experience"].map(parse_years).astype("float64"),
             "updated_at": pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]"),
             "about": raw["about"],
             "work_experience": raw["work_experience"],
             "education": raw["education"],
-            "age_years": raw["age_years"].astype("float64"),
+            "age_years": raw.number("age_years"),
             "salary_raw": raw["salary_raw"],
         }
     )
@@ -376,7 +410,7 @@ def import_talentmatch_ru(src: Path) -> dict[str, pd.DataFrame]:
             "experience_years": raw["experience_json"].map(experience_years_from_entries).astype("float64"),
             "updated_at": pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]"),
             "country": raw["country"],
-            "birth_year": raw["birth_year"].astype("float64"),
+            "birth_year": raw.number("birth_year"),
             "experience_json": raw["experience_json"],
             "education_json": raw["education_json"],
         }
