@@ -59,8 +59,16 @@ def check_compatible(index: VacancyIndex, encoder: EncoderLike, preprocess_id: s
                             "train both on the same tokenizer")
 
 
+MAX_TEXT_CHARS = 100_000
+"""Longest resume text (characters) a query may carry, from a file or over HTTP (~25x a long real resume):
+a longer one is refused, not cut."""
+
+
 def resumes_from_records(records: Sequence[dict[str, Any]], source: str = "resume") -> pd.DataFrame:
-    """Resume dicts (contract fields; resume_id optional) -> a validated resumes frame."""
+    """Resume dicts (contract fields; resume_id optional) -> a validated resumes frame.
+
+    The contract's rules hold (types, amounts finite and >= 0, non-empty text), plus: distinct
+    resume ids, and texts of at most `MAX_TEXT_CHARS` characters."""
     from pipelines.data.contract import check_frame_types, is_empty_text
 
     if not isinstance(records, (list, tuple)) or not all(isinstance(r, dict) for r in records):
@@ -79,19 +87,32 @@ def resumes_from_records(records: Sequence[dict[str, Any]], source: str = "resum
     empty = np.flatnonzero(is_empty_text(df["text"]))
     if len(empty):
         raise DataError(source, "text", "empty resume text", empty)
+    long = np.flatnonzero(df["text"].str.len().to_numpy() > MAX_TEXT_CHARS)
+    if len(long):
+        raise DataError(source, "text", f"resume text over {MAX_TEXT_CHARS:,} characters (refused, not cut)", long)
+    dup = np.flatnonzero(df[schema.RESUME_ID].duplicated(keep=False).to_numpy())
+    if len(dup):
+        raise DataError(source, schema.RESUME_ID, "duplicate resume ids", dup)
     return df
 
 
 def load_resume_file(path: str | Path) -> pd.DataFrame:
-    """A JSON file holding one resume object or a list of them -> validated frame."""
+    """A JSON file holding one resume object or a list of them -> validated frame (strict JSON: UTF-8, no NaN/Infinity)."""
     import json
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not a JSON number")
 
     path = Path(path)
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(path.read_bytes().decode("utf-8"), parse_constant=refuse)
     except FileNotFoundError as e:
         raise JobmatchError(f"{path}: file not found") from e
-    except json.JSONDecodeError as e:
+    except IsADirectoryError as e:
+        raise JobmatchError(f"{path}: a folder, not a JSON file") from e
+    except UnicodeDecodeError as e:
+        raise DataError(str(path), None, f"not UTF-8 text (byte {e.start}: {e.reason})") from e
+    except ValueError as e:  # json.JSONDecodeError included
         raise DataError(str(path), None, f"not valid JSON: {e}") from e
     return resumes_from_records(obj if isinstance(obj, list) else [obj], str(path))
 
