@@ -17,7 +17,7 @@ from test_index import HashEncoder, market
 
 from dssm.errors import JobmatchError
 from pipelines.retrieval import index as ix
-from pipelines.retrieval.index import IndexConfig
+from pipelines.retrieval import refresh as refresh_module
 from pipelines.retrieval.refresh import index_lock, refresh
 
 TESTS = Path(__file__).resolve().parent
@@ -61,7 +61,7 @@ def test_refresh_reembeds_only_changed_and_is_idempotent(tmp_path):
     assert rep.touched == 600 and rep.embedded == 0 and enc.calls == []
 
 
-def test_new_model_reembeds_everything_and_failed_checks_keep_current(tmp_path):
+def test_new_model_reembeds_everything_and_failed_checks_keep_current(tmp_path, monkeypatch):
     vac, _ = market(200)
     refresh(vac, tmp_path, HashEncoder())
     served = ix.current_version(tmp_path)
@@ -70,7 +70,13 @@ def test_new_model_reembeds_everything_and_failed_checks_keep_current(tmp_path):
     served = ix.current_version(tmp_path)
 
     bad = vac.assign(description=vac.description + " правка")
-    rep = refresh(bad, tmp_path, HashEncoder(seed=3), IndexConfig(min_recall=1.01))  # an unreachable recall bar: checks fail
+    real_check = refresh_module.check_version
+
+    def failing_check(*args, **kwargs):  # the real checks, then a recall below the bar
+        return {**real_check(*args, **kwargs), "recall@10": 0.0, "ok": False}
+
+    monkeypatch.setattr(refresh_module, "check_version", failing_check)
+    rep = refresh(bad, tmp_path, HashEncoder(seed=3))
     assert rep.action == "rejected" and not rep.checks["ok"] and ix.current_version(tmp_path) == served
     assert rep.version in ix.list_versions(tmp_path)  # built and kept for inspection, not served
 

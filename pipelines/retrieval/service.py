@@ -25,14 +25,15 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
 from dssm.errors import JobmatchError
 from dssm.schema import RESUME_ID
@@ -59,7 +60,7 @@ class ErrorBody(BaseModel):
 class ResumeFields(BaseModel):
     """A resume sent in the request (the contract's resume columns; `text` required, amounts finite and >= 0)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     resume_id: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
     title: str = Field(default="", max_length=MAX_FIELD_CHARS)
     text: str = Field(max_length=MAX_TEXT_CHARS, pattern=r"\S", description="Resume body (plain text or HTML); must contain a non-space character, "
@@ -69,23 +70,29 @@ class ResumeFields(BaseModel):
     salary: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     currency: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
     experience_years: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
-    updated_at: AwareDatetime | NaiveDatetime | None = None
+    updated_at: Annotated[datetime, Strict(False)] | None = None  # an ISO string in JSON
 
 
 class FiltersBody(BaseModel):
     """`filters` of a request: area equality and salary floor (vacancies without salary fail a floor)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     area: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
     salary_min: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class Query(BaseModel):
-    """What every POST /recommend body shares: list length and filters."""
+    """What every POST /recommend body shares: list length and filters. Types are strict (no "10" for 10, no
+    true for 1), and `k` is an integer as JSON Schema means it (10 and 10.0)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     k: int = Field(default=10, ge=1, le=MAX_K)
     filters: FiltersBody | None = None
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def integral(cls, value: Any) -> Any:
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class ByResumeId(Query):
