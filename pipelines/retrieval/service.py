@@ -70,7 +70,15 @@ class ResumeFields(BaseModel):
     salary: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     currency: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
     experience_years: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
-    updated_at: Annotated[datetime, Strict(False)] | None = None  # an ISO string in JSON
+    updated_at: Annotated[datetime, Strict(False)] | None = None
+
+    @field_validator("updated_at", mode="before")
+    @classmethod
+    def iso_string(cls, value: Any) -> Any:
+        """A date-time is an ISO 8601 string in JSON (not a number of seconds)."""
+        if value is not None and not isinstance(value, str):
+            raise ValueError("expected an ISO 8601 date-time string")
+        return value
 
 
 class FiltersBody(BaseModel):
@@ -146,7 +154,10 @@ def validation_detail(exc: RequestValidationError) -> str:
             return "give exactly one of resume_id or resume"
         branch = BRANCHES[keys.pop()]
         errors = [e for e in errors if len(e["loc"]) > 1 and e["loc"][1] == branch]
-    parts = [".".join(str(p) for p in e.get("loc", ()) if p not in BRANCHES.values()) + f": {e.get('msg', 'invalid')}" for e in errors[:3]]
+    def name(part: Any) -> str:  # a client's key is quoted when it is not a plain name, so the line stays one line
+        return str(part) if isinstance(part, int) or str(part).isidentifier() else repr(str(part))
+
+    parts = [".".join(name(p) for p in e.get("loc", ()) if p not in BRANCHES.values()) + f": {e.get('msg', 'invalid')}" for e in errors[:3]]
     return "; ".join(parts) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
 
 
