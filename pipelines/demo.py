@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from dssm.errors import JobmatchError
-from dssm.io import config_to_dict, load_config, versions, write_json
+from dssm.io import check_output, config_to_dict, load_config, versions, write_json
 from dssm.tokenizer import TokenizerConfig
 from dssm.checks import at_least, check_numbers
 from pipelines.data.contract import validate_dir
@@ -199,8 +199,12 @@ def run_demo(cfg: DemoConfig, log=None, stage_stdout=None) -> dict[str, Any]:
     log = log or sys.stderr
     if cfg.data is not None and not (cfg.data / "vacancies.parquet").is_file():
         raise JobmatchError(f"{cfg.data}: no vacancies.parquet; --data takes a dataset folder in the contract (see `jobmatch validate`)")
-    cfg.out.mkdir(parents=True, exist_ok=True)
     stages = plan(cfg)
+    if cfg.data is not None:  # a rerun clears a stage's outputs first: --data must not be one of them, nor hold one
+        for stage in stages:
+            for path in stage.outputs:
+                check_output(path, [cfg.data], force=True)
+    cfg.out.mkdir(parents=True, exist_ok=True)
     timings, rerun_before = [], cfg.force
     t0 = time.perf_counter()
     for i, stage in enumerate(stages, 1):

@@ -107,3 +107,24 @@ def test_check_output_relations(tmp_path):
     with pytest.raises(JobmatchError, match="already exists"):
         check_output(tmp_path / "a", [])
     assert check_output(tmp_path / "a", [None], force=True) == tmp_path / "a"
+
+
+def test_demo_refuses_data_that_one_of_its_stages_would_clear(tiny_run, capsys):
+    """`jobmatch demo --data RUN/summaries --out RUN` would delete its own input when the summarize stage reruns."""
+    run = tiny_run["run"]
+    before = snapshot(run / "summaries")
+    assert cli.main(["demo", "--data", str(run / "summaries"), "--out", str(run)]) == 2
+    assert "is the input" in capsys.readouterr().err and snapshot(run / "summaries") == before
+
+
+def test_a_nan_stored_in_a_file_is_refused_null_is_missing(tiny_market, tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = Path(shutil.copytree(tiny_market, tmp_path / "data"))
+    t = pq.read_table(data / "resumes.parquet")
+    salary = t.column("salary").to_pylist()
+    salary[:2] = [float("nan"), None]
+    pq.write_table(t.set_column(t.schema.get_field_index("salary"), "salary", pa.array(salary, pa.float64(), from_pandas=False)), data / "resumes.parquet")
+    assert cli.main(["validate", str(data)]) == 2
+    assert "resumes.parquet: column salary: 1 NaN values (write a missing amount as null) (rows 0)" in capsys.readouterr().err

@@ -47,9 +47,11 @@ def request_bodies(data: Path | None, resume_file: Path | None, k: int, limit: i
 
 def run_loadtest_cmd(args: argparse.Namespace) -> int:
     from dssm.errors import JobmatchError
-    from dssm.io import write_json
+    from dssm.io import check_output, write_json
     from pipelines.retrieval.loadtest import free_port, run_loadtest, serve_argv, start_server
 
+    if args.out is not None:
+        check_output(args.out, [args.index, args.data, args.resume_file, args.model], force=True)  # a result, rewritten freely
     bodies = request_bodies(args.data, args.resume_file, args.k)
     proc = None
     url = args.url

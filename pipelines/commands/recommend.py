@@ -51,11 +51,11 @@ def run_recommend(args: argparse.Namespace) -> int:
     from dssm.errors import JobmatchError
     from dssm.io import check_output
     from pipelines.data.dataset import load_dataset
-    from pipelines.retrieval.recommend import filters_from, load_resume_file, lookup_resumes, write_recommendations
+    from pipelines.retrieval.recommend import MAX_K, filters_from, load_resume_file, lookup_resumes, write_recommendations
 
     filters = filters_from(args.area, args.salary_min)
-    if args.k < 1:
-        raise JobmatchError(f"--k must be >= 1, got {args.k}")
+    if not 1 <= args.k <= MAX_K:
+        raise JobmatchError(f"--k must be in [1, {MAX_K}], got {args.k}")
     if args.resume_file is not None:
         resumes = load_resume_file(args.resume_file)
     else:

@@ -9,7 +9,8 @@ Rules, checked in this order (the first violation raises `DataError`):
 3. types, per contract column present: strings (string / large_string / pandas `str` / object of str),
    numbers (any int or float; a string column names its first rows that are not numbers),
    timestamps (any unit, any time zone), `skills` as list<string>. An all-null column passes.
-   Numbers are amounts (salaries, years of experience): finite and >= 0; null/NaN means missing.
+   Numbers are amounts (salaries, years of experience): finite and >= 0; null means missing (a NaN stored
+   in a file is refused; in a frame, where pandas cannot tell them apart, NaN is read as missing).
 4. ids: no null ids, no duplicate `vacancy_id` / `resume_id` (rows are 0-based positions).
 5. text: every vacancy needs a non-empty `description`, every resume a non-empty `text`
    (after removing HTML tags and whitespace). Titles may be empty: the towers and the
@@ -276,9 +277,24 @@ def read_table(path: Path, table: str) -> pd.DataFrame:
         raise DataError(path.name, None, f"unreadable Parquet file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no detail'})") from e
     check_arrow_schema(table, got, path.name, read_column=lambda c: pf.read(columns=[c]).column(c).to_pandas())
     try:
-        return pf.read().to_pandas()
+        data = pf.read()
     except (OSError, pa.ArrowException, ValueError) as e:
         raise DataError(path.name, None, f"unreadable Parquet file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no detail'})") from e
+    _check_nan(table, data, path.name)
+    return data.to_pandas()
+
+
+def _check_nan(table: str, data: pa.Table, file: str) -> None:
+    """A stored NaN in a numeric contract column is refused: a missing amount is null (pandas reads both as NaN, so
+    only the file can tell them apart)."""
+    import pyarrow.compute as pc
+
+    for field in schema.TABLES[table][1]:
+        if field.name in data.column_names and pa.types.is_floating(data.schema.field(field.name).type):
+            nan = pc.fill_null(pc.is_nan(data.column(field.name)), False).to_numpy(zero_copy_only=False)
+            rows = np.flatnonzero(nan)
+            if len(rows):
+                raise fail(file, field.name, f"{len(rows)} NaN values (write a missing amount as null)", rows)
 
 
 def read_dir(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:

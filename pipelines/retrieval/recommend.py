@@ -59,6 +59,8 @@ def check_compatible(index: VacancyIndex, encoder: EncoderLike, preprocess_id: s
                             "train both on the same tokenizer")
 
 
+MAX_K = 1000
+"""Longest list a query may ask for (CLI and HTTP)."""
 MAX_TEXT_CHARS = 100_000
 """Longest resume text (characters) a query may carry, from a file or over HTTP (~25x a long real resume):
 a longer one is refused, not cut."""
@@ -138,8 +140,8 @@ class Recommender:
 
     def recommend(self, resumes: pd.DataFrame, k: int = 10, filters: Filters | None = None) -> list[pd.DataFrame]:
         """One frame per resume: rank (1..), vacancy_id, score (inner product), title; best first."""
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise JobmatchError(f"k must be a positive integer, got {k!r}")
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+            raise JobmatchError(f"k must be an integer in [1, {MAX_K}], got {k!r}")
         if len(resumes) == 0:
             return []
         scores, rows = self.index.search(self.embed(resumes), k, filters)  # (N, k'), (N, k')

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dssm.errors import JobmatchError
+from dssm.errors import DataError, JobmatchError
 from dssm.io import check_output
 from dssm.schema import VACANCY_ID
 from pipelines.artifacts import load_encoder, load_preprocess, parse_preprocess_id, preprocess_differences, trained_on
@@ -93,6 +93,10 @@ def embed_vacancies(encoder: EncoderLike, vacancies: pd.DataFrame, preprocess: P
     emb = np.asarray(encoder.embed(df, "vacancies"), dtype=np.float32)  # (N, D)
     if emb.shape != (len(vacancies), int(encoder.dim)):
         raise JobmatchError(f"encoder returned {emb.shape} for {len(vacancies)} vacancies")
+    bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
+    if len(bad):
+        raise DataError("vacancies", None, "the encoder produced non-finite embeddings (check the numeric fields); no index built",
+                        vacancies[VACANCY_ID].astype(str).iloc[bad].tolist())
     return emb
 
 

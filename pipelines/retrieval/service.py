@@ -38,11 +38,9 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 from dssm.errors import JobmatchError
 from dssm.schema import RESUME_ID
 from pipelines.retrieval.index import CURRENT, Filters, VacancyIndex, current_version
-from pipelines.retrieval.recommend import MAX_TEXT_CHARS, EncoderLike, Preprocess, Recommender, resumes_from_records
+from pipelines.retrieval.recommend import MAX_K, MAX_TEXT_CHARS, EncoderLike, Preprocess, Recommender, resumes_from_records
 
 log = logging.getLogger("jobmatch.service")
-MAX_K = 1000
-"""Largest `k` of a request."""
 MAX_BODY_BYTES = 1 << 20
 """Default request body limit (bytes); a larger body is answered 413 before it is parsed."""
 MAX_FIELD_CHARS = 1_000

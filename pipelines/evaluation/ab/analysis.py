@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from dssm.errors import DataError, JobmatchError
-from dssm.io import config_to_dict, versions, write_bytes, write_json, write_text
+from dssm.io import check_output, config_to_dict, versions, write_bytes, write_json, write_text
 from dssm.checks import at_least, check_numbers
 from pipelines.evaluation.stats import bootstrap_diff, cuped_theta, delta_test, holm, srm_test, welch
 
@@ -521,5 +521,6 @@ def analyze_log(cfg: ABConfig, log_path: str | Path, metrics: Sequence[str], rat
                 out: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Path]]:
     """Stage `ab analyze`: read the log, analyse it (`analyze`), write the report to `out` (default: LOG folder/ab_report)."""
     log_path = Path(log_path)
+    out = check_output(out if out is not None else log_path.parent / "ab_report", [log_path], force=True)  # a report, rewritten freely
     result = analyze(read_log(log_path), list(metrics), list(ratios), dict(covariates or {}), cfg, source=str(log_path))
-    return result, write_report(result, out if out is not None else log_path.parent / "ab_report")
+    return result, write_report(result, out)
