@@ -20,7 +20,7 @@ CONFIGS = {
     "dssm.config.ModelConfig", "dssm.config.TowerConfig", "dssm.config.TrainConfig", "dssm.tokenizer.TokenizerConfig",
     "summarizer.config.LabelRule", "summarizer.config.FeatureConfig", "summarizer.config.SummarizerConfig",
     "pipelines.data.synth.config.SynthConfig", "pipelines.demo.DemoConfig", "pipelines.evaluation.ab.analysis.ABConfig",
-    "pipelines.evaluation.ab.simulate.SimConfig", "pipelines.evaluation.evaluate.EvalConfig", "pipelines.retrieval.index.IndexConfig",
+    "pipelines.evaluation.ab.power.PowerConfig", "pipelines.evaluation.ab.simulate.SimConfig", "pipelines.evaluation.evaluate.EvalConfig", "pipelines.retrieval.index.IndexConfig",
     "pipelines.training.summarizer.SummarizeConfig",
 }
 """The user-facing configs (flags, YAML); `test_every_config_is_listed` keeps the list complete."""

@@ -1,4 +1,5 @@
-"""`jobmatch ab analyze|simulate`: A/B analysis of a per-user or per-event log, and an offline replay that makes one."""
+"""`jobmatch ab analyze|power|sequential|simulate`: A/B analysis of a per-user or per-event log, the users a test
+needs, safe monitoring of a running one, and an offline replay that makes a log."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from dssm.errors import JobmatchError
 from pipelines.commands.flags import add_config_flags, add_force_flag, add_parser, config_from_args
 from pipelines.evaluation.ab.analysis import ABConfig, analyze_log, format_table
+from pipelines.evaluation.ab.power import PowerConfig
 from pipelines.evaluation.ab.simulate import SimConfig, replay
 
 
@@ -40,6 +42,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     a.set_defaults(func=run_analyze)
 
+    w = add_parser(ab_sub, "power", "Users needed per relative effect, and the minimum detectable effect, from a (pre-period) log.")
+    w.add_argument("--log", type=Path, required=True, help="events.parquet (or .csv): one row per user or per event; no arm needed")
+    w.add_argument("--metrics", default="responses,views", help="comma-separated mean metrics (columns, or event names in a long log)")
+    w.add_argument("--effect", type=float, action="append", default=None, metavar="REL",
+                   help="relative effect to size the test for, e.g. 0.02 for +2%% (repeatable; default 0.01, 0.02, 0.05, 0.1)")
+    w.add_argument("--users", type=int, default=None, help="users of the planned test, for the MDE (default: the log's)")
+    w.add_argument("--covariate", action="append", default=[], metavar="METRIC=COL", help="CUPED covariate: sd shrinks by sqrt(1 - rho^2) (repeatable)")
+    add_config_flags(w, PowerConfig)
+    w.add_argument("--json", action="store_true", help="print the result as JSON")
+    w.set_defaults(func=run_power)
+
+    q = add_parser(ab_sub, "sequential", "Look-by-look always-valid p-values (mixture SPRT) and confidence sequences of a running test.")
+    q.add_argument("--log", type=Path, required=True, help="per-event log with the arm, the user and a time column")
+    q.add_argument("--metrics", default="responses,views", help="comma-separated mean metrics (columns, or event names in a long log)")
+    q.add_argument("--time-col", default="ts", help="timestamps (one look per calendar day) or numbers (one look per value)")
+    q.add_argument("--tau-sd", type=float, default=0.1, help="mixture scale tau as a share of the metric's pooled sd: the effect size looked for")
+    add_config_flags(q, ABConfig)
+    q.add_argument("--json", action="store_true", help="print the result as JSON")
+    q.set_defaults(func=run_sequential)
+
     s = add_parser(ab_sub, "simulate", "Replay held-out users as an online test between two rankings; writes events.parquet + truth.json.")
     s.add_argument("--data", type=Path, required=True, help="dataset folder (holds truth/utility.parquet from `jobmatch synth`)")
     s.add_argument("--control", type=Path, required=True, help="control ranking Parquet (resume_id, vacancy_id, rank)")
@@ -60,6 +82,28 @@ def run_analyze(args: argparse.Namespace) -> int:
     else:
         print(format_table(result))
         print(f"report: {files['html']}")
+    return 0
+
+
+def run_power(args: argparse.Namespace) -> int:
+    from pipelines.evaluation.ab.analysis import read_log
+    from pipelines.evaluation.ab.power import format_power, power_report
+
+    effects = tuple(args.effect) if args.effect else (0.01, 0.02, 0.05, 0.1)
+    if args.users is not None and args.users < 2:
+        raise JobmatchError(f"--users must be >= 2, got {args.users}")
+    result = power_report(read_log(args.log), _csv(args.metrics), config_from_args(PowerConfig, args), effects, args.users,
+                          _covariates(args.covariate), source=str(args.log))
+    print(json.dumps(result, ensure_ascii=False, indent=2) if args.json else format_power(result))
+    return 0
+
+
+def run_sequential(args: argparse.Namespace) -> int:
+    from pipelines.evaluation.ab.analysis import read_log
+    from pipelines.evaluation.ab.sequential import format_sequential, sequential
+
+    result = sequential(read_log(args.log), _csv(args.metrics), config_from_args(ABConfig, args), args.time_col, args.tau_sd, source=str(args.log))
+    print(json.dumps(result, ensure_ascii=False, indent=2, default=str) if args.json else format_sequential(result))
     return 0
 
 

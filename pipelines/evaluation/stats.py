@@ -11,7 +11,8 @@ memory-bounded blocks, one seeded generator per call):
 Tests of a two-arm experiment (users are the randomisation unit): SRM chi-square
 (`scipy.stats.chisquare`), Welch's t-test (agrees with `scipy.stats.ttest_ind(equal_var=False)`),
 the delta method for ratio metrics (Deng et al., 2018), the CUPED coefficient and Holm's
-step-down adjustment.
+step-down adjustment; for monitoring a running test, the mixture SPRT's always-valid p-values
+and confidence sequence (Johari et al., 2022), and the power of a z-test (users needed, MDE).
 
 >>> r = paired_bootstrap(np.zeros(50), np.ones(50), n_boot=200)
 >>> (r["diff"], r["ci_low"], r["ci_high"], r["p_value"])
@@ -228,3 +229,60 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     adj = np.empty(m)
     adj[order] = np.maximum.accumulate(scaled)
     return adj
+
+
+# ----------------------------------------------------------------------------- sequential tests and power
+
+
+def msprt_log_lr(diff: np.ndarray, var: np.ndarray, tau2: float) -> np.ndarray:
+    """log Λ_k of the normal-mixture SPRT at each look k (Johari, Koomen, Pekelis & Walsh, "Always valid
+    inference", Operations Research 2022; the mixing distribution of the effect is N(0, tau2)):
+
+        Λ_k = sqrt(V_k / (V_k + τ²)) · exp(τ² · d_k² / (2 · V_k · (V_k + τ²)))
+
+    with d_k the estimated effect and V_k its variance (Welch se²) on the data seen by look k.
+    Under "effect = 0", Λ is a nonnegative martingale, so P(sup_k Λ_k >= 1/α) <= α (Ville).
+    """
+    diff, var = np.asarray(diff, dtype=np.float64), np.asarray(var, dtype=np.float64)
+    if not tau2 > 0:
+        raise ValueError(f"tau2 must be > 0, got {tau2}")
+    var = np.where(var > 0, var, np.nan)
+    return 0.5 * np.log(var / (var + tau2)) + tau2 * diff**2 / (2 * var * (var + tau2))
+
+
+def always_valid_p(diff: np.ndarray, var: np.ndarray, tau2: float) -> np.ndarray:
+    """Always-valid p-values p_k = min(1, min_{j<=k} 1/Λ_j) (`msprt_log_lr`): stopping at the first look with
+    p_k <= α, however often one looks, keeps the false-positive rate <= α. A look without variance keeps p."""
+    log_lr = np.nan_to_num(msprt_log_lr(diff, var, tau2), nan=-np.inf)
+    return np.minimum(1.0, np.exp(-np.maximum.accumulate(log_lr, axis=-1)))
+
+
+def confidence_sequence(diff: np.ndarray, var: np.ndarray, tau2: float, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """The (1 − α) confidence sequence dual to the mSPRT: {θ : Λ_k(θ) < 1/α}, i.e.
+    d_k ± sqrt(V_k (V_k + τ²) / τ² · (2 log(1/α) + log((V_k + τ²) / V_k))), intersected over looks so far;
+    it covers the true effect at every look at once with probability >= 1 − α."""
+    diff, var = np.asarray(diff, dtype=np.float64), np.asarray(var, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = np.sqrt(var * (var + tau2) / tau2 * (2 * np.log(1 / alpha) + np.log((var + tau2) / var)))
+    low, high = np.where(var > 0, diff - half, -np.inf), np.where(var > 0, diff + half, np.inf)
+    return np.maximum.accumulate(low, axis=-1), np.minimum.accumulate(high, axis=-1)
+
+
+def users_needed(sd_control: float, sd_treatment: float, effect: float, alpha: float = 0.05, power: float = 0.8, share: float = 0.5) -> float:
+    """Users in total for a two-sided z-test at level α to detect `effect` (difference of means) with `power`,
+    a `share` of them in treatment: n = (z_{1−α/2} + z_{power})² · (σ_c²/(1 − share) + σ_t²/share) / effect²."""
+    from scipy import stats
+
+    if not effect:
+        return float("inf")
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return float(z**2 * (sd_control**2 / (1 - share) + sd_treatment**2 / share) / effect**2)
+
+
+def minimum_detectable_effect(sd_control: float, sd_treatment: float, n_users: float, alpha: float = 0.05, power: float = 0.8,
+                              share: float = 0.5) -> float:
+    """The smallest difference of means that `n_users` in total detect (the inverse of `users_needed`)."""
+    from scipy import stats
+
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return float(z * np.sqrt(sd_control**2 / ((1 - share) * n_users) + sd_treatment**2 / (share * n_users)))
