@@ -80,7 +80,7 @@ class DSSMModule(L.LightningModule):
             extra=extra,
             extra_mask=batch["neg_mask"],
         )
-        self.log("train_loss", loss, prog_bar=True, batch_size=q.shape[0])
+        self.log("train_loss", loss, prog_bar=True, batch_size=q.shape[0], on_step=True, on_epoch=True)
         return loss
 
     def _stats(self) -> dict:

@@ -134,3 +134,16 @@ def test_pairs_negatives_and_split_are_sound():
     assert batch["res_ids"].shape[0] == 10 and batch["neg_idx"].shape == (10, 3)
     assert batch["vac_ids"].shape[0] == len(np.unique(np.concatenate([tgt_vac.numpy(), batch["neg_idx"][batch["neg_mask"]].numpy()])))
     assert json.dumps(pairs.log_q.tolist())  # finite, serialisable
+
+
+def test_training_writes_lightnings_csv_log_into_the_model_dir(tiny_run):
+    """logs/metrics.csv: the training loss and the validation recall of every epoch run (Lightning's CSVLogger)."""
+    import json
+
+    import pandas as pd
+
+    log = pd.read_csv(tiny_run["production"] / "logs" / "metrics.csv")
+    metrics = json.loads((tiny_run["production"] / "train_metrics.json").read_text())
+    per_epoch = log.dropna(subset=["val_recall"])
+    assert len(per_epoch) == len(metrics["epochs"]) and log["train_loss_epoch"].notna().sum() == len(metrics["epochs"])
+    assert per_epoch["val_recall"].tolist() == pytest.approx([e["val_recall"] for e in metrics["epochs"]])

@@ -3,7 +3,8 @@
 `train(...)` is what `jobmatch train` runs. The model dir gets weights.safetensors,
 config.yaml, features.json (see `dssm.model_io`), split.json (held-out resume ids,
 so evaluation later uses the same resumes), train_metrics.json (val Recall@k per
-epoch, pairs/s, epochs) and Lightning's last.ckpt / best.ckpt (for --resume).
+epoch, pairs/s, epochs), Lightning's last.ckpt / best.ckpt (for --resume) and its CSV log
+logs/metrics.csv (train loss, validation recall per epoch; a file, so CI=true stays quiet).
 
 The run is built in `.OUT.partial` beside OUT and replaces OUT whole when it finishes, so a
 killed run never leaves a half-written model under OUT; `--resume` continues a killed run
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from dssm.datamodule import TowerInputs
 
 METRICS_FILE = "train_metrics.json"
+LOG_DIR = "logs"
+"""Lightning's CSV log in the model dir: logs/metrics.csv (train_loss per 10 steps and per epoch, val_recall per epoch)."""
 
 
 def split_positives(inter: pd.DataFrame, val_rows: np.ndarray) -> list[np.ndarray]:
@@ -54,6 +57,7 @@ def split_positives(inter: pd.DataFrame, val_rows: np.ndarray) -> list[np.ndarra
 LIGHTNING_NOISE = (
     r"Checkpoint directory .* exists and is not empty",  # ours: split.json is written into the model dir first
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",  # raised inside Lightning, not actionable here
+    r"The number of training batches .* is smaller than the logging interval",  # small runs: the per-epoch rows are still written
 )
 """Warnings Lightning raises on every `jobmatch train` that say nothing about the run."""
 
@@ -89,6 +93,7 @@ def fit(
     """Train a TwoTower on prepared inputs, keep the best validation Recall@k, write the model dir; -> metrics."""
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
 
     from dssm.datamodule import PairDataModule
     from dssm.lightning_module import DSSMModule
@@ -112,7 +117,8 @@ def fit(
             max_epochs=tc.max_epochs,
             accelerator="cpu",
             devices=1,
-            logger=False,
+            logger=CSVLogger(save_dir=str(out), name="", version=LOG_DIR),
+            log_every_n_steps=10,
             callbacks=[best, EarlyStopping(monitor="val_recall", mode="max", patience=tc.patience)],
             enable_progress_bar=not quiet(),
             enable_model_summary=False,
