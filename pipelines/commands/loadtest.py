@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=int, default=4, help="client threads")
     p.add_argument("--deadline", type=float, default=30.0, help="stop after this many seconds")
     p.add_argument("--k", type=int, default=10, help="k of each request")
+    p.add_argument("--batch-max", type=int, default=0, help="the started server's dynamic batching (`serve --batch-max`; 0 = off)")
+    p.add_argument("--batch-wait-ms", type=float, default=2.0, help="the started server's `serve --batch-wait-ms`")
+    p.add_argument("--torch-threads", type=int, default=None, help="the started server's `serve --torch-threads`")
     p.add_argument("--out", type=Path, default=None, help="write the result JSON here")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_loadtest_cmd)
@@ -59,7 +62,7 @@ def run_loadtest_cmd(args: argparse.Namespace) -> int:
         if args.index is None:
             raise JobmatchError("give --url of a running service or --index to start one")
         port = free_port()
-        proc = start_server(serve_argv(args.index, args.data, port, args.model), port)
+        proc = start_server(serve_argv(args.index, args.data, port, args.model, args.batch_max, args.batch_wait_ms, args.torch_threads), port)
         url = f"http://127.0.0.1:{port}"
     try:
         result = run_loadtest(url, bodies, args.requests, args.concurrency, args.deadline)

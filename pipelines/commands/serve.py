@@ -27,6 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reload-interval", type=float, default=1.0, help="seconds between checks of CURRENT")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     p.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES, help="larger request bodies are answered 413 unread")
+    p.add_argument("--batch-max", type=int, default=0, help="dynamic batching: embed and search up to this many concurrent requests together (0 = off)")
+    p.add_argument("--batch-wait-ms", type=float, default=2.0, help="dynamic batching: how long a request waits for others to join its batch")
+    p.add_argument("--torch-threads", type=int, default=None,
+                   help="torch intra-op threads (default: 1 with batching, so the other cores parse requests; torch's default without)")
     p.set_defaults(func=run_serve)
 
 
@@ -48,6 +52,18 @@ def run_serve(args: argparse.Namespace) -> int:
 
     if args.max_body_bytes < 1:
         raise JobmatchError(f"--max-body-bytes must be >= 1, got {args.max_body_bytes}")
-    app = create_app(build_state(args), max_body_bytes=args.max_body_bytes)
+    batcher = None
+    threads = args.torch_threads if args.torch_threads is not None else (1 if args.batch_max else None)
+    if threads is not None:
+        if threads < 1:
+            raise JobmatchError(f"--torch-threads must be >= 1, got {threads}")
+        import torch
+
+        torch.set_num_threads(threads)
+    if args.batch_max:
+        from pipelines.retrieval.batching import MicroBatcher
+
+        batcher = MicroBatcher(args.batch_max, args.batch_wait_ms)
+    app = create_app(build_state(args), max_body_bytes=args.max_body_bytes, batcher=batcher)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0

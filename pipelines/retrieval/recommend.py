@@ -144,7 +144,11 @@ class Recommender:
             raise JobmatchError(f"k must be an integer in [1, {MAX_K}], got {k!r}")
         if len(resumes) == 0:
             return []
-        scores, rows = self.index.search(self.embed(resumes), k, filters)  # (N, k'), (N, k')
+        return self.rank(self.embed(resumes), k, filters)
+
+    def rank(self, emb: np.ndarray, k: int = 10, filters: Filters | None = None) -> list[pd.DataFrame]:
+        """`recommend` for query rows already embedded (`embed`): one frame per row."""
+        scores, rows = self.index.search(emb, k, filters)  # (N, k'), (N, k')
         out = []
         for s, r in zip(scores, rows):
             keep = r >= 0

@@ -10,7 +10,8 @@ Input errors are 4xx with a one-line `detail` (`{"detail": "..."}`, also for mal
 1 MiB, `jobmatch serve --max-body-bytes`); 422 a bad body / k / filters, including a resume text over
 `MAX_TEXT_CHARS` characters (refused, not cut: a longer text is not a resume), a salary or
 experience that is negative, infinite or NaN, an unknown field. A score is never NaN: a
-non-finite query embedding is refused (422) instead of ranked.
+non-finite query embedding is refused (422) instead of ranked. With dynamic batching on (`jobmatch serve
+--batch-max`, `pipelines.retrieval.batching`), a full batch queue is answered 503.
 
 Every request reads the served `Recommender` once (a plain attribute read), so it keeps that object
 to its end. At most every `reload_interval_s` a request stats root/CURRENT; when it names a new
@@ -37,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
 from dssm.errors import JobmatchError
 from dssm.schema import RESUME_ID
+from pipelines.retrieval.batching import MicroBatcher, Overloaded
 from pipelines.retrieval.index import CURRENT, Filters, VacancyIndex, current_version
 from pipelines.retrieval.recommend import MAX_K, MAX_TEXT_CHARS, EncoderLike, Preprocess, Recommender, resumes_from_records
 
@@ -258,11 +260,14 @@ class ServingState:
         return self.recommender
 
 
-def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
-    """FastAPI app over `state` (see module docstring for the endpoints); bodies over `max_body_bytes` get 413."""
+def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batcher: MicroBatcher | None = None) -> FastAPI:
+    """FastAPI app over `state` (see module docstring for the endpoints); bodies over `max_body_bytes` get 413.
+
+    With a `batcher` (`pipelines.retrieval.batching`) concurrent requests are embedded and searched together;
+    a full batch queue is answered 503."""
     app = FastAPI(title="jobmatch", description="Vacancies for a resume from the served FAISS index.")
     app.add_middleware(BodyLimit, limit=max_body_bytes)
-    errors = {status: {"model": ErrorBody} for status in (400, 404, 413, 422)}
+    errors = {status: {"model": ErrorBody} for status in (400, 404, 413, 422, 503)}
 
     @app.exception_handler(RequestValidationError)
     async def one_line(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -288,8 +293,11 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES) -> Fas
             except JobmatchError as e:
                 raise HTTPException(422, str(e)) from e
         f = body.filters
+        filters = Filters(area=f.area, salary_min=f.salary_min) if f else None
         try:
-            items = rec.recommend(df, body.k, Filters(area=f.area, salary_min=f.salary_min) if f else None)[0]
+            items = batcher.submit(rec, df, body.k, filters).result(timeout=60) if batcher else rec.recommend(df, body.k, filters)[0]
+        except Overloaded as e:
+            raise HTTPException(503, str(e)) from e
         except JobmatchError as e:
             raise HTTPException(422, str(e)) from e
         return {
