@@ -27,8 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reload-interval", type=float, default=1.0, help="seconds between checks of CURRENT")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     p.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES, help="larger request bodies are answered 413 unread")
-    p.add_argument("--batch-max", type=int, default=0, help="dynamic batching: embed and search up to this many concurrent requests together (0 = off)")
-    p.add_argument("--batch-wait-ms", type=float, default=2.0, help="dynamic batching: how long a request waits for others to join its batch")
+    p.add_argument("--batch-max", type=int, default=32, help="dynamic batching: embed and search up to this many concurrent requests together (0 = off)")
+    p.add_argument("--batch-wait-ms", type=float, default=0.0,
+                   help="dynamic batching: how long a request waits for others to join its batch (0: only those already waiting join)")
     p.add_argument("--torch-threads", type=int, default=None,
                    help="torch intra-op threads (default: 1 with batching, so the other cores parse requests; torch's default without)")
     p.set_defaults(func=run_serve)

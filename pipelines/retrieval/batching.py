@@ -1,6 +1,7 @@
 """Dynamic batching for the service: concurrent requests share one preprocess + encode call and one FAISS search.
 
-A request's job waits at most `max_wait_ms` for others to join it (up to `max_batch` jobs); one worker
+A request's job waits at most `max_wait_ms` for others to join it (up to `max_batch` jobs; with 0, the
+served default, only the jobs already queued join: while one batch runs the next one gathers); one worker
 thread then embeds the whole batch with `Recommender.embed` (preprocessing included) and ranks it with
 `Recommender.rank`, one search per distinct (k, filters). Jobs are grouped by the Recommender they were
 given (a hot swap mid-batch keeps each request on the version it started with) and by their set of
@@ -46,7 +47,7 @@ class Job:
 class MicroBatcher:
     """Runs submitted recommend jobs in batches on one worker thread (see the module docstring)."""
 
-    def __init__(self, max_batch: int = 32, max_wait_ms: float = 2.0, max_queue: int = 1024):
+    def __init__(self, max_batch: int = 32, max_wait_ms: float = 0.0, max_queue: int = 1024):
         if max_batch < 1 or max_wait_ms < 0 or max_queue < 1:
             raise JobmatchError(f"batching needs max_batch >= 1, max_wait_ms >= 0, max_queue >= 1; got {max_batch}, {max_wait_ms}, {max_queue}")
         self.max_batch, self.max_wait = int(max_batch), float(max_wait_ms) / 1000

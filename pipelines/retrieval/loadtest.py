@@ -61,7 +61,7 @@ def start_server(argv: Sequence[str], port: int, timeout_s: float = 60.0) -> sub
     return proc
 
 
-def serve_argv(index: str, data: str | None, port: int, model: str | None = None, batch_max: int = 0, batch_wait_ms: float = 2.0,
+def serve_argv(index: str, data: str | None, port: int, model: str | None = None, batch_max: int = 32, batch_wait_ms: float = 0.0,
                torch_threads: int | None = None) -> list[str]:
     """argv of `jobmatch serve` on 127.0.0.1:port with this Python (`batch_max` > 0: dynamic batching on)."""
     argv = [sys.executable, "-m", "pipelines.cli", "serve", "--index", str(index), "--port", str(port), "--host", "127.0.0.1",
