@@ -66,6 +66,9 @@ def replace_path(new: Path, path: Path) -> None:
     `path` holds either the old or the new folder whole; where the file system cannot exchange,
     the old folder is moved aside first (a window of two renames in which `path` is absent).
     """
+    if path.exists() and new.is_dir() != path.is_dir():
+        what = ("a folder", "a file") if path.is_dir() else ("a file", "a folder")
+        raise JobmatchError(f"{path} is {what[0]}; it is not replaced by {what[1]} (nothing was changed): choose another output")
     if new.is_dir() and path.is_dir():
         if _exchange(new, path):
             shutil.rmtree(new, ignore_errors=True)

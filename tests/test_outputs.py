@@ -95,6 +95,15 @@ def test_label_refuses_a_teacher_that_reads_less_than_the_documents(tiny_run, tm
     assert '"cut_documents": ' in capsys.readouterr().out
 
 
+def test_a_folder_is_never_replaced_by_a_file(tiny_run, tmp_path, capsys):
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "a.txt").write_text("mine")
+    argv = ["label", "--teacher", str(tiny_run["teacher"]), "--data", str(tiny_run["data"]), "--out", str(keep), "--force"]
+    assert cli.main(argv) == 2
+    assert "is a folder; it is not replaced by a file" in capsys.readouterr().err and (keep / "a.txt").read_text() == "mine"
+
+
 def test_check_output_relations(tmp_path):
     from dssm.errors import JobmatchError
     from dssm.io import check_output
