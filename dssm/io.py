@@ -213,8 +213,12 @@ def load_config(cls: type[T], path: str | os.PathLike) -> T:
         raise JobmatchError(f"{path}: config file not found")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise JobmatchError(f"{path}: not a text file (byte {e.start} is not UTF-8); a config is YAML") from e
+    except IsADirectoryError as e:
+        raise JobmatchError(f"{path}: a folder, not a YAML config") from e
     except yaml.YAMLError as e:
-        raise JobmatchError(f"{path}: not valid YAML: {e}") from e
+        raise JobmatchError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from e
     if data is not None and not isinstance(data, dict):
         raise JobmatchError(f"{path}: expected a mapping at the top level")
     data = dict(data or {})

@@ -82,6 +82,9 @@ def load_model(model_dir: str | Path) -> tuple[TwoTower, ModelConfig, dict[str, 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise JobmatchError(f"{model_dir}: model directory not found")
+    missing = [name for name in (CONFIG, FEATURES, WEIGHTS) if not (model_dir / name).is_file()]
+    if missing:
+        raise JobmatchError(f"{model_dir}: not a model dir ({', '.join(missing)} missing; train one with `jobmatch train`)")
     cfg = load_config(ModelConfig, model_dir / CONFIG)
     features = load_features(model_dir / FEATURES)
     for kind, tcfg in (("vacancies", cfg.vacancy), ("resumes", cfg.resume)):

@@ -107,3 +107,17 @@ def test_service_refuses_hostile_resume_bodies(name, client):
     assert r.status_code == case.status, r.text
     detail = r.json()["detail"]
     assert isinstance(detail, str) and case.http in detail and "\n" not in detail, detail
+
+
+@pytest.mark.parametrize("case", ["encode_with_a_tokenizer", "index_with_a_summarizer", "summarize_with_a_tokenizer", "binary_config", "folder_config"])
+def test_an_artifact_of_the_wrong_kind_is_named(case, tiny_run, tmp_path, capsys):
+    r, m = {k: str(v) for k, v in tiny_run.items()}, str(tiny_run["data"])
+    argv, expect = {
+        "encode_with_a_tokenizer": (["encode", "--model", r["tokenizer"], "--data", m, "--out", str(tmp_path / "e.parquet")], "not a model dir"),
+        "index_with_a_summarizer": (["index", "build", "--model", r["summarizer"], "--data", m, "--out", str(tmp_path / "i")], "not a model dir"),
+        "summarize_with_a_tokenizer": (["summarize", "--summarizer", r["tokenizer"], "--data", m, "--out", str(tmp_path / "s")], "not a summarizer dir"),
+        "binary_config": (["train", "--data", m, "--config", f"{m}/vacancies.parquet", "--out", str(tmp_path / "t")], "not a text file"),
+        "folder_config": (["train", "--data", m, "--config", m, "--out", str(tmp_path / "t")], "a folder, not a YAML config"),
+    }[case]
+    _refused(cli.main(argv), capsys.readouterr().err, expect)
+    assert not any(tmp_path.iterdir())
