@@ -51,6 +51,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from pipelines.retrieval.service import create_app
 
+    if not 1 <= args.port <= 65535:
+        raise JobmatchError(f"--port must be in [1, 65535], got {args.port}")
     if args.max_body_bytes < 1:
         raise JobmatchError(f"--max-body-bytes must be >= 1, got {args.max_body_bytes}")
     batcher = None
