@@ -60,9 +60,7 @@ class TowerConfig:
         check_numbers(self)
         self.categorical = tuple(self.categorical)
         self.numeric = tuple(self.numeric)
-        for name in ("vocab_size", "max_len", "emb_dim", "hidden", "out_dim", "cat_dim", "mlp_hidden"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "vocab_size", "max_len", "emb_dim", "hidden", "out_dim", "cat_dim", "mlp_hidden")
         if self.vocab_size < 4:
             raise ValueError(f"vocab_size must be >= 4 (BPE special tokens), got {self.vocab_size}")
         if self.attention_on not in ATTENTION_ON:
@@ -130,12 +128,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_numbers(self)
         at_least(self, 0, "seed")
-        for name in ("batch_size", "max_epochs", "patience", "recall_k"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("hard_negatives", "random_negatives", "max_train_pairs", "num_workers"):
-            if int(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        at_least(self, 1, "batch_size", "max_epochs", "patience", "recall_k")
+        at_least(self, 0, "hard_negatives", "random_negatives", "max_train_pairs", "num_workers")
         if self.lr <= 0 or self.temperature <= 0:
             raise ValueError(f"lr and temperature must be > 0, got {self.lr}, {self.temperature}")
         if not 0.0 < self.val_fraction < 1.0:

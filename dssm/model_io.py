@@ -91,8 +91,6 @@ def load_model(model_dir: str | Path) -> tuple[TwoTower, ModelConfig, dict[str, 
         features[kind].check_matches(tcfg.categorical, tcfg.numeric, f"{model_dir / FEATURES}[{kind}]")
     model = build_model(cfg, features)
     path = model_dir / WEIGHTS
-    if not path.exists():
-        raise JobmatchError(f"{path}: weights not found")
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:

@@ -99,3 +99,30 @@ def test_cli_single_json_batch_parquet_and_errors(served, capsys):
     assert cli.main([*args, "--resume-id", "nobody"]) == 2
     assert "unknown resume id(s): nobody" in capsys.readouterr().err
     assert cli.main([*args, "--resume-id", "r001", "--summarizer", str(root / "missing")]) == 2
+
+
+def test_a_non_finite_embedding_is_refused_for_queries_and_for_index_builds(tmp_path):
+    """Scores are never NaN: an encoder row that is not finite is named by id instead of ranked or indexed."""
+    from pipelines.retrieval.refresh import embed_vacancies
+
+    class NaNEncoder(HashEncoder):
+        def embed(self, df, kind):
+            emb = super().embed(df, kind)
+            emb[1] = np.nan
+            return emb
+
+    vac, res = market(40, 4)
+    refresh(vac, tmp_path / "index", HashEncoder())
+    rec = rc.Recommender(VacancyIndex.load(tmp_path / "index"), HashEncoder())
+    rec.encoder = NaNEncoder()
+    with pytest.raises(DataError, match=f"resumes: the encoder produced a non-finite embedding.*rows {res.resume_id.iloc[1]}"):
+        rec.recommend(res, 5)
+    with pytest.raises(DataError, match=f"vacancies: the encoder produced a non-finite embedding.*rows {vac.vacancy_id.iloc[1]}"):
+        embed_vacancies(NaNEncoder(), vac)
+
+
+def test_serve_flag_default_matches_the_service_limit():
+    from pipelines.commands import serve
+    from pipelines.retrieval import service
+
+    assert serve.MAX_BODY_BYTES == service.MAX_BODY_BYTES

@@ -118,9 +118,19 @@ def check_arrow_schema(table: str, got: pa.Schema, file: str, read_column=None) 
         raise fail(file, field.name, f"wrong type: expected {type_kind(field.type)} ({field.type}), got {t}")
 
 
+def non_number_rows(s: pd.Series) -> np.ndarray:
+    """Positions of the non-null values of `s` that are not numbers (nor text that reads as one)."""
+    return np.flatnonzero(s.notna().to_numpy() & pd.to_numeric(s, errors="coerce").isna().to_numpy())
+
+
+def unreadable_parquet(file: str, error: Exception) -> DataError:
+    """The one-line error for a Parquet file that cannot be opened or read."""
+    detail = str(error).splitlines()[0] if str(error) else "no detail"
+    return DataError(file, None, f"unreadable Parquet file ({type(error).__name__}: {detail})")
+
+
 def _raise_not_numbers(file: str, column: str, s: pd.Series, got: object) -> None:
-    num = pd.to_numeric(s, errors="coerce")
-    bad = np.flatnonzero(s.notna().to_numpy() & num.isna().to_numpy())
+    bad = non_number_rows(s)
     if len(bad):
         raise fail(file, column, f"wrong type: expected numbers, got {got}; {len(bad)} values are not numbers", bad, s.iloc[bad].tolist())
     raise fail(file, column, f"wrong type: expected numbers, got {got} (numbers stored as text)")
@@ -274,12 +284,12 @@ def read_table(path: Path, table: str) -> pd.DataFrame:
         pf = pq.ParquetFile(path)
         got = pf.schema_arrow
     except (OSError, pa.ArrowException, ValueError) as e:
-        raise DataError(path.name, None, f"unreadable Parquet file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no detail'})") from e
+        raise unreadable_parquet(path.name, e) from e
     check_arrow_schema(table, got, path.name, read_column=lambda c: pf.read(columns=[c]).column(c).to_pandas())
     try:
         data = pf.read()
     except (OSError, pa.ArrowException, ValueError) as e:
-        raise DataError(path.name, None, f"unreadable Parquet file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no detail'})") from e
+        raise unreadable_parquet(path.name, e) from e
     _check_nan(table, data, path.name)
     return data.to_pandas()
 

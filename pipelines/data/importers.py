@@ -30,7 +30,7 @@ from dssm import schema
 from dssm.errors import DataError, JobmatchError
 from dssm.io import atomic_path, check_output, versions, write_json
 from pipelines.data.dataset import write_dataset
-from pipelines.data.contract import is_empty_text
+from pipelines.data.contract import is_empty_text, non_number_rows, unreadable_parquet
 
 # ----------------------------------------------------------------------------- vocabularies
 
@@ -151,11 +151,10 @@ class SourceTable:
     def number(self, column: str) -> pd.Series:
         """The column as float64; values that are not numbers are a DataError naming their rows."""
         raw = self[column]
-        out = pd.to_numeric(raw, errors="coerce").astype("float64")
-        bad = np.flatnonzero(raw.notna().to_numpy() & out.isna().to_numpy())
+        bad = non_number_rows(raw)
         if len(bad):
             raise DataError(str(self.path), column, f"{len(bad)} values are not numbers", bad)
-        return out
+        return pd.to_numeric(raw, errors="coerce").astype("float64")
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -172,7 +171,7 @@ def _read(src: Path, name: str) -> SourceTable:
     try:
         return SourceTable(path, pd.read_parquet(path))
     except (OSError, ValueError, pa.ArrowException) as e:
-        raise DataError(str(path), None, f"unreadable Parquet file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no detail'})") from e
+        raise unreadable_parquet(str(path), e) from e
 
 
 def _drop_empty(df: pd.DataFrame, body: str, dropped: dict[str, int], kind: str) -> pd.DataFrame:

@@ -88,10 +88,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         check_numbers(self)
         at_least(self, 0, "seed")
-        if not all(isinstance(k, int) and not isinstance(k, bool) for k in self.ks):
-            raise ValueError(f"ks must be positive integers, got {self.ks}")
-        self.ks = tuple(int(k) for k in self.ks)
-        if not self.ks or min(self.ks) < 1:
+        self.ks = tuple(self.ks)
+        if not self.ks or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in self.ks):
             raise ValueError(f"ks must be positive integers, got {self.ks}")
         if self.curve_k < max(self.ks):
             raise ValueError(f"curve_k={self.curve_k} must be >= max(ks)={max(self.ks)}")

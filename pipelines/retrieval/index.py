@@ -106,9 +106,7 @@ class IndexConfig:
         in_range(self, "min_recall", 0, 1)
         if self.index_type not in INDEX_TYPES:
             raise ValueError(f"index_type must be one of {INDEX_TYPES}, got {self.index_type!r}")
-        for name in ("flat_max", "nprobe", "hnsw_m", "ef_construction", "ef_search", "recall_sample"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "flat_max", "nprobe", "hnsw_m", "ef_construction", "ef_search", "recall_sample")
         if self.nlist < 0 or self.exact_filter_max < 0:
             raise ValueError("nlist and exact_filter_max must be >= 0")
 

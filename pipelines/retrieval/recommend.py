@@ -66,6 +66,19 @@ MAX_TEXT_CHARS = 100_000
 a longer one is refused, not cut."""
 
 
+def checked_embeddings(emb: np.ndarray, df: pd.DataFrame, kind: str, dim: int) -> np.ndarray:
+    """An encoder's output for the documents of `df` as (N, D) float32, or a JobmatchError: the wrong shape, or a
+    non-finite row (named by its id), which would rank with NaN scores."""
+    emb = np.asarray(emb, dtype=np.float32)  # (N, D)
+    if emb.shape != (len(df), int(dim)):
+        raise JobmatchError(f"encoder returned {emb.shape} for {len(df)} {kind}")
+    bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
+    if len(bad):
+        raise DataError(kind, None, "the encoder produced a non-finite embedding (check the numeric fields); nothing ranked or indexed",
+                        df[schema.TABLES[kind][3]].astype(str).iloc[bad].tolist())
+    return emb
+
+
 def resumes_from_records(records: Sequence[dict[str, Any]], source: str = "resume") -> pd.DataFrame:
     """Resume dicts (contract fields; resume_id optional) -> a validated resumes frame.
 
@@ -129,14 +142,7 @@ class Recommender:
     def embed(self, resumes: pd.DataFrame) -> np.ndarray:
         """Resumes -> (N, D) unit query rows (after preprocessing)."""
         df = self.preprocess(resumes, "resumes") if self.preprocess else resumes
-        emb = np.asarray(self.encoder.embed(df, "resumes"), dtype=np.float32)  # (N, D)
-        if emb.shape != (len(resumes), self.index.manifest["dim"]):
-            raise JobmatchError(f"encoder returned {emb.shape} for {len(resumes)} resumes")
-        bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
-        if len(bad):
-            raise DataError("resumes", None, "the encoder produced a non-finite embedding (check the numeric fields); nothing ranked",
-                            resumes[schema.RESUME_ID].astype(str).iloc[bad].tolist())
-        return emb
+        return checked_embeddings(self.encoder.embed(df, "resumes"), resumes, "resumes", self.index.manifest["dim"])
 
     def recommend(self, resumes: pd.DataFrame, k: int = 10, filters: Filters | None = None) -> list[pd.DataFrame]:
         """One frame per resume: rank (1..), vacancy_id, score (inner product), title; best first."""

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dssm.errors import DataError, JobmatchError
+from dssm.errors import JobmatchError
 from dssm.io import check_output
 from dssm.schema import VACANCY_ID
 from pipelines.artifacts import load_encoder, load_preprocess, parse_preprocess_id, preprocess_differences, trained_on
@@ -51,7 +51,7 @@ from pipelines.retrieval.index import (
     served_manifest,
     switch,
 )
-from pipelines.retrieval.recommend import EncoderLike, Preprocess, preprocess_for_manifest
+from pipelines.retrieval.recommend import EncoderLike, Preprocess, checked_embeddings, preprocess_for_manifest
 
 log = logging.getLogger("jobmatch.refresh")
 LOG_FILE = "refresh_log.jsonl"
@@ -90,14 +90,7 @@ def embed_vacancies(encoder: EncoderLike, vacancies: pd.DataFrame, preprocess: P
     if len(vacancies) == 0:
         return np.zeros((0, int(encoder.dim)), np.float32)
     df = preprocess(vacancies, "vacancies") if preprocess else vacancies
-    emb = np.asarray(encoder.embed(df, "vacancies"), dtype=np.float32)  # (N, D)
-    if emb.shape != (len(vacancies), int(encoder.dim)):
-        raise JobmatchError(f"encoder returned {emb.shape} for {len(vacancies)} vacancies")
-    bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
-    if len(bad):
-        raise DataError("vacancies", None, "the encoder produced non-finite embeddings (check the numeric fields); no index built",
-                        vacancies[VACANCY_ID].astype(str).iloc[bad].tolist())
-    return emb
+    return checked_embeddings(encoder.embed(df, "vacancies"), vacancies, "vacancies", encoder.dim)
 
 
 @contextlib.contextmanager

@@ -154,6 +154,7 @@ def validation_detail(exc: RequestValidationError) -> str:
             return "give exactly one of resume_id or resume"
         branch = BRANCHES[keys.pop()]
         errors = [e for e in errors if len(e["loc"]) > 1 and e["loc"][1] == branch]
+
     def name(part: Any) -> str:  # a client's key is quoted when it is not a plain name, so the line stays one line
         return str(part) if isinstance(part, int) or str(part).isidentifier() else repr(str(part))
 

@@ -105,9 +105,7 @@ class SynthConfig:
         at_least(self, 0, "seed", "w_role", "w_near", "w_skills", "w_seniority", "w_area", "w_salary")
         for name in ("response_scale", "invite_scale"):
             in_range(self, name, 0, None, low_open=True)
-        for name in ("n_vacancies", "n_resumes"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "n_vacancies", "n_resumes")
         if not 0 < float(self.boilerplate) <= 50:
             raise ValueError(f"boilerplate must be in (0, 50], got {self.boilerplate}")
         for name in ("conditions_first", "stack_line", "stack_line_last", "terse", "share_same_role", "share_near_role", "area_filter", "employer_reply", "salary_published"):
@@ -115,12 +113,9 @@ class SynthConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.share_same_role + self.share_near_role > 1.0:
             raise ValueError("share_same_role + share_near_role must be <= 1")
-        for name in ("views_per_resume", "noise", "intro_sentences", "intro_sigma", "length_sigma", "duties_mean", "requirements_mean",
-                     "conditions_mean", "unshown_pairs", "min_intro_words", "weeks"):
-            if float(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if int(self.weeks) < 1:
-            raise ValueError(f"weeks must be >= 1, got {self.weeks}")
+        at_least(self, 0, "views_per_resume", "noise", "intro_sentences", "intro_sigma", "length_sigma", "duties_mean", "requirements_mean",
+                 "conditions_mean", "unshown_pairs", "min_intro_words")
+        at_least(self, 1, "weeks")
         try:
             pd.Timestamp(self.start)
         except ValueError as e:

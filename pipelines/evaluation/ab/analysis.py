@@ -102,7 +102,7 @@ def _arm_error(arms: list[str], cfg: ABConfig, source: str) -> DataError | None:
     return DataError(source, cfg.arm_col, f"arm {missing[0]!r} has no users (arms present: {arms}); set the control/treatment labels")
 
 
-def _numeric(log: pd.DataFrame, col: str, source: str) -> pd.Series:
+def metric_column(log: pd.DataFrame, col: str, source: str) -> pd.Series:
     """`log[col]` as float64, or a DataError naming the first non-numeric / missing rows."""
     s = log[col]
     if pd.api.types.is_bool_dtype(s):
@@ -154,7 +154,7 @@ def per_user_table(
     data = {cfg.user_col: user.to_numpy(), cfg.arm_col: arm.to_numpy()}
     for col in columns:
         if col in log.columns:
-            data[col] = _numeric(log, col, source).to_numpy()
+            data[col] = metric_column(log, col, source).to_numpy()
         elif cfg.event_col in log.columns and (log[cfg.event_col].astype(str) == col).any():
             data[col] = (log[cfg.event_col].astype(str) == col).to_numpy(np.float64)
         else:
@@ -163,7 +163,7 @@ def per_user_table(
     for col in covariate_cols:
         if col not in log.columns:
             raise DataError(source, col, f"missing covariate column; the log has columns {list(map(str, log.columns))}")
-        data[col] = _numeric(log, col, source).to_numpy()
+        data[col] = metric_column(log, col, source).to_numpy()
     frame = pd.DataFrame(data)
     if not frame[cfg.user_col].duplicated().any():
         return frame.reset_index(drop=True), "per-user"

@@ -21,6 +21,7 @@ import pandas as pd
 
 from dssm.checks import check_numbers, in_range
 from dssm.errors import DataError
+from pipelines.evaluation.ab.analysis import metric_column
 from pipelines.evaluation.stats import minimum_detectable_effect, users_needed
 
 
@@ -52,11 +53,7 @@ def user_metrics(log: pd.DataFrame, metrics: Sequence[str], covariates: Sequence
     data = {cfg.user_col: log[cfg.user_col].astype(str).to_numpy()}
     for col in [*metrics, *covariates]:
         if col in log.columns:
-            values = pd.to_numeric(log[col], errors="coerce")
-            bad = np.flatnonzero(~np.isfinite(values.to_numpy(dtype=np.float64)))
-            if len(bad):
-                raise DataError(source, col, "values that are not finite numbers", bad)
-            data[col] = values.to_numpy(np.float64)
+            data[col] = metric_column(log, col, source).to_numpy()
         elif col in metrics and cfg.event_col in log.columns:
             data[col] = (log[cfg.event_col].astype(str) == col).to_numpy(np.float64)
         else:
