@@ -29,7 +29,7 @@ def _covariates(items: list[str]) -> dict[str, str]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_parser(sub, "ab", "A/B tests: analyse a log (SRM, Welch, delta method, bootstrap, CUPED, Holm) or simulate one.")
+    p = add_parser(sub, "ab", "A/B tests: analyse a log (SRM, Welch, delta method, bootstrap, CUPED, Holm), size one (power), monitor one (sequential) or simulate one.")
     ab_sub = p.add_subparsers(dest="ab", metavar="ACTION", required=True)
 
     a = add_parser(ab_sub, "analyze", "Analyse a two-arm log and write report.md/.html, plots and result.json.")
