@@ -12,6 +12,7 @@ from pipelines.commands.flags import add_config_flags, add_force_flag, add_parse
 from pipelines.evaluation.ab.analysis import ABConfig, analyze_log, format_table
 from pipelines.evaluation.ab.power import PowerConfig
 from pipelines.evaluation.ab.simulate import SimConfig, replay
+from pipelines.evaluation.ab.traffic import TrafficConfig
 
 
 def _csv(text: str) -> list[str]:
@@ -32,8 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_parser(sub, "ab", "A/B tests: analyse a log (SRM, Welch, delta method, bootstrap, CUPED, Holm), size one (power), monitor one (sequential) or simulate one.")
     ab_sub = p.add_subparsers(dest="ab", metavar="ACTION", required=True)
 
-    a = add_parser(ab_sub, "analyze", "Analyse a two-arm log and write report.md/.html, plots and result.json.")
-    a.add_argument("--log", type=Path, required=True, help="events.parquet (or .csv): one row per user or per event")
+    a = add_parser(ab_sub, "analyze", "Analyse a two-arm log (a file, or a service's --log-dir) and write report.md/.html, plots and result.json.")
+    a.add_argument("--log", type=Path, required=True,
+                   help="events.parquet (or .csv): one row per user or per event; or a service log folder (`serve --log-dir`): "
+                        "per-user metrics of its A/B test, or the interleaving test")
+    a.add_argument("--experiment", default=None, help="service log: the experiment to analyse (default: the only one)")
+    a.add_argument("--credit-event", default="response", choices=("view", "response", "invite"),
+                   help="interleaving: the event whose credit is the primary test")
     a.add_argument("--metrics", default="responses,views", help="comma-separated mean metrics (columns, or event names in a long log)")
     a.add_argument("--ratio", action="append", default=[], metavar="NUM/DEN", help="ratio metric by the delta method, e.g. responses/views (repeatable)")
     a.add_argument("--covariate", action="append", default=[], metavar="METRIC=COL", help="CUPED pre-period covariate, e.g. responses=pre_responses (repeatable)")
@@ -62,6 +68,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--json", action="store_true", help="print the result as JSON")
     q.set_defaults(func=run_sequential)
 
+    t = add_parser(ab_sub, "traffic", "Simulated users drive a running service over HTTP (lists, then their events); with --experiment, the true effect.")
+    t.add_argument("--url", required=True, help="the service, e.g. http://127.0.0.1:8080")
+    t.add_argument("--data", type=Path, required=True, help="the market the service serves (`serve --data`), with its truth from `jobmatch synth`")
+    t.add_argument("--experiment", type=Path, default=None, help="the served experiment file: compute each arm's expected metrics (truth.json)")
+    add_config_flags(t, TrafficConfig)
+    add_config_flags(t, SimConfig, skip=("k", "seed", "treatment_share", "missing_utility"))
+    t.add_argument("--out", type=Path, default=None, help="folder for traffic.json, users.parquet and truth.json")
+    add_force_flag(t)
+    t.add_argument("--json", action="store_true", help="print the report and truth as JSON")
+    t.set_defaults(func=run_traffic)
+
     s = add_parser(ab_sub, "simulate", "Replay held-out users as an online test between two rankings; writes events.parquet + truth.json.")
     s.add_argument("--data", type=Path, required=True, help="dataset folder (holds truth/utility.parquet from `jobmatch synth`)")
     s.add_argument("--control", type=Path, required=True, help="control ranking Parquet (resume_id, vacancy_id, rank)")
@@ -76,7 +93,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    result, files = analyze_log(config_from_args(ABConfig, args), args.log, _csv(args.metrics), args.ratio, _covariates(args.covariate), args.out)
+    from pipelines.commands.flags import given_flags
+    from pipelines.evaluation.ab.live import analyze_service_log, format_interleaving, is_service_log
+
+    cfg = config_from_args(ABConfig, args)
+    if is_service_log(args.log):
+        if args.covariate:
+            raise JobmatchError("--covariate: a service log has no pre-period columns")
+        result, files = analyze_service_log(cfg, args.log, _csv(args.metrics), args.ratio, args.experiment, args.out, args.credit_event,
+                                            given=given_flags(ABConfig, args))
+        if result.get("kind") == "interleaving":
+            print(json.dumps(result, ensure_ascii=False, indent=2, default=str) if args.json else format_interleaving(result["primary_test"], result["experiment"]))
+            return 0
+        if not args.json:
+            print(format_table(result))
+            need = ", ".join(f"{m} {v:,.0f}" if v else f"{m} n/a" for m, v in result["users_needed_80"].items())
+            print(f"users needed at 80% power for the observed differences: {need}")
+            print(f"report: {files['html']}")
+            return 0
+        print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+        return 0
+    if args.experiment is not None:
+        raise JobmatchError(f"--experiment names an experiment of a service log folder; {args.log} is a log file")
+    result, files = analyze_log(cfg, args.log, _csv(args.metrics), args.ratio, _covariates(args.covariate), args.out)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
     else:
@@ -105,6 +144,26 @@ def run_sequential(args: argparse.Namespace) -> int:
     result = sequential(read_log(args.log), _csv(args.metrics), config_from_args(ABConfig, args), args.time_col, args.tau_sd, source=str(args.log))
     print(json.dumps(result, ensure_ascii=False, indent=2, default=str) if args.json else format_sequential(result))
     return 0
+
+
+def run_traffic(args: argparse.Namespace) -> int:
+    from pipelines.evaluation.ab.traffic import run_traffic as drive
+
+    cfg = config_from_args(TrafficConfig, args)
+    behaviour = config_from_args(SimConfig, argparse.Namespace(**{k: v for k, v in vars(args).items() if k not in ("k", "seed")}))
+    result = drive(cfg, behaviour, args.url, args.data, args.out, args.experiment, args.force)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+        return 0
+    t = result["traffic"]
+    print(f"{cfg.users} users, {t['lists']} lists, events: {t['views']} views, {t['responses']} responses, {t['invites']} invites; "
+          f"{t['errors']} errors, {t['calls']} calls in {t['seconds']:.1f} s ({t['calls_per_s']} calls/s)" + ("; stopped at --max-requests" if t["bounded"] else ""))
+    for problem in t["first_errors"]:
+        print(f"  error: {problem}")
+    if result["truth"]:
+        for m, v in result["truth"]["metrics"].items():
+            print(f"  true {m}: " + ", ".join(f"{k} {x:+.4f}" if k.startswith("ate_") else f"{k} {x:.4f}" for k, x in v.items()))
+    return 0 if t["errors"] == 0 else 1
 
 
 def run_simulate(args: argparse.Namespace) -> int:

@@ -14,9 +14,9 @@ from pathlib import Path
 from pipelines.commands.flags import add_force_flag, add_parser
 
 
-def add_serving_args(p: argparse.ArgumentParser) -> None:
+def add_serving_args(p: argparse.ArgumentParser, index_required: bool = True) -> None:
     """--index/--model/--summarizer, shared by recommend, serve and loadtest."""
-    p.add_argument("--index", type=Path, required=True, help="index root (serves its CURRENT version)")
+    p.add_argument("--index", type=Path, required=index_required, help="index root (serves its CURRENT version)")
     p.add_argument("--model", type=Path, default=None, help="model dir; default: the one recorded in the index manifest (must match its hash)")
     p.add_argument("--summarizer", type=Path, default=None, help="summarizer dir; default: the one recorded in the index manifest (must match its hash)")
 

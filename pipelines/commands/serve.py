@@ -2,6 +2,8 @@
 
     jobmatch serve --index runs/demo/index --data runs/demo/market --port 8080
     curl -s localhost:8080/recommend -d '{"resume_id": "r00042", "k": 5}' -H 'content-type: application/json'
+
+    jobmatch serve --experiment exp.yaml --log-dir runs/live --data runs/demo/market   # arms from the file, every list logged
 """
 
 from __future__ import annotations
@@ -19,13 +21,18 @@ MAX_BODY_BYTES = 1 << 20
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_parser(sub, "serve", "Serve POST /recommend and GET /health over HTTP.")
-    add_serving_args(p)
+    p = add_parser(sub, "serve", "Serve POST /recommend, POST /events and GET /health over HTTP, optionally as an experiment.")
+    add_serving_args(p, index_required=False)
+    p.add_argument("--experiment", type=Path, default=None,
+                   help="experiment YAML (name, salt, mode ab|interleave, arms with index and share; `pipelines.retrieval.experiment`): "
+                        "the arms replace --index/--model/--summarizer")
+    p.add_argument("--log-dir", type=Path, default=None, help="log every served list and POST /events here (append-only Parquet segments)")
+    p.add_argument("--log-rotate-mb", type=float, default=8.0, help="close a log segment at this size")
+    p.add_argument("--log-rotate-s", type=float, default=60.0, help="close a log segment after this many seconds")
     p.add_argument("--data", type=Path, default=None, help="dataset folder; lets requests name a resume_id")
     p.add_argument("--host", default="127.0.0.1", help="address to bind")
     p.add_argument("--port", type=int, default=8080, help="port to bind")
     p.add_argument("--reload-interval", type=float, default=1.0, help="seconds between checks of CURRENT")
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     p.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES, help="larger request bodies are answered 413 unread")
     p.add_argument("--batch-max", type=int, default=32, help="dynamic batching: embed and search up to this many concurrent requests together (0 = off)")
     p.add_argument("--batch-wait-ms", type=float, default=0.0,
@@ -36,14 +43,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def build_state(args: argparse.Namespace):
+    """The served state (the control arm's with an experiment) and the Experiment, or None."""
     from pipelines.data.dataset import load_dataset
-    from pipelines.retrieval.index import served_manifest
-    from pipelines.retrieval.recommend import encoder_for_manifest, preprocess_for_manifest
-    from pipelines.retrieval.service import ServingState
+    from pipelines.retrieval.experiment import load_experiment
+    from pipelines.retrieval.service import experiment_states, serving_state
 
-    preprocess, preprocess_id = preprocess_for_manifest(args.summarizer, served_manifest(args.index))
     resumes = load_dataset(args.data).resumes if args.data is not None else None
-    return ServingState(args.index, encoder_for_manifest(args.model), resumes, preprocess, preprocess_id, args.reload_interval)
+    if args.experiment is None:
+        if args.index is None:
+            raise JobmatchError("serve needs --index (or --experiment with the arms' indexes)")
+        return serving_state(args.index, args.model, args.summarizer, None, resumes, args.reload_interval), None
+    if args.index is not None or args.model is not None or args.summarizer is not None:
+        raise JobmatchError("with --experiment the arms name their index, model and summarizer: leave out --index/--model/--summarizer")
+    experiment = experiment_states(load_experiment(args.experiment), resumes, args.reload_interval, str(args.experiment))
+    return experiment.arms[experiment.cfg.control], experiment
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -67,6 +80,18 @@ def run_serve(args: argparse.Namespace) -> int:
         from pipelines.retrieval.batching import MicroBatcher
 
         batcher = MicroBatcher(args.batch_max, args.batch_wait_ms)
-    app = create_app(build_state(args), max_body_bytes=args.max_body_bytes, batcher=batcher)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    state, experiment = build_state(args)
+    served_log = None
+    if args.log_dir is not None:
+        from pipelines.retrieval.servedlog import ServedLog
+
+        if args.log_rotate_mb <= 0:
+            raise JobmatchError(f"--log-rotate-mb must be > 0, got {args.log_rotate_mb}")
+        served_log = ServedLog(args.log_dir, rotate_bytes=max(1, int(args.log_rotate_mb * (1 << 20))), rotate_s=args.log_rotate_s)
+    try:
+        app = create_app(state, max_body_bytes=args.max_body_bytes, batcher=batcher, experiment=experiment, served_log=served_log)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    finally:
+        if served_log is not None:
+            served_log.close()
     return 0

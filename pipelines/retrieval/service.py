@@ -25,10 +25,12 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from collections import OrderedDict
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Request
@@ -39,8 +41,10 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 from dssm.errors import JobmatchError
 from dssm.schema import RESUME_ID
 from pipelines.retrieval.batching import MicroBatcher, Overloaded
+from pipelines.retrieval.experiment import INTERLEAVED, ExperimentConfig, team_draft
 from pipelines.retrieval.index import CURRENT, Filters, VacancyIndex, current_version
 from pipelines.retrieval.recommend import MAX_K, MAX_TEXT_CHARS, EncoderLike, Preprocess, Recommender, resumes_from_records
+from pipelines.retrieval.servedlog import ServedLog, read_records
 
 log = logging.getLogger("jobmatch.service")
 MAX_BODY_BYTES = 1 << 20
@@ -90,12 +94,14 @@ class FiltersBody(BaseModel):
 
 
 class Query(BaseModel):
-    """What every POST /recommend body shares: list length and filters. Types are strict (no "10" for 10, no
+    """What every POST /recommend body shares: list length, filters and the user. Types are strict (no "10" for 10, no
     true for 1), and `k` is an integer as JSON Schema means it (10 and 10.0)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
     k: int = Field(default=10, ge=1, le=MAX_K)
     filters: FiltersBody | None = None
+    user_id: str | None = Field(default=None, min_length=1, max_length=MAX_FIELD_CHARS,
+                                description="The user, for experiment assignment; without one the control arm answers and the request is logged unassigned.")
 
     @field_validator("k", mode="before")
     @classmethod
@@ -123,12 +129,29 @@ class Item(BaseModel):
     vacancy_id: str
     score: float
     title: str | None
+    team: str | None = Field(default=None, description="interleaving: the arm that contributed the item")
 
 
 class RecommendAnswer(BaseModel):
     items: list[Item]
     model_hash: str
     index_version: str
+    request_id: str = Field(description="names this list in POST /events")
+    arm: str | None = Field(default=None, description="the experiment arm that answered ('interleave' for a merged list); null without an experiment")
+    experiment: str | None = None
+
+
+class EventBody(BaseModel):
+    """POST /events: a user's event on a vacancy of a list the service showed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    request_id: str = Field(min_length=1, max_length=MAX_FIELD_CHARS)
+    vacancy_id: str = Field(min_length=1, max_length=MAX_FIELD_CHARS)
+    event: Literal["view", "response", "invite"]
+
+
+class EventAnswer(BaseModel):
+    status: Literal["logged", "duplicate"] = Field(description="duplicate: the same event on the same item of the same request was logged before (counted once)")
 
 
 class HealthAnswer(BaseModel):
@@ -217,14 +240,15 @@ class ServingState:
         preprocess: Preprocess | None = None,
         preprocess_id: str | None = None,
         reload_interval_s: float = 1.0,
+        version: str | None = None,
     ):
         self.root, self.encoder_for, self.preprocess, self.preprocess_id = Path(root), encoder_for, preprocess, preprocess_id
-        self.reload_interval_s = reload_interval_s
+        self.reload_interval_s, self.pinned = reload_interval_s, version
         self.resumes = None if resumes is None else resumes.set_index(resumes[RESUME_ID].astype(str), drop=False)
         self._lock = threading.Lock()
         self._checked = 0.0
         self._stat: tuple[int, int] | None = None
-        self.recommender = self._load(current_version(self.root))
+        self.recommender = self._load(version or current_version(self.root))
         self._stat = self._current_stat()
 
     def _current_stat(self) -> tuple[int, int] | None:
@@ -241,9 +265,9 @@ class ServingState:
         return Recommender(index, encoder, self.preprocess, self.preprocess_id)
 
     def current(self) -> Recommender:
-        """The Recommender to use for one request (reloads first if CURRENT moved)."""
+        """The Recommender to use for one request (reloads first if CURRENT moved, unless a version is pinned)."""
         now = time.monotonic()
-        if now - self._checked >= self.reload_interval_s and self._lock.acquire(blocking=False):
+        if self.pinned is None and now - self._checked >= self.reload_interval_s and self._lock.acquire(blocking=False):
             try:
                 self._checked = now
                 stat = self._current_stat()
@@ -261,14 +285,99 @@ class ServingState:
         return self.recommender
 
 
-def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batcher: MicroBatcher | None = None) -> FastAPI:
+class RequestBook:
+    """The served lists POST /events may name (the newest `capacity` requests) and the events each already got.
+
+    Rebuilt from the log folder when the service starts, so events for lists served before a restart are
+    still accepted and still counted once."""
+
+    def __init__(self, capacity: int = 1_000_000):
+        self.capacity = capacity
+        self._lists: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, request_id: str, experiment: str | None, user_id: str | None, arm: str | None, teams: dict[str, str | None]) -> None:
+        with self._lock:
+            self._lists[request_id] = {"experiment": experiment, "user_id": user_id, "arm": arm, "teams": teams, "seen": set()}
+            while len(self._lists) > self.capacity:
+                self._lists.popitem(last=False)
+
+    def event(self, request_id: str, vacancy_id: str, event: str) -> dict[str, Any] | None:
+        """The log record of a new event, None for a duplicate; HTTPException for an unknown request or item."""
+        with self._lock:
+            shown = self._lists.get(request_id)
+            if shown is None:
+                raise HTTPException(404, f"unknown request id {request_id!r} (not served by this log, or older than its newest {self.capacity:,} lists)")
+            if vacancy_id not in shown["teams"]:
+                raise HTTPException(422, f"vacancy {vacancy_id!r} was not shown in request {request_id!r}")
+            key = (vacancy_id, event)
+            if key in shown["seen"]:
+                return None
+            shown["seen"].add(key)
+            return {"kind": "event", "request_id": request_id, "ts": time.time(), "experiment": shown["experiment"], "user_id": shown["user_id"],
+                    "arm": shown["arm"], "vacancy_id": vacancy_id, "event": event}
+
+    def recover(self, root: str | os.PathLike) -> int:
+        """Load the lists and events of an existing log folder; -> lists loaded."""
+        records = read_records(root)
+        for r in records[records["kind"] == "impression"].itertuples(index=False):
+            items = r.items if r.items is not None else ()
+            self.add(r.request_id, r.experiment, r.user_id, r.arm, {it["vacancy_id"]: it["team"] for it in items})
+        for r in records[records["kind"] == "event"].itertuples(index=False):
+            if r.request_id in self._lists:
+                self._lists[r.request_id]["seen"].add((r.vacancy_id, r.event))
+        return int((records["kind"] == "impression").sum())
+
+
+class Experiment:
+    """A running experiment: its config and one ServingState per arm (the first arm is the control)."""
+
+    def __init__(self, cfg: ExperimentConfig, arms: dict[str, ServingState]):
+        if list(arms) != [a.name for a in cfg.arms]:
+            raise JobmatchError(f"experiment {cfg.name}: arms {list(arms)} do not match the config's {[a.name for a in cfg.arms]}")
+        self.cfg, self.arms = cfg, arms
+
+
+def serving_state(index: str | os.PathLike, model: str | os.PathLike | None = None, summarizer: str | os.PathLike | None = None,
+                  version: str | None = None, resumes: pd.DataFrame | None = None, reload_interval_s: float = 1.0) -> ServingState:
+    """A ServingState of one index root (its CURRENT, or the pinned `version`), with the model and summarizer its
+    manifest records unless given."""
+    from pipelines.retrieval.index import read_manifest, served_manifest
+    from pipelines.retrieval.recommend import encoder_for_manifest, preprocess_for_manifest
+
+    manifest = read_manifest(index, version) if version else served_manifest(index)
+    preprocess, preprocess_id = preprocess_for_manifest(summarizer, manifest)
+    return ServingState(index, encoder_for_manifest(model), resumes, preprocess, preprocess_id, reload_interval_s, version)
+
+
+def experiment_states(cfg: ExperimentConfig, resumes: pd.DataFrame | None = None, reload_interval_s: float = 1.0, source: str = "experiment") -> Experiment:
+    """Load every arm of `cfg` (the control's state holds `resumes`); a failing arm is named in the error."""
+    arms = {}
+    for i, arm in enumerate(cfg.arms):
+        try:
+            arms[arm.name] = serving_state(arm.index, arm.model, arm.summarizer, arm.version, resumes if i == 0 else None, reload_interval_s)
+        except JobmatchError as e:
+            raise JobmatchError(f"{source}: arm {arm.name!r}: {e}") from e
+    return Experiment(cfg, arms)
+
+
+def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batcher: MicroBatcher | None = None,
+               experiment: Experiment | None = None, served_log: ServedLog | None = None) -> FastAPI:
     """FastAPI app over `state` (see module docstring for the endpoints); bodies over `max_body_bytes` get 413.
 
     With a `batcher` (`pipelines.retrieval.batching`) concurrent requests are embedded and searched together;
-    a full batch queue is answered 503."""
+    a full batch queue is answered 503. With an `experiment` each user's list comes from their arm (or, when
+    interleaving, from both: `pipelines.retrieval.experiment`), and `state` is the control arm's (it holds the
+    resumes). With a `served_log` every served list is logged before it is answered, and POST /events logs a
+    user's events on it (`pipelines.retrieval.servedlog`)."""
     app = FastAPI(title="jobmatch", description="Vacancies for a resume from the served FAISS index.")
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     errors = {status: {"model": ErrorBody} for status in (400, 404, 413, 422, 503)}
+    book = RequestBook()
+    if served_log is not None:
+        book.recover(served_log.root)
+        if experiment is not None:
+            served_log.record_experiment(experiment.cfg.describe())
 
     @app.exception_handler(RequestValidationError)
     async def one_line(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -279,9 +388,16 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
         rec = state.current()
         return {"status": "ok", "index_version": rec.index.version, "n": rec.index.n, "model_hash": rec.index.model_hash}
 
+    def ranked(rec: Recommender, df: pd.DataFrame, k: int, filters: Filters | None) -> pd.DataFrame:
+        try:
+            return batcher.submit(rec, df, k, filters).result(timeout=60) if batcher else rec.recommend(df, k, filters)[0]
+        except Overloaded as e:
+            raise HTTPException(503, str(e)) from e
+        except JobmatchError as e:
+            raise HTTPException(422, str(e)) from e
+
     @app.post("/recommend", response_model=RecommendAnswer, responses=errors)
     def recommend(body: RecommendBody) -> dict[str, Any]:
-        rec = state.current()
         if isinstance(body, ByResumeId):
             if state.resumes is None:
                 raise HTTPException(422, "this service has no resume dataset; send the resume body instead")
@@ -295,16 +411,47 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
                 raise HTTPException(422, str(e)) from e
         f = body.filters
         filters = Filters(area=f.area, salary_min=f.salary_min) if f else None
-        try:
-            items = batcher.submit(rec, df, body.k, filters).result(timeout=60) if batcher else rec.recommend(df, body.k, filters)[0]
-        except Overloaded as e:
-            raise HTTPException(503, str(e)) from e
-        except JobmatchError as e:
-            raise HTTPException(422, str(e)) from e
+        request_id, user = uuid.uuid4().hex, body.user_id
+        cfg = experiment.cfg if experiment else None
+        if cfg is None:
+            arm, rec = None, state.current()
+        elif user is None or cfg.mode == "ab":
+            arm = cfg.assign(user) if user is not None else cfg.control
+            rec = experiment.arms[arm].current()
+        else:
+            arm, recs = INTERLEAVED, {name: s.current() for name, s in experiment.arms.items()}
+        if arm == INTERLEAVED:
+            lists = {name: ranked(r, df, body.k, filters) for name, r in recs.items()}
+            merged = team_draft({name: list(items["vacancy_id"]) for name, items in lists.items()}, body.k, cfg.salt, request_id)
+            rows = {name: items.set_index("vacancy_id") for name, items in lists.items()}
+            shown = [(v, float(rows[team].at[v, "score"]), rows[team].at[v, "title"], team) for v, team in merged]
+            versions = {name: r.index.version for name, r in recs.items()}
+            rec = recs[cfg.control]
+        else:
+            items = ranked(rec, df, body.k, filters)
+            shown = [(v, float(sc), t, None) for v, sc, t in zip(items["vacancy_id"], items["score"], items["title"])]
+            versions = {arm or "served": rec.index.version}
+        if served_log is not None:
+            served_log.append({
+                "kind": "impression", "request_id": request_id, "ts": time.time(), "experiment": cfg.name if cfg else None,
+                "mode": cfg.mode if cfg else None, "user_id": user if cfg is None or user is not None else None, "arm": arm, "versions": versions,
+                "items": [{"vacancy_id": v, "position": i, "score": sc, "team": team} for i, (v, sc, _, team) in enumerate(shown)],
+            })
+            book.add(request_id, cfg.name if cfg else None, user, arm, {v: team for v, _, _, team in shown})
         return {
-            "items": [{"vacancy_id": v, "score": float(s), "title": t} for v, s, t in zip(items["vacancy_id"], items["score"], items["title"])],
-            "model_hash": rec.index.model_hash,
-            "index_version": rec.index.version,
+            "items": [{"vacancy_id": v, "score": sc, "title": t, "team": team} for v, sc, t, team in shown],
+            "model_hash": rec.index.model_hash, "index_version": rec.index.version,
+            "request_id": request_id, "arm": arm, "experiment": cfg.name if cfg else None,
         }
+
+    @app.post("/events", response_model=EventAnswer, responses=errors)
+    def post_event(body: EventBody) -> dict[str, Any]:
+        if served_log is None:
+            raise HTTPException(404, "this service keeps no log (start it with --log-dir DIR)")
+        record = book.event(body.request_id, body.vacancy_id, body.event)
+        if record is None:
+            return {"status": "duplicate"}
+        served_log.append(record)
+        return {"status": "logged"}
 
     return app

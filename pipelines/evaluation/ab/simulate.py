@@ -93,6 +93,12 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def event_probabilities(cfg: SimConfig, activity: np.ndarray, pos: np.ndarray, util: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The behaviour model of the module docstring for shown pairs -> (P(view), P(response | view), P(invite | response))."""
+    p_view = activity * cfg.view_top * cfg.view_decay ** np.asarray(pos)
+    return p_view, _sigmoid(cfg.response_scale * (util - cfg.response_offset)), _sigmoid(cfg.invite_scale * (util - cfg.invite_offset))
+
+
 def _lists(ranking: pd.DataFrame, k: int, source: str) -> pd.DataFrame:
     """Validated (resume_id, vacancy_id, pos) rows: each user's top-k by rank, pos = 0..k-1."""
     for col in (schema.RESUME_ID, schema.VACANCY_ID, "rank"):
@@ -199,9 +205,7 @@ def simulate(
         df = df[df[schema.RESUME_ID].isin(u_index)]
         row = u_index.get_indexer(df[schema.RESUME_ID])  # (P,)
         util = _utilities(df, utility, cfg.missing_utility, sources[2])  # (P,)
-        p_view = activity[row] * cfg.view_top * cfg.view_decay ** df["pos"].to_numpy()  # (P,)
-        p_resp = _sigmoid(cfg.response_scale * (util - cfg.response_offset))  # (P,)
-        p_inv = _sigmoid(cfg.invite_scale * (util - cfg.invite_offset))  # (P,)
+        p_view, p_resp, p_inv = event_probabilities(cfg, activity[row], df["pos"].to_numpy(), util)  # (P,) each
         per_pair = np.stack([p_view, p_view * p_resp, p_view * p_resp * p_inv], axis=1)  # (P, 3)
         expected[arm] = np.stack([np.bincount(row, weights=per_pair[:, m], minlength=n) for m in range(3)], axis=1)  # (n, 3)
         probs[arm] = (row, p_view, p_resp, p_inv)

@@ -1,0 +1,200 @@
+"""Analysis of the service's live log (`jobmatch serve --log-dir`): per-user metrics of an A/B test, and the
+team-draft interleaving test.
+
+A/B (`mode: ab`): the randomisation unit is the user. Each assigned user (a request with a user id)
+gets one row: arm, requests (lists shown), and views / responses / invites (distinct events on shown
+items). That table goes through the existing analysis (`pipelines.evaluation.ab.analysis.analyze`: SRM,
+Welch, delta method, bootstrap, Holm), with the SRM's expected split taken from the experiment's shares.
+
+Interleaving (`mode: interleave`): every event on a shown item is credited to the item's team (the arm
+that contributed it). Per user u, Δ_u = credit_treatment(u) − credit_control(u), summed over the
+user's requests, for the credit event (responses by default). The test is a one-sample t-test of
+mean Δ = 0 over users (users without credited events count as Δ = 0), with its (1 − alpha) CI, and the
+sign test (exact binomial) over users who preferred one arm (Chapelle, Joachims, Radlinski and Yue,
+"Large-scale validation and analysis of interleaved search evaluation", TOIS 2012, per-user aggregation).
+
+Users needed at 80% power for the observed effect, both designs, normal approximation, two-sided alpha:
+A/B n = 2·(z_{1−α/2} + z_{0.8})²·(s_c² + s_t²)/Δ² users in total (two equal arms); interleaving
+n = (z_{1−α/2} + z_{0.8})²·s_Δ²/mean(Δ)² users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dssm.errors import JobmatchError
+from dssm.io import check_output, versions, write_json, write_text
+from pipelines.retrieval.servedlog import EVENTS, SEGMENT_DIR, events, impressions, read_experiments, read_records
+
+POWER = 0.8
+
+
+def is_service_log(path: str | Path) -> bool:
+    return Path(path).is_dir() and (Path(path) / SEGMENT_DIR).is_dir()
+
+
+def _experiment(records: pd.DataFrame, root: Path, name: str | None) -> dict[str, Any]:
+    known = read_experiments(root)
+    present = sorted(set(records["experiment"].dropna()))
+    if name is None:
+        if len(present) != 1:
+            raise JobmatchError(f"{root}: the log holds {len(present)} experiments {present}; choose one with --experiment NAME"
+                                if present else f"{root}: no experiment in the log (was the service started with --experiment?)")
+        name = present[0]
+    if name not in known:
+        raise JobmatchError(f"{root}: no experiment {name!r} (known: {sorted(known)})")
+    return known[name]
+
+
+def users_needed(effect: float, var_sum: float, alpha: float, power: float = POWER) -> float | None:
+    """Users for a two-sided z-test of `effect` with variance `var_sum` per user: (z_{1-a/2} + z_power)^2 var_sum / effect^2."""
+    from scipy.stats import norm
+
+    if effect == 0 or not np.isfinite(effect) or var_sum <= 0:
+        return None
+    return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) ** 2 * var_sum / effect**2)
+
+
+def ab_users(root: str | Path, experiment: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Per-user table of an A/B experiment in a service log -> (user_id, arm, requests, views, responses, invites), experiment."""
+    root = Path(root)
+    records = read_records(root)
+    exp = _experiment(records, root, experiment)
+    if exp["mode"] != "ab":
+        raise JobmatchError(f"{root}: experiment {exp['name']!r} is {exp['mode']!r}, not ab (its analysis is the interleaving test)")
+    mine = records[(records["experiment"] == exp["name"]) & records["user_id"].notna()]
+    imp = mine[mine["kind"] == "impression"]
+    arms = imp.groupby("user_id")["arm"].agg(lambda a: sorted(set(a)))
+    mixed = arms[arms.map(len) > 1]
+    if len(mixed):
+        raise JobmatchError(f"{root}: {len(mixed)} users were served by several arms of {exp['name']!r} (e.g. {mixed.index[0]!r}: {mixed.iloc[0]}); "
+                            "was the salt or the split changed during the experiment?")
+    users = pd.DataFrame({"user_id": arms.index, "arm": arms.map(lambda a: a[0]).to_numpy()})
+    users["requests"] = users["user_id"].map(imp.groupby("user_id").size()).fillna(0).astype(np.int64)
+    ev = events(mine)
+    for e in EVENTS:
+        counts = ev[ev["event"] == e].groupby("user_id").size()
+        users[f"{e}s"] = users["user_id"].map(counts).fillna(0).astype(np.int64)
+    return users, exp
+
+
+def interleaving_users(root: str | Path, experiment: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Per-user credits of an interleaving experiment -> (user_id, requests, <event>_<arm> for each event and arm), experiment."""
+    root = Path(root)
+    records = read_records(root)
+    exp = _experiment(records, root, experiment)
+    if exp["mode"] != "interleave":
+        raise JobmatchError(f"{root}: experiment {exp['name']!r} is {exp['mode']!r}, not interleave")
+    mine = records[(records["experiment"] == exp["name"]) & records["user_id"].notna() & (records["arm"] == "interleave")]
+    shown = impressions(mine)
+    ev = events(mine).merge(shown[["request_id", "vacancy_id", "team"]], on=["request_id", "vacancy_id"], how="left")
+    users = pd.DataFrame({"user_id": sorted(set(shown["user_id"]))})
+    users["requests"] = users["user_id"].map(shown.groupby("user_id")["request_id"].nunique()).astype(np.int64)
+    for e in EVENTS:
+        for arm in (a["name"] for a in exp["arms"]):
+            counts = ev[(ev["event"] == e) & (ev["team"] == arm)].groupby("user_id").size()
+            users[f"{e}_{arm}"] = users["user_id"].map(counts).fillna(0).astype(np.int64)
+    return users, exp
+
+
+def interleaving_test(users: pd.DataFrame, control: str, treatment: str, event: str = "response", alpha: float = 0.05) -> dict[str, Any]:
+    """The per-user interleaving test of the module docstring on an `interleaving_users` table."""
+    from scipy import stats
+
+    if event not in EVENTS:
+        raise JobmatchError(f"credit event must be one of {EVENTS}, got {event!r}")
+    if len(users) < 2:
+        raise JobmatchError(f"the interleaving test needs at least 2 users, the log has {len(users)}")
+    delta = (users[f"{event}_{treatment}"] - users[f"{event}_{control}"]).to_numpy(np.float64)  # (n,)
+    n, mean, sd = len(delta), float(delta.mean()), float(delta.std(ddof=1))
+    se = sd / np.sqrt(n)
+    half = float(stats.t.ppf(1 - alpha / 2, n - 1) * se) if se > 0 else 0.0
+    p = float(stats.ttest_1samp(delta, 0.0).pvalue) if se > 0 else (1.0 if mean == 0 else 0.0)
+    wins, losses = int((delta > 0).sum()), int((delta < 0).sum())
+    sign_p = float(stats.binomtest(wins, wins + losses, 0.5).pvalue) if wins + losses else 1.0
+    return {
+        "event": event, "users": n, "control": control, "treatment": treatment,
+        "credit_control": float(users[f"{event}_{control}"].sum()), "credit_treatment": float(users[f"{event}_{treatment}"].sum()),
+        "mean_delta": mean, "sd_delta": sd, "ci_low": mean - half, "ci_high": mean + half, "p_value": p, "significant": bool(p < alpha),
+        "users_preferring_treatment": wins, "users_preferring_control": losses,
+        "preference_treatment": wins / (wins + losses) if wins + losses else None, "sign_test_p": sign_p,
+        "users_needed_80": users_needed(mean, sd**2, alpha),
+    }
+
+
+def format_interleaving(r: dict[str, Any], exp: dict[str, Any]) -> str:
+    t, c = r["treatment"], r["control"]
+    need = f"{r['users_needed_80']:,.0f}" if r["users_needed_80"] else "n/a (no effect)"
+    return "\n".join([
+        f"interleaving {exp['name']!r}: {r['users']} users, credit = {r['event']}s on each arm's items",
+        f"  credits: {t} {r['credit_treatment']:.0f}, {c} {r['credit_control']:.0f}",
+        f"  mean per-user delta ({t} - {c}): {r['mean_delta']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]  p={r['p_value']:.3g}"
+        + ("  significant" if r["significant"] else ""),
+        f"  users preferring {t}: {r['users_preferring_treatment']}, {c}: {r['users_preferring_control']}  (sign test p={r['sign_test_p']:.3g})",
+        f"  users needed at 80% power for this effect: {need}",
+    ])
+
+
+def ab_users_needed(users: pd.DataFrame, metrics: Sequence[str], control: str, treatment: str, alpha: float) -> dict[str, float | None]:
+    """A/B users (both arms together) needed at 80% power for each metric's observed difference."""
+    out = {}
+    for m in metrics:
+        if m not in users.columns:
+            continue
+        c, t = users.loc[users["arm"] == control, m].to_numpy(float), users.loc[users["arm"] == treatment, m].to_numpy(float)
+        if len(c) < 2 or len(t) < 2:
+            out[m] = None
+            continue
+        per_arm = users_needed(float(t.mean() - c.mean()), float(c.var(ddof=1) + t.var(ddof=1)), alpha)
+        out[m] = None if per_arm is None else 2 * per_arm
+    return out
+
+
+def analyze_service_log(cfg: Any, log_dir: str | Path, metrics: Sequence[str], ratios: Sequence[str] = (), experiment: str | None = None,
+                        out: str | Path | None = None, credit_event: str = "response", given: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Stage `ab analyze --log DIR` on a service log: per-user metrics, then the A/B analysis or the interleaving test.
+
+    `cfg` is an `ABConfig`; its control / treatment labels and expected split come from the experiment
+    (control = the first arm, treatment = the second) unless `given` (the flags the user set) names them."""
+    import dataclasses
+
+    from pipelines.evaluation.ab.analysis import analyze, write_report
+
+    log_dir = Path(log_dir)
+    out = check_output(out if out is not None else log_dir / "ab_report", [log_dir / SEGMENT_DIR, log_dir / "wal"], force=True)
+    given = given or {}
+    records_exp = _experiment(read_records(log_dir), log_dir, experiment)
+    names = [a["name"] for a in records_exp["arms"]]
+    control = given.get("control", names[0])
+    treatment = given.get("treatment", names[1])
+    for label in (control, treatment):
+        if label not in names:
+            raise JobmatchError(f"{log_dir}: experiment {records_exp['name']!r} has no arm {label!r} (arms: {names})")
+    if records_exp["mode"] == "interleave":
+        users, exp = interleaving_users(log_dir, records_exp["name"])
+        result = {"kind": "interleaving", "source": str(log_dir), "experiment": exp,
+                  "tests": {e: interleaving_test(users, control, treatment, e, cfg.alpha) for e in EVENTS}, "primary": credit_event,
+                  "versions": versions()}
+        result["primary_test"] = result["tests"][credit_event]
+        out.mkdir(parents=True, exist_ok=True)
+        files = {"json": out / "result.json", "md": out / "report.md", "users": out / "users.csv"}
+        write_json(files["json"], result)
+        write_text(files["md"], "```\n" + format_interleaving(result["primary_test"], exp) + "\n```\n")
+        write_text(files["users"], users.to_csv(index=False))
+        return result, files
+    users, exp = ab_users(log_dir, records_exp["name"])
+    shares = {a["name"]: a.get("share") for a in exp["arms"]}
+    ratio = given.get("expected_ratio", shares[treatment] / (shares[control] + shares[treatment]))
+    cfg = dataclasses.replace(cfg, control=control, treatment=treatment, expected_ratio=ratio)
+    users = users[users["arm"].isin([control, treatment])]
+    result = analyze(users, list(metrics), list(ratios), {}, cfg, source=str(log_dir))
+    result["experiment"] = exp
+    result["users_needed_80"] = ab_users_needed(users, list(metrics), control, treatment, cfg.alpha)
+    files = write_report(result, out)
+    write_text(out / "users.csv", users.to_csv(index=False))
+    return result, files
