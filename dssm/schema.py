@@ -86,6 +86,9 @@ TABLES = {
 }
 """table name -> (file name, schema, required columns, unique id column)."""
 
+SINGULAR = {"vacancies": "vacancy", "resumes": "resume", "interactions": "interaction"}
+"""A table's name for one of its rows, in messages."""
+
 TEXT_COLUMNS = {"vacancies": ("title", "description"), "resumes": ("title", "text")}
 """The columns a document's text is made of, in reading order."""
 BODY_COLUMNS = {"vacancies": "description", "resumes": "text"}

@@ -16,7 +16,7 @@ Where things are, in data-flow order (stage function in brackets):
                  labels.py     teacher attention -> sentence labels                         [label]
                  summarizer.py the LR summarizer and the summaries                          [train_summarizer, summarize]
     retrieval/   index.py      versioned FAISS index store, search, filters
-                 refresh.py    index build and nightly refresh, checked, atomic switch      [build_vacancy_index, refresh_index]
+                 refresh.py    index build and nightly refresh, checked, atomic switch      [build_embedding_index, refresh_index]
                  encode.py     embeddings of a dataset                                      [encode]
                  recommend.py  the query path: compatibility checks, top-k per resume
                  service.py    the HTTP service; loadtest.py its bounded load test

@@ -43,7 +43,7 @@ from pipelines.evaluation.ab.simulate import SimConfig, replay
 from pipelines.evaluation.evaluate import EvalConfig, run_evaluation
 from pipelines.evaluation.report import SUMMARY_METRICS, fixed_width, metric_label
 from pipelines.retrieval.index import IndexConfig
-from pipelines.retrieval.refresh import build_vacancy_index
+from pipelines.retrieval.refresh import build_embedding_index
 from pipelines.training.dssm import train
 from pipelines.training.labels import label
 from pipelines.training.summarizer import SummarizeConfig, summarize, train_summarizer
@@ -139,7 +139,7 @@ def plan(cfg: DemoConfig) -> list[Stage]:
               [run / "summaries_textrank"]),
         Stage("production", train, {"data": run / "summaries", "config": cfg.production, "out": run / "production", "tokenizer_dir": tok}, [run / "production"]),
         Stage("control", train, {"data": data, "config": cfg.production, "out": run / "control", "tokenizer_dir": tok}, [run / "control"]),
-        Stage("index", build_vacancy_index, {"cfg": IndexConfig(), "model_dir": run / "production", "data": data, "out": run / "index",
+        Stage("index", build_embedding_index, {"cfg": IndexConfig(), "model_dir": run / "production", "data": data, "out": run / "index",
                                              "summarizer_dir": run / "summarizer"}, [run / "index"]),
         Stage("evaluate", run_evaluation, {"cfg": EvalConfig(n_boot=cfg.n_boot), "data": data, "run": run, "index": {"treatment": run / "index"}}, [run / "reports"]),
     ]

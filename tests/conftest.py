@@ -45,7 +45,7 @@ def tiny_run(tiny_market, tmp_path_factory) -> dict[str, Path]:
     from dssm.config import load_model_config
     from dssm.tokenizer import TokenizerConfig
     from pipelines.retrieval.index import IndexConfig
-    from pipelines.retrieval.refresh import build_vacancy_index
+    from pipelines.retrieval.refresh import build_embedding_index
     from pipelines.training.dssm import train
     from pipelines.training.labels import label
     from pipelines.training.summarizer import SummarizeConfig, summarize, train_summarizer
@@ -61,5 +61,5 @@ def tiny_run(tiny_market, tmp_path_factory) -> dict[str, Path]:
     train_summarizer(SummarizerConfig(), paths["labels"], tiny_market, paths["tokenizer"], paths["summarizer"])
     summarize(SummarizeConfig(), tiny_market, paths["summaries"], summarizer_dir=paths["summarizer"])
     train(paths["summaries"], load_model_config("tiny"), paths["production"], tokenizer_dir=paths["tokenizer"])
-    build_vacancy_index(IndexConfig(), paths["production"], tiny_market, paths["index"], summarizer_dir=paths["summarizer"])
+    build_embedding_index(IndexConfig(), paths["production"], tiny_market, paths["index"], summarizer_dir=paths["summarizer"])
     return paths

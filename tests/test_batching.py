@@ -13,7 +13,7 @@ import pytest
 from test_index import HashEncoder, market
 
 from pipelines.retrieval.batching import MicroBatcher, Overloaded
-from pipelines.retrieval.index import Filters, VacancyIndex
+from pipelines.retrieval.index import Filters, EmbeddingIndex
 from pipelines.retrieval.recommend import Recommender, encoder_for_manifest, preprocess_for_manifest
 from pipelines.retrieval.refresh import refresh
 
@@ -21,7 +21,7 @@ from pipelines.retrieval.refresh import refresh
 @pytest.fixture(scope="module")
 def real(tiny_run):
     """The tiny run's recommender: summarizer, GRU towers, FAISS, as served."""
-    index = VacancyIndex.load(tiny_run["index"])
+    index = EmbeddingIndex.load(tiny_run["index"])
     preprocess, pid = preprocess_for_manifest(None, index.manifest)
     rec = Recommender(index, encoder_for_manifest(None)(index.manifest), preprocess, pid)
     resumes = pd.read_parquet(tiny_run["data"] / "resumes.parquet")
@@ -58,7 +58,7 @@ class FailingEncoder(HashEncoder):
 def _toy(tmp_path, encoder):
     vac, res = market(60, 12)
     refresh(vac, tmp_path / "index", encoder)
-    return Recommender(VacancyIndex.load(tmp_path / "index"), encoder), res
+    return Recommender(EmbeddingIndex.load(tmp_path / "index"), encoder), res
 
 
 def test_an_error_reaches_only_the_request_that_caused_it(tmp_path):
@@ -105,11 +105,11 @@ def test_the_service_with_batching_answers_as_without(tiny_run):
     from pipelines.data.dataset import load_dataset
     from pipelines.retrieval.service import ServingState, create_app
 
-    index = VacancyIndex.load(tiny_run["index"])
+    index = EmbeddingIndex.load(tiny_run["index"])
     preprocess, pid = preprocess_for_manifest(None, index.manifest)
     state = ServingState(tiny_run["index"], encoder_for_manifest(None), load_dataset(tiny_run["data"]).resumes, preprocess, pid)
     plain, batched = TestClient(create_app(state)), TestClient(create_app(state, batcher=MicroBatcher(8, 5)))
-    ids = state.resumes.index[:12].tolist()
+    ids = state.queries.index[:12].tolist()
     answers: dict[str, list] = {}
     lock = threading.Lock()
 

@@ -333,7 +333,7 @@ def test_index_arm_maps_rows_and_refuses_an_index_of_other_vacancies(tmp_path):
 
     vac, res = market(40, 3)
     enc = HashEncoder()
-    refresh(vac, tmp_path / "index", enc, resumes=res)
+    refresh(vac, tmp_path / "index", enc, queries=res)
     catalogue = vac["vacancy_id"].to_numpy()[::-1].copy()  # the dataset's row order differs from the index's
     _, rows = index_search(tmp_path / "index", enc.model_hash, catalogue)(enc.embed(vac.iloc[[5]], "vacancies"), 1)
     assert catalogue[rows[0, 0]] == vac["vacancy_id"][5]

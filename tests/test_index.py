@@ -77,12 +77,12 @@ def test_exact_index_known_answer_manifest_and_files(tmp_path):
     m = json.loads((tmp_path / v / "manifest.json").read_text())
     assert m["index_type"] == "flat" and m["n"] == 120 and m["dim"] == 32 and m["metric"] == "inner_product"
     assert m["recall_at_10"] == 1.0 and m["model_hash"] == enc.model_hash and "faiss" in m["versions"]
-    idx = ix.VacancyIndex.load(tmp_path, v)
+    idx = ix.EmbeddingIndex.load(tmp_path, v)
     scores, rows = idx.search(emb[[7, 50]], 3)
     assert list(idx.ids[rows[:, 0]]) == ["v0007", "v0050"]
     assert np.all(np.diff(scores, axis=1) <= 1e-6)
     with pytest.raises(JobmatchError, match="no CURRENT"):
-        ix.VacancyIndex.load(tmp_path)
+        ix.EmbeddingIndex.load(tmp_path)
 
 
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])
@@ -120,7 +120,7 @@ def test_switch_rollback_and_partial_dirs_ignored(tmp_path):
     assert ix.list_versions(tmp_path) == [a, b]
     assert ix.switch(tmp_path, a) is None
     assert ix.switch(tmp_path, b) == a
-    assert ix.VacancyIndex.load(tmp_path).n == 30
+    assert ix.EmbeddingIndex.load(tmp_path).n == 30
     assert ix.rollback(tmp_path) == a and ix.current_version(tmp_path) == a
     with pytest.raises(JobmatchError, match="nothing to roll back"):
         ix.rollback(tmp_path)
@@ -134,7 +134,7 @@ def test_filters_area_and_salary_floor_exact_and_ann(tmp_path):
     emb = enc.embed(vac, "vacancies")
     for cfg in (ix.IndexConfig(index_type="flat"), ix.IndexConfig(index_type="hnsw", exact_filter_max=0)):
         v = ix.build_index(tmp_path / cfg.index_type, vac, emb, enc.model_hash, cfg)
-        idx = ix.VacancyIndex.load(tmp_path / cfg.index_type, v)
+        idx = ix.EmbeddingIndex.load(tmp_path / cfg.index_type, v)
         f = ix.Filters(area="Казань", salary_min=150_000)
         best = np.fmax(vac["salary_from"], vac["salary_to"])
         ok = (vac["area"] == "Казань") & (best >= 150_000)

@@ -69,11 +69,11 @@ def loads_dataset(path: Path) -> None:
 
 
 def loads_index(root: Path) -> None:
-    from pipelines.retrieval.index import VacancyIndex, list_versions
+    from pipelines.retrieval.index import EmbeddingIndex, list_versions
 
-    VacancyIndex.load(root)
+    EmbeddingIndex.load(root)
     for version in list_versions(root):
-        VacancyIndex.load(root, version)
+        EmbeddingIndex.load(root, version)
     assert not [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in list_versions(root)], "a partial version dir"
 
 

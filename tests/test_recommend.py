@@ -13,7 +13,7 @@ from dssm.errors import DataError, JobmatchError
 from pipelines import cli
 from pipelines.retrieval import recommend as rc
 from pipelines.data.dataset import write_dataset
-from pipelines.retrieval.index import Filters, VacancyIndex
+from pipelines.retrieval.index import Filters, EmbeddingIndex
 from pipelines.retrieval.refresh import refresh
 
 
@@ -23,14 +23,14 @@ def served(tmp_path, monkeypatch):
     vac, res = market(150, 12)
     write_dataset(tmp_path / "data", vac, res)
     enc = HashEncoder()
-    refresh(vac, tmp_path / "index", enc, resumes=res, extra={"model_dir": str(tmp_path / "model")})
+    refresh(vac, tmp_path / "index", enc, queries=res, extra={"model_dir": str(tmp_path / "model")})
     monkeypatch.setattr(rc, "load_encoder", lambda path: HashEncoder())
     return tmp_path, vac, res, enc
 
 
 def test_resume_of_a_vacancys_words_ranks_it_first(served):
     root, vac, _, enc = served
-    rec = rc.Recommender(VacancyIndex.load(root / "index"), enc)
+    rec = rc.Recommender(EmbeddingIndex.load(root / "index"), enc)
     query = pd.DataFrame({"resume_id": ["q"], "title": [vac.title[17]], "text": [vac.description[17]]})
     top = rec.recommend(query, k=5)[0]
     assert list(top["rank"]) == [1, 2, 3, 4, 5] and top["vacancy_id"][0] == "v0017"
@@ -41,7 +41,7 @@ def test_resume_of_a_vacancys_words_ranks_it_first(served):
 
 def test_mismatched_model_or_summarizer_is_refused(served):
     root, *_ = served
-    idx = VacancyIndex.load(root / "index")
+    idx = EmbeddingIndex.load(root / "index")
     with pytest.raises(JobmatchError, match="differs from the model the index"):
         rc.Recommender(idx, HashEncoder(seed=1))
     with pytest.raises(JobmatchError, match="summarizer mismatch"):
@@ -83,14 +83,14 @@ def test_cli_single_json_batch_parquet_and_errors(served, capsys):
     args = ["recommend", "--index", str(root / "index"), "--data", str(root / "data")]
     assert cli.main([*args, "--resume-id", "r003", "--k", "4", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    rec = rc.Recommender(VacancyIndex.load(root / "index"), enc)
+    rec = rc.Recommender(EmbeddingIndex.load(root / "index"), enc)
     expect = rec.recommend(res.iloc[[3]], 4)[0]
     assert [i["vacancy_id"] for i in out["results"][0]["items"]] == list(expect["vacancy_id"])
     assert out["model_hash"] == enc.model_hash
     assert cli.main([*args, "--all-resumes", "--k", "3", "--out", str(root / "recs.parquet"), "--area", "Москва", "--salary-min", "100000"]) == 0
     recs = pd.read_parquet(root / "recs.parquet")
     assert set(recs.resume_id) <= set(res.resume_id) and recs.groupby("resume_id").size().max() <= 3
-    meta = VacancyIndex.load(root / "index").meta.set_index("vacancy_id")
+    meta = EmbeddingIndex.load(root / "index").meta.set_index("vacancy_id")
     got = meta.loc[recs.vacancy_id]
     assert (got.area == "Москва").all() and (np.fmax(got.salary_from, got.salary_to) >= 100000).all()
     (root / "r.json").write_text(json.dumps({"title": "java", "text": "java javaskill"}), encoding="utf-8")
@@ -103,7 +103,7 @@ def test_cli_single_json_batch_parquet_and_errors(served, capsys):
 
 def test_a_non_finite_embedding_is_refused_for_queries_and_for_index_builds(tmp_path):
     """Scores are never NaN: an encoder row that is not finite is named by id instead of ranked or indexed."""
-    from pipelines.retrieval.refresh import embed_vacancies
+    from pipelines.retrieval.refresh import embed_documents
 
     class NaNEncoder(HashEncoder):
         def embed(self, df, kind):
@@ -113,12 +113,12 @@ def test_a_non_finite_embedding_is_refused_for_queries_and_for_index_builds(tmp_
 
     vac, res = market(40, 4)
     refresh(vac, tmp_path / "index", HashEncoder())
-    rec = rc.Recommender(VacancyIndex.load(tmp_path / "index"), HashEncoder())
+    rec = rc.Recommender(EmbeddingIndex.load(tmp_path / "index"), HashEncoder())
     rec.encoder = NaNEncoder()
     with pytest.raises(DataError, match=f"resumes: the encoder produced a non-finite embedding.*rows {res.resume_id.iloc[1]}"):
         rec.recommend(res, 5)
     with pytest.raises(DataError, match=f"vacancies: the encoder produced a non-finite embedding.*rows {vac.vacancy_id.iloc[1]}"):
-        embed_vacancies(NaNEncoder(), vac)
+        embed_documents(NaNEncoder(), vac)
 
 
 def test_serve_flag_default_matches_the_service_limit():

@@ -36,17 +36,17 @@ def change_one_percent(vac: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 def test_refresh_reembeds_only_changed_and_is_idempotent(tmp_path):
     vac, res = market(600, 10)
     enc = HashEncoder()
-    first = refresh(vac, tmp_path, enc, resumes=res)
+    first = refresh(vac, tmp_path, enc, queries=res)
     assert first.action == "built" and first.embedded == 600 and ix.current_version(tmp_path) == first.version
-    again = refresh(vac, tmp_path, enc, resumes=res)
+    again = refresh(vac, tmp_path, enc, queries=res)
     assert again.action == "up_to_date" and again.version is None and enc.calls == [600, 10]
 
     changed_vac, changed_ids = change_one_percent(vac)
     enc.calls.clear()
-    rep = refresh(changed_vac, tmp_path, enc, resumes=res)
+    rep = refresh(changed_vac, tmp_path, enc, queries=res)
     assert (rep.action, rep.changed, rep.new, rep.removed, rep.embedded, rep.reused) == ("refreshed", 6, 1, 1, 7, 593)
     assert enc.calls[0] == 7 and rep.checks["ok"] and rep.current_version == rep.version != first.version
-    idx = ix.VacancyIndex.load(tmp_path)
+    idx = ix.EmbeddingIndex.load(tmp_path)
     assert idx.n == 600 and "v0007" not in set(idx.ids) and "v-new" in set(idx.ids)
     full = HashEncoder().embed(changed_vac, "vacancies")
     np.testing.assert_allclose(np.asarray(idx.emb), full, atol=1e-6)  # reused + re-embedded rows == a full re-embed
@@ -127,7 +127,7 @@ def test_sigkill_midway_leaves_old_version_served(tmp_path, stage):
     assert health["index_version"] == old and health["n"] == 300
     r = client.post("/recommend", json={"resume_id": "r001", "k": 3})
     assert r.status_code == 200 and r.json()["index_version"] == old
-    assert ix.VacancyIndex.load(root).n == 300
+    assert ix.EmbeddingIndex.load(root).n == 300
     rep = refresh(changed, root, HashEncoder())  # the next run cleans up and succeeds
     assert rep.action == "refreshed" and rep.embedded == 4  # 3 edited + 1 new
     assert not list(root.glob(".*.tmp"))

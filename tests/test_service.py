@@ -28,7 +28,7 @@ def setup(tmp_path, monkeypatch):
 
     vac, res = market(200, 10)
     write_dataset(tmp_path / "data", vac, res)
-    refresh(vac, tmp_path / "index", HashEncoder(), resumes=res, extra={"model_dir": str(tmp_path / "model")})
+    refresh(vac, tmp_path / "index", HashEncoder(), queries=res, extra={"model_dir": str(tmp_path / "model")})
     monkeypatch.setattr(rc, "load_encoder", lambda path: HashEncoder())
     state = ServingState(tmp_path / "index", lambda manifest: HashEncoder(), res, reload_interval_s=0.0)
     return tmp_path, vac, res, state, TestClient(create_app(state))
@@ -94,7 +94,7 @@ def test_large_bodies_and_texts_are_refused(tmp_path, monkeypatch):
     from pipelines.retrieval.service import MAX_TEXT_CHARS
 
     vac, res = market(50, 5)
-    refresh(vac, tmp_path / "index", HashEncoder(), resumes=res)
+    refresh(vac, tmp_path / "index", HashEncoder(), queries=res)
     client = TestClient(create_app(ServingState(tmp_path / "index", lambda m: HashEncoder()), max_body_bytes=200_000))
     big = json.dumps({"resume": {"title": "a", "text": "слово " * 2_000_000}})
     r = client.post("/recommend", content=big.encode(), headers={"content-type": "application/json"})

@@ -20,9 +20,9 @@ from pipelines.evaluation.ab.simulate import SimConfig, replay
 from pipelines.evaluation.arms import ArmSpec
 from pipelines.evaluation.evaluate import EvalConfig, run_evaluation
 from pipelines.retrieval.encode import encode
-from pipelines.retrieval.index import IndexConfig, VacancyIndex
+from pipelines.retrieval.index import IndexConfig, EmbeddingIndex
 from pipelines.retrieval.recommend import Recommender, preprocess_for_manifest
-from pipelines.retrieval.refresh import build_vacancy_index, refresh_index
+from pipelines.retrieval.refresh import build_embedding_index, refresh_index
 from pipelines.training.dssm import train
 from pipelines.training.labels import label
 from pipelines.training.summarizer import SummarizeConfig, summarize, train_summarizer
@@ -45,7 +45,7 @@ def chain(tiny_market, tmp_path_factory) -> dict[str, Path]:
     cut = summarize(SummarizeConfig(budget=200), tiny_market, run / "summaries200", summarizer_dir=run / "summarizer")
     assert cut.budget == 200 and all(k["max_tokens"] <= 200 for k in cut.kinds.values())
     train(run / "summaries200", load_model_config("tiny"), run / "production", tokenizer_dir=run / "tokenizer")
-    report = build_vacancy_index(IndexConfig(), run / "production", tiny_market, run / "index", summarizer_dir=run / "summarizer")
+    report = build_embedding_index(IndexConfig(), run / "production", tiny_market, run / "index", summarizer_dir=run / "summarizer")
     assert report.action in ("built", "switched") and report.current_version == report.version
     return {"run": run, "data": tiny_market}
 
@@ -61,7 +61,7 @@ def test_summaries_record_their_budget_and_the_model_trained_on_them_keeps_it(ch
 
 def test_index_built_on_budget_200_summaries_serves_budget_200_resume_summaries(chain):
     run, data = chain["run"], chain["data"]
-    index = VacancyIndex.load(run / "index")
+    index = EmbeddingIndex.load(run / "index")
     assert parse_preprocess_id(index.manifest["preprocess_id"])["budget"] == "200"  # taken from the model, not a literal
     preprocess, pid = preprocess_for_manifest(None, index.manifest)
     assert pid == index.manifest["preprocess_id"]
@@ -74,7 +74,7 @@ def test_index_built_on_budget_200_summaries_serves_budget_200_resume_summaries(
 
 def test_a_query_path_with_another_budget_summarizer_or_tokenizer_is_refused(chain):
     run = chain["run"]
-    index = VacancyIndex.load(run / "index")
+    index = EmbeddingIndex.load(run / "index")
     enc = load_encoder(run / "production")
     pre300, pid300 = load_preprocess(run / "summarizer", 300)
     with pytest.raises(JobmatchError, match=r"budget 300 \(query\) vs 200 \(index\)"):
@@ -86,9 +86,9 @@ def test_a_query_path_with_another_budget_summarizer_or_tokenizer_is_refused(cha
     with pytest.raises(JobmatchError, match=r"tokenizer 0{16} \(query\) vs"):
         Recommender(index, enc, pre300, other_tok)
     with pytest.raises(JobmatchError, match=r"budget 300 \(index\) vs 200 \(model\)"):
-        build_vacancy_index(IndexConfig(), run / "production", chain["data"], run / "index_bad", summarizer_dir=run / "summarizer", budget=300)
+        build_embedding_index(IndexConfig(), run / "production", chain["data"], run / "index_bad", summarizer_dir=run / "summarizer", budget=300)
     with pytest.raises(JobmatchError, match="trained on LR summaries"):
-        build_vacancy_index(IndexConfig(), run / "production", chain["data"], run / "index_bad")
+        build_embedding_index(IndexConfig(), run / "production", chain["data"], run / "index_bad")
     assert not (run / "index_bad").exists()
 
 

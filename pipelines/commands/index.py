@@ -18,7 +18,7 @@ from pathlib import Path
 from dssm.io import load_config
 from pipelines.commands.flags import add_config_flags, add_parser, config_from_args
 from pipelines.retrieval.index import IndexConfig, rollback, switch
-from pipelines.retrieval.refresh import RefreshReport, build_vacancy_index, versions_table
+from pipelines.retrieval.refresh import RefreshReport, build_embedding_index, versions_table
 
 
 def add_index_config_args(p: argparse.ArgumentParser) -> None:
@@ -35,9 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_parser(sub, "index", "Build, list, switch and roll back versioned FAISS vacancy indexes.")
     isub = p.add_subparsers(dest="index_command", metavar="ACTION", required=True)
 
-    b = add_parser(isub, "build", "Embed every vacancy (summarized with --summarizer) and serve a new index version.")
+    b = add_parser(isub, "build", "Embed every vacancy (or resume, --side resumes; summarized with --summarizer) and serve a new index version.")
+    b.add_argument("--side", choices=("vacancies", "resumes"), default="vacancies",
+                   help="what to index: vacancies (vacancies for a resume) or resumes (candidates for a vacancy, e.g. --out RUN/resume_index)")
     b.add_argument("--model", type=Path, required=True, help="production model directory")
-    b.add_argument("--data", type=Path, required=True, help="dataset folder (vacancies.parquet; resumes give recall queries)")
+    b.add_argument("--data", type=Path, required=True, help="dataset folder (the side's documents; the other side's give recall queries)")
     b.add_argument("--out", type=Path, required=True, help="index root, e.g. RUN/index")
     b.add_argument("--summarizer", type=Path, default=None, help="summarizer directory: embed summaries instead of full texts")
     b.add_argument("--budget", type=int, default=None, help="summary tokens (default: the budget of the summaries the model was trained on, else the summarizer's)")
@@ -62,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    report = build_vacancy_index(index_config(args), args.model, args.data, args.out, args.summarizer, args.budget, switch=not args.no_switch)
+    report = build_embedding_index(index_config(args), args.model, args.data, args.out, args.summarizer, args.budget, switch=not args.no_switch, side=args.side)
     print_report(report, args.json)
     return 0 if report.action != "rejected" else 1
 

@@ -2,6 +2,7 @@
 
     jobmatch loadtest --index runs/demo/index --data runs/demo/market --requests 2000 --concurrency 4 --deadline 30
     jobmatch loadtest --url http://127.0.0.1:8080 --data runs/demo/market --json
+    jobmatch loadtest --index runs/demo/index --data runs/demo/market --compare-logging   # the same load, log off then on
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-max", type=int, default=32, help="the started server's dynamic batching (`serve --batch-max`; 0 = off)")
     p.add_argument("--batch-wait-ms", type=float, default=0.0, help="the started server's `serve --batch-wait-ms`")
     p.add_argument("--torch-threads", type=int, default=None, help="the started server's `serve --torch-threads`")
+    p.add_argument("--log-dir", type=Path, default=None, help="the started server logs every list there (`serve --log-dir`)")
+    p.add_argument("--compare-logging", action="store_true",
+                   help="run the load twice against started servers, without and with a log (in a temporary folder), and print both")
     p.add_argument("--out", type=Path, default=None, help="write the result JSON here")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_loadtest_cmd)
@@ -56,20 +60,42 @@ def run_loadtest_cmd(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_output(args.out, [args.index, args.data, args.resume_file, args.model], force=True)  # a result, rewritten freely
     bodies = request_bodies(args.data, args.resume_file, args.k)
-    proc = None
-    url = args.url
-    if url is None:
-        if args.index is None:
-            raise JobmatchError("give --url of a running service or --index to start one")
-        port = free_port()
-        proc = start_server(serve_argv(args.index, args.data, port, args.model, args.batch_max, args.batch_wait_ms, args.torch_threads), port)
-        url = f"http://127.0.0.1:{port}"
-    try:
-        result = run_loadtest(url, bodies, args.requests, args.concurrency, args.deadline)
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=30)
+    if args.url is not None and (args.log_dir is not None or args.compare_logging):
+        raise JobmatchError("--log-dir and --compare-logging start their own servers: leave out --url")
+    if args.url is None and args.index is None:
+        raise JobmatchError("give --url of a running service or --index to start one")
+
+    def against(log_dir: Path | None) -> dict:
+        proc, url = None, args.url
+        if url is None:
+            port = free_port()
+            argv = serve_argv(args.index, args.data, port, args.model, args.batch_max, args.batch_wait_ms, args.torch_threads, log_dir)
+            proc = start_server(argv, port)
+            url = f"http://127.0.0.1:{port}"
+        try:
+            return {**run_loadtest(url, bodies, args.requests, args.concurrency, args.deadline), "logging": log_dir is not None}
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
+
+    if args.compare_logging:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="jobmatch-loadtest-log-") as tmp:
+            runs = [against(None), against(Path(tmp) / "log")]
+        result = {"runs": runs, "rps_ratio_logging_on_off": round(runs[1]["rps"] / runs[0]["rps"], 3) if runs[0]["rps"] else None}
+        if args.out is not None:
+            write_json(args.out, result)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            for r in runs:
+                print(f"logging {'on ' if r['logging'] else 'off'}: {r['requests']} requests in {r['seconds']:.1f}s = {r['rps']:.1f} req/s, "
+                      f"concurrency {r['concurrency']}, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, errors {r['errors']}")
+            print(f"req/s with logging / without: {result['rps_ratio_logging_on_off']}")
+        return 0 if all(r["errors"] == 0 for r in runs) else 1
+    result = against(args.log_dir)
     if args.out is not None:
         write_json(args.out, result)
     if args.json:

@@ -22,65 +22,78 @@ def add_serving_args(p: argparse.ArgumentParser, index_required: bool = True) ->
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_parser(sub, "recommend", "Top-k vacancies for resumes from the served index.")
+    p = add_parser(sub, "recommend", "Top-k vacancies for resumes from the served index; or, from a resume index, top-k candidates for vacancies.")
     add_serving_args(p)
-    p.add_argument("--data", type=Path, default=None, help="dataset folder to look resumes up in")
+    p.add_argument("--data", type=Path, default=None, help="dataset folder to look resumes (or vacancies) up in")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--resume-id", nargs="+", default=None, help="resume id(s) in --data")
     who.add_argument("--resume-file", type=Path, default=None, help="JSON file: one resume object or a list of them")
     who.add_argument("--all-resumes", action="store_true", help="every resume in --data (batch mode; needs --out)")
-    p.add_argument("--k", type=int, default=10, help="vacancies per resume")
-    p.add_argument("--area", default=None, help="only vacancies in this area")
-    p.add_argument("--salary-min", type=float, default=None, help="only vacancies offering at least this (vacancies without salary are dropped)")
-    p.add_argument("--out", type=Path, default=None, help="write all results to this Parquet (resume_id, rank, vacancy_id, score, title)")
+    who.add_argument("--vacancy-id", nargs="+", default=None, help="candidates: vacancy id(s) in --data (needs a resume index, `index build --side resumes`)")
+    who.add_argument("--vacancy-file", type=Path, default=None, help="candidates: JSON file with one vacancy object or a list of them")
+    who.add_argument("--all-vacancies", action="store_true", help="candidates for every vacancy in --data (batch mode; needs --out)")
+    p.add_argument("--k", type=int, default=10, help="results per query")
+    p.add_argument("--area", default=None, help="only results in this area")
+    p.add_argument("--salary-min", type=float, default=None, help="vacancies: only those offering at least this (vacancies without salary are dropped)")
+    p.add_argument("--salary-max", type=float, default=None, help="candidates: only resumes asking at most this (resumes naming no salary pass)")
+    p.add_argument("--experience-min", type=float, default=None, help="candidates: only resumes with at least this many years (unknown experience is dropped)")
+    p.add_argument("--out", type=Path, default=None, help="write all results to this Parquet (query id, rank, result id, score, title)")
     add_force_flag(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_recommend)
 
 
 def make_recommender(args: argparse.Namespace):
-    from pipelines.retrieval.index import VacancyIndex
+    from pipelines.retrieval.index import EmbeddingIndex
     from pipelines.retrieval.recommend import Recommender, encoder_for_manifest, preprocess_for_manifest
 
-    index = VacancyIndex.load(args.index)
+    index = EmbeddingIndex.load(args.index)
     preprocess, preprocess_id = preprocess_for_manifest(args.summarizer, index.manifest)
     return Recommender(index, encoder_for_manifest(args.model)(index.manifest), preprocess, preprocess_id)
 
 
 def run_recommend(args: argparse.Namespace) -> int:
+    from dssm import schema
     from dssm.errors import JobmatchError
     from dssm.io import check_output
     from pipelines.data.dataset import load_dataset
-    from pipelines.retrieval.recommend import MAX_K, filters_from, load_resume_file, lookup_resumes, write_recommendations
+    from pipelines.retrieval.recommend import MAX_K, filters_from, load_document_file, lookup_documents, write_recommendations
 
-    filters = filters_from(args.area, args.salary_min)
+    kind = "vacancies" if args.vacancy_id or args.vacancy_file or args.all_vacancies else "resumes"
+    ids, file, every = (args.vacancy_id, args.vacancy_file, args.all_vacancies) if kind == "vacancies" else (args.resume_id, args.resume_file, args.all_resumes)
+    filters = filters_from(args.area, args.salary_min, args.salary_max, args.experience_min)
     if not 1 <= args.k <= MAX_K:
         raise JobmatchError(f"--k must be in [1, {MAX_K}], got {args.k}")
-    if args.resume_file is not None:
-        resumes = load_resume_file(args.resume_file)
+    if file is not None:
+        queries = load_document_file(file, kind)
     else:
         if args.data is None:
-            raise JobmatchError("--resume-id/--all-resumes need --data (the dataset holding the resumes)")
+            raise JobmatchError(f"--{schema.SINGULAR[kind]}-id/--all-{kind} need --data (the dataset holding the {kind})")
         ds = load_dataset(args.data)
-        resumes = ds.resumes if args.all_resumes else lookup_resumes(ds.resumes, args.resume_id, str(args.data / "resumes.parquet"))
-        if args.all_resumes and args.out is None:
-            raise JobmatchError("--all-resumes writes Parquet: give --out")
+        table = ds.vacancies if kind == "vacancies" else ds.resumes
+        queries = table if every else lookup_documents(table, ids, kind, str(args.data / schema.TABLES[kind][0]))
+        if every and args.out is None:
+            raise JobmatchError(f"--all-{kind} writes Parquet: give --out")
     if args.out is not None:
-        check_output(args.out, [args.index, args.data, args.model, args.summarizer, args.resume_file], args.force)
+        check_output(args.out, [args.index, args.data, args.model, args.summarizer, file], args.force)
     rec = make_recommender(args)
-    frame = rec.recommend_batch(resumes, args.k, filters)
+    if rec.query_kind != kind:
+        hint = "a resume index (`jobmatch index build --side resumes`)" if kind == "vacancies" else "a vacancy index"
+        raise JobmatchError(f"{args.index} is an index of {rec.index.side.kind}: queries of {kind} need {hint}")
+    frame = rec.recommend_batch(queries, args.k, filters)
     if args.out is not None:
         write_recommendations(args.out, frame)
-    head = {"index_version": rec.index.version, "model_hash": rec.index.model_hash, "resumes": len(resumes), "rows": len(frame)}
-    if args.out is not None and len(resumes) > 1:
-        print(json.dumps({**head, "out": str(args.out)}) if args.json else f"{args.out}: {len(frame)} rows for {len(resumes)} resumes (index {rec.index.version})")
+    qid, rid = schema.TABLES[kind][3], rec.index.side.id_col
+    head = {"index_version": rec.index.version, "model_hash": rec.index.model_hash, kind: len(queries), "rows": len(frame)}
+    if args.out is not None and len(queries) > 1:
+        print(json.dumps({**head, "out": str(args.out)}) if args.json else f"{args.out}: {len(frame)} rows for {len(queries)} {kind} (index {rec.index.version})")
         return 0
     if args.json:
-        results = [{"resume_id": rid, "items": [{"vacancy_id": v, "score": float(s), "title": t} for v, s, t in zip(g["vacancy_id"], g["score"], g["title"])]} for rid, g in frame.groupby("resume_id", sort=False)]
+        results = [{qid: q, "items": [{rid: v, "score": float(s), "title": t} for v, s, t in zip(g[rid], g["score"], g["title"])]} for q, g in frame.groupby(qid, sort=False)]
         print(json.dumps({**head, "results": results}, ensure_ascii=False))
     else:
-        for rid, g in frame.groupby("resume_id", sort=False):
-            print(f"resume {rid} (index {rec.index.version}):")
+        for q, g in frame.groupby(qid, sort=False):
+            print(f"{schema.SINGULAR[kind]} {q} (index {rec.index.version}):")
             for r in g.itertuples(index=False):
-                print(f"  {r.rank:3d}. {r.vacancy_id}  {r.score:.4f}  {r.title}")
+                print(f"  {r.rank:3d}. {getattr(r, rid)}  {r.score:.4f}  {r.title}")
     return 0

@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--experiment", type=Path, default=None,
                    help="experiment YAML (name, salt, mode ab|interleave, arms with index and share; `pipelines.retrieval.experiment`): "
                         "the arms replace --index/--model/--summarizer")
+    p.add_argument("--resume-index", type=Path, default=None,
+                   help="a resume index root (`index build --side resumes`): serve POST /candidates (vacancy ids are looked up in --data)")
     p.add_argument("--log-dir", type=Path, default=None, help="log every served list and POST /events here (append-only Parquet segments)")
     p.add_argument("--log-rotate-mb", type=float, default=8.0, help="close a log segment at this size")
     p.add_argument("--log-rotate-s", type=float, default=60.0, help="close a log segment after this many seconds")
@@ -81,6 +83,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
         batcher = MicroBatcher(args.batch_max, args.batch_wait_ms)
     state, experiment = build_state(args)
+    if state.recommender.index.side.kind != "vacancies":
+        raise JobmatchError(f"{state.root} is an index of {state.recommender.index.side.kind}: serve it with --resume-index (POST /candidates)")
     served_log = None
     if args.log_dir is not None:
         from pipelines.retrieval.servedlog import ServedLog
@@ -89,7 +93,16 @@ def run_serve(args: argparse.Namespace) -> int:
             raise JobmatchError(f"--log-rotate-mb must be > 0, got {args.log_rotate_mb}")
         served_log = ServedLog(args.log_dir, rotate_bytes=max(1, int(args.log_rotate_mb * (1 << 20))), rotate_s=args.log_rotate_s)
     try:
-        app = create_app(state, max_body_bytes=args.max_body_bytes, batcher=batcher, experiment=experiment, served_log=served_log)
+        candidates = None
+        if args.resume_index is not None:
+            from pipelines.data.dataset import load_dataset
+            from pipelines.retrieval.service import serving_state
+
+            vacancies = load_dataset(args.data).vacancies if args.data is not None else None
+            candidates = serving_state(args.resume_index, None, None, None, vacancies, args.reload_interval)
+            if candidates.recommender.index.side.kind != "resumes":
+                raise JobmatchError(f"--resume-index {args.resume_index} is an index of {candidates.recommender.index.side.kind}; build one with --side resumes")
+        app = create_app(state, max_body_bytes=args.max_body_bytes, batcher=batcher, experiment=experiment, served_log=served_log, candidates=candidates)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     finally:
         if served_log is not None:

@@ -20,7 +20,7 @@ from dssm import schema
 from dssm.errors import DataError, JobmatchError
 from pipelines.artifacts import load_encoder, read_split
 from pipelines.evaluation import metrics as M
-from pipelines.retrieval.index import VacancyIndex
+from pipelines.retrieval.index import EmbeddingIndex
 
 BASELINES = ("tfidf", "bm25", "popularity")
 """Arms that need no trained model."""
@@ -209,7 +209,7 @@ def index_search(index_dir: Path, model_hash: str, vacancy_ids: np.ndarray) -> C
     The index must hold exactly this arm's model (manifest model hash) and the catalogue's
     vacancies; its rows are mapped to the catalogue's row order.
     """
-    loaded = VacancyIndex.load(index_dir)
+    loaded = EmbeddingIndex.load(index_dir)
     if loaded.model_hash != model_hash:
         raise JobmatchError(f"{index_dir}: index {loaded.version} was built with model {loaded.model_hash}, not this arm's model {model_hash}")
     to_catalogue = pd.Index(pd.Series(vacancy_ids).astype(str)).get_indexer(loaded.ids)

@@ -1,10 +1,12 @@
-"""Versioned FAISS index of vacancy embeddings: build, manifest, CURRENT switch/rollback, load, filtered search.
+"""Versioned FAISS index of document embeddings: build, manifest, CURRENT switch/rollback, load, filtered search.
 
-Layout of an index root (e.g. `RUN/index`)::
+An index holds one side of the market (`SIDES`): vacancies (the default: "vacancies for a resume",
+`RUN/index`) or resumes (`jobmatch index build --side resumes`: "candidates for a vacancy",
+`RUN/resume_index`). Layout of an index root::
 
     <version>/index.faiss      the FAISS index (inner product over unit rows = cosine)
-    <version>/ids.parquet      row i of the index: vacancy_id, title, area, salary_from, salary_to,
-                               content_hash, updated_at (filters, titles and refresh read it)
+    <version>/ids.parquet      row i of the index: the id (vacancy_id or resume_id), title, the filter
+                               columns of its side, content_hash, updated_at (filters, titles and refresh read it)
     <version>/embeddings.npy   (N, D) float32 rows in index order (refresh reuses unchanged rows)
     <version>/manifest.json    model_hash, dim, metric, index type + params, n, build seconds,
                                recall@10 vs exact search on a query sample, preprocess id, versions()
@@ -21,9 +23,11 @@ index` at 1M x 256 on 2 cores chose this: IVF4096/nprobe 32 gave recall@10 1.0 a
 < 1.3 ms and built in 49-136 s, while HNSW M=32 needed efSearch 256 for 0.95 and 232-292 s to build. With faiss-gpu and a GPU
 present the IVF coarse quantizer is trained on the GPU; the saved index is always a CPU index.
 
-Filters: `area` keeps vacancies whose area equals it; `salary_min` keeps vacancies whose best
-offered salary max(salary_from, salary_to) is >= the floor. A vacancy without any salary does
-NOT pass a salary floor (the user asked for a guaranteed minimum). Filtered search runs the ANN
+Filters: `area` keeps documents whose area equals it. Vacancy side: `salary_min` keeps vacancies whose best
+offered salary max(salary_from, salary_to) is >= the floor; a vacancy without any salary does
+NOT pass a salary floor (the user asked for a guaranteed minimum). Resume side: `salary_max` keeps
+resumes asking at most that salary (a resume that names none passes: it is not known to exceed the
+budget); `experience_min` keeps resumes with at least that many years (unknown experience does not pass). Filtered search runs the ANN
 index restricted to the allowed ids (faiss IDSelector); when few rows are allowed, or the ANN
 returns fewer than k, it falls back to exact scoring of the allowed rows, so a filter never loses
 results that exist.
@@ -50,7 +54,7 @@ import pandas as pd
 
 from dssm.errors import JobmatchError
 from dssm.io import atomic_path, config_to_dict, versions, write_json, write_parquet, write_text
-from dssm.schema import VACANCY_ID
+from dssm.schema import RESUME_ID, VACANCY_ID
 from dssm.checks import at_least, check_numbers, in_range
 
 log = logging.getLogger("jobmatch.index")
@@ -71,6 +75,34 @@ CONTENT_COLUMNS = (
 """Vacancy columns whose change changes the embedding or what is served (updated_at is not one)."""
 META_COLUMNS = ("title", "area", "salary_from", "salary_to")
 """Vacancy columns copied into ids.parquet for titles and filters."""
+RESUME_CONTENT_COLUMNS = ("title", "text", "skills", "area", "salary", "currency", "experience_years")
+"""Resume columns whose change changes the embedding or what is served."""
+RESUME_META_COLUMNS = ("title", "area", "salary", "experience_years")
+"""Resume columns copied into ids.parquet for titles and filters."""
+
+
+@dataclass(frozen=True)
+class Side:
+    """What an index of one side of the market stores: its documents' kind, id column, content and metadata columns."""
+
+    kind: str
+    """'vacancies' or 'resumes' (the contract's table); queries come from the other side."""
+    id_col: str
+    content: tuple[str, ...]
+    meta: tuple[str, ...]
+
+    @property
+    def query_kind(self) -> str:
+        return "resumes" if self.kind == "vacancies" else "vacancies"
+
+
+SIDES = {"vacancies": Side("vacancies", VACANCY_ID, CONTENT_COLUMNS, META_COLUMNS), "resumes": Side("resumes", RESUME_ID, RESUME_CONTENT_COLUMNS, RESUME_META_COLUMNS)}
+
+
+def side_of(name: str) -> Side:
+    if name not in SIDES:
+        raise JobmatchError(f"index side must be one of {sorted(SIDES)}, got {name!r}")
+    return SIDES[name]
 
 
 @dataclass
@@ -118,27 +150,33 @@ class Filters:
     area: str | None = None
     """Keep vacancies in exactly this area."""
     salary_min: float | None = None
-    """Keep vacancies with max(salary_from, salary_to) >= this; vacancies without salary are dropped."""
+    """Vacancies: keep those with max(salary_from, salary_to) >= this; vacancies without salary are dropped."""
+    salary_max: float | None = None
+    """Resumes: keep those asking at most this salary (a resume without a salary passes)."""
+    experience_min: float | None = None
+    """Resumes: keep those with at least this many years of experience (unknown experience is dropped)."""
 
     def __post_init__(self) -> None:
-        if self.salary_min is not None and not (isinstance(self.salary_min, (int, float)) and math.isfinite(self.salary_min) and self.salary_min >= 0):
-            raise JobmatchError(f"salary_min must be a finite number >= 0, got {self.salary_min!r}")
+        for name in ("salary_min", "salary_max", "experience_min"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0):
+                raise JobmatchError(f"{name} must be a finite number >= 0, got {v!r}")
         if self.area is not None and not isinstance(self.area, str):
             raise JobmatchError(f"area must be a string, got {self.area!r}")
 
     @property
     def active(self) -> bool:
-        return self.area is not None or self.salary_min is not None
+        return any(v is not None for v in (self.area, self.salary_min, self.salary_max, self.experience_min))
 
 
 # ----------------------------------------------------------------------------- hashing
 
 
-def content_hashes(vacancies: pd.DataFrame) -> np.ndarray:
-    """sha256 (first 16 hex) per row over CONTENT_COLUMNS present; equal content -> equal hash."""
-    cols = [c for c in CONTENT_COLUMNS if c in vacancies.columns]
-    out = np.empty(len(vacancies), dtype=object)
-    frame = vacancies[cols].astype(object)
+def content_hashes(docs: pd.DataFrame, side: str = "vacancies") -> np.ndarray:
+    """sha256 (first 16 hex) per row over the side's content columns present; equal content -> equal hash."""
+    cols = [c for c in side_of(side).content if c in docs.columns]
+    out = np.empty(len(docs), dtype=object)
+    frame = docs[cols].astype(object)
     for i, row in enumerate(frame.itertuples(index=False, name=None)):
         parts = []
         for c, v in zip(cols, row):
@@ -253,32 +291,34 @@ def sample_queries(emb: np.ndarray, m: int, seed: int, noise: float = 0.05) -> n
 
 def build_index(
     root: str | os.PathLike,
-    vacancies: pd.DataFrame,
+    docs: pd.DataFrame,
     emb: np.ndarray,
     model_hash: str,
     cfg: IndexConfig | None = None,
     queries: np.ndarray | None = None,
     extra: dict[str, Any] | None = None,
     hashes: np.ndarray | None = None,
+    side: str = "vacancies",
 ) -> str:
     """Write a new version under `root` (not yet served) and return its name.
 
-    `vacancies` rows align with `emb` (N, D) unit rows. Recall@10 vs exact search is measured
-    on up to `cfg.recall_sample` of `queries` (e.g. resume embeddings) or, when None, on noisy
-    copies of stored rows. `extra` goes into the manifest (model_dir, preprocess id, ...).
+    `docs` (vacancies, or resumes with side="resumes") rows align with `emb` (N, D) unit rows. Recall@10
+    vs exact search is measured on up to `cfg.recall_sample` of `queries` (embeddings of the other side)
+    or, when None, on noisy copies of stored rows. `extra` goes into the manifest (model_dir, preprocess id, ...).
     """
     cfg = cfg or IndexConfig()
     root = Path(root)
+    sd = side_of(side)
     emb = np.ascontiguousarray(emb, dtype=np.float32)
-    if emb.ndim != 2 or len(emb) != len(vacancies):
-        raise JobmatchError(f"embeddings {emb.shape} do not match {len(vacancies)} vacancies")
+    if emb.ndim != 2 or len(emb) != len(docs):
+        raise JobmatchError(f"embeddings {emb.shape} do not match {len(docs)} {sd.kind}")
     if len(emb) == 0:
-        raise JobmatchError("no vacancies to index")
+        raise JobmatchError(f"no {sd.kind} to index")
     if not np.isfinite(emb).all():
         raise JobmatchError("embeddings contain NaN or inf")
-    ids = vacancies[VACANCY_ID].astype(str).to_numpy()
+    ids = docs[sd.id_col].astype(str).to_numpy()
     if len(set(ids)) != len(ids):
-        raise JobmatchError("duplicate vacancy_id in the rows to index")
+        raise JobmatchError(f"duplicate {sd.id_col} in the rows to index")
     index_type = choose_index_type(len(emb), cfg)
     t0 = time.perf_counter()
     index, params = make_faiss_index(emb, index_type, cfg)
@@ -288,18 +328,16 @@ def build_index(
     queries = np.ascontiguousarray(queries[: cfg.recall_sample], dtype=np.float32)
     k = min(10, len(emb))
     recall = recall_at_k(index.search(queries, k)[1], exact_topk(emb, queries, k))
-    meta = pd.DataFrame({VACANCY_ID: ids})
-    for c in META_COLUMNS:
-        meta[c] = vacancies[c].to_numpy() if c in vacancies.columns else None
-    meta["title"] = meta["title"].astype(object)
-    meta["area"] = meta["area"].astype(object)
-    meta["salary_from"] = pd.to_numeric(meta["salary_from"]).astype("float64")
-    meta["salary_to"] = pd.to_numeric(meta["salary_to"]).astype("float64")
-    meta["content_hash"] = content_hashes(vacancies) if hashes is None else hashes
-    meta["updated_at"] = pd.to_datetime(vacancies["updated_at"]).to_numpy() if "updated_at" in vacancies.columns else pd.NaT
+    meta = pd.DataFrame({sd.id_col: ids})
+    for c in sd.meta:
+        meta[c] = docs[c].to_numpy() if c in docs.columns else None
+        meta[c] = meta[c].astype(object) if c in ("title", "area") else pd.to_numeric(meta[c]).astype("float64")
+    meta["content_hash"] = content_hashes(docs, side) if hashes is None else hashes
+    meta["updated_at"] = pd.to_datetime(docs["updated_at"]).to_numpy() if "updated_at" in docs.columns else pd.NaT
     version = _version_name(ids, emb)
     manifest = {
         "version": version,
+        "side": side,
         "model_hash": model_hash,
         "dim": int(emb.shape[1]),
         "metric": METRIC,
@@ -411,17 +449,22 @@ def prune(root: str | os.PathLike, keep: int = 5) -> list[str]:
 # ----------------------------------------------------------------------------- load & search
 
 
-class VacancyIndex:
+class EmbeddingIndex:
     """One loaded version: faiss index + row metadata + embeddings (memory-mapped). Read-only, thread-safe search."""
 
     def __init__(self, root: Path, version: str, index: Any, meta: pd.DataFrame, emb: np.ndarray, manifest: dict, cfg: IndexConfig):
         self.root, self.version, self.index, self.meta, self.emb, self.manifest, self.cfg = root, version, index, meta, emb, manifest, cfg
-        self.ids = meta[VACANCY_ID].astype(str).to_numpy(dtype=object)
+        self.side = side_of(manifest.get("side", "vacancies"))
+        self.ids = meta[self.side.id_col].astype(str).to_numpy(dtype=object)
         self.titles = meta["title"].astype(object).where(meta["title"].notna(), None).to_numpy(dtype=object)
         area = meta["area"].astype(object).where(meta["area"].notna(), None).to_numpy(dtype=object)
         self._area_codes: dict[str, int] = {}
         self.area_code = np.array([self._area_codes.setdefault(a, len(self._area_codes)) if a is not None else -1 for a in area], dtype=np.int64)
-        self.salary_best = np.fmax(meta["salary_from"].to_numpy(dtype=np.float64), meta["salary_to"].to_numpy(dtype=np.float64))
+        if self.side.kind == "vacancies":
+            self.salary_best = np.fmax(meta["salary_from"].to_numpy(dtype=np.float64), meta["salary_to"].to_numpy(dtype=np.float64))
+        else:
+            self.salary_asked = meta["salary"].to_numpy(dtype=np.float64)
+            self.experience = meta["experience_years"].to_numpy(dtype=np.float64)
 
     @property
     def model_hash(self) -> str:
@@ -432,7 +475,7 @@ class VacancyIndex:
         return len(self.ids)
 
     @classmethod
-    def load(cls, root: str | os.PathLike, version: str | None = None, cfg: IndexConfig | None = None) -> VacancyIndex:
+    def load(cls, root: str | os.PathLike, version: str | None = None, cfg: IndexConfig | None = None) -> EmbeddingIndex:
         """Load `version` (default: CURRENT) of the index under `root`."""
         import faiss
 
@@ -458,12 +501,19 @@ class VacancyIndex:
         """Row numbers passing `filters`, or None when every row passes."""
         if filters is None or not filters.active:
             return None
+        wrong = [n for n in (("salary_max", "experience_min") if self.side.kind == "vacancies" else ("salary_min",)) if getattr(filters, n) is not None]
+        if wrong:
+            raise JobmatchError(f"filter {wrong[0]} does not apply to an index of {self.side.kind}")
         mask = np.ones(self.n, dtype=bool)
         if filters.area is not None:
             mask &= self.area_code == self._area_codes.get(filters.area, -2)
-        if filters.salary_min is not None:
-            with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore"):
+            if filters.salary_min is not None:
                 mask &= self.salary_best >= float(filters.salary_min)
+            if filters.salary_max is not None:
+                mask &= ~(self.salary_asked > float(filters.salary_max))  # NaN (no salary named) passes
+            if filters.experience_min is not None:
+                mask &= self.experience >= float(filters.experience_min)
         return np.flatnonzero(mask)
 
     def _search_params(self, k: int, selector: Any = None) -> Any:

@@ -62,8 +62,8 @@ def start_server(argv: Sequence[str], port: int, timeout_s: float = 60.0) -> sub
 
 
 def serve_argv(index: str, data: str | None, port: int, model: str | None = None, batch_max: int = 32, batch_wait_ms: float = 0.0,
-               torch_threads: int | None = None) -> list[str]:
-    """argv of `jobmatch serve` on 127.0.0.1:port with this Python (`batch_max` > 0: dynamic batching on)."""
+               torch_threads: int | None = None, log_dir: str | None = None) -> list[str]:
+    """argv of `jobmatch serve` on 127.0.0.1:port with this Python (`batch_max` > 0: dynamic batching on; `log_dir`: every list logged)."""
     argv = [sys.executable, "-m", "pipelines.cli", "serve", "--index", str(index), "--port", str(port), "--host", "127.0.0.1",
             "--batch-max", str(batch_max), "--batch-wait-ms", str(batch_wait_ms)]
     if torch_threads is not None:
@@ -72,6 +72,8 @@ def serve_argv(index: str, data: str | None, port: int, model: str | None = None
         argv += ["--data", str(data)]
     if model:
         argv += ["--model", str(model)]
+    if log_dir:
+        argv += ["--log-dir", str(log_dir)]
     return argv
 
 

@@ -4,7 +4,7 @@ The resume must be encoded by the very model whose vacancy embeddings are in the
 `Recommender` refuses an encoder whose `model_hash` differs from the index manifest's, and a
 preprocessing (summarizer) whose id differs from the one the index was built with.
 
->>> rec = Recommender(VacancyIndex.load("runs/demo/index"), Encoder.load("runs/demo/production"))  # doctest: +SKIP
+>>> rec = Recommender(EmbeddingIndex.load("runs/demo/index"), Encoder.load("runs/demo/production"))  # doctest: +SKIP
 >>> rec.recommend(resumes_df.iloc[:1], k=10)[0]  # doctest: +SKIP
    rank vacancy_id     score                 title
 """
@@ -23,7 +23,7 @@ from dssm import schema
 from dssm.errors import DataError, JobmatchError
 from dssm.io import write_parquet
 from pipelines.artifacts import Preprocess, load_encoder, load_preprocess, parse_preprocess_id, preprocess_differences
-from pipelines.retrieval.index import Filters, VacancyIndex
+from pipelines.retrieval.index import Filters, EmbeddingIndex
 
 
 class EncoderLike(Protocol):
@@ -35,7 +35,7 @@ class EncoderLike(Protocol):
     def embed(self, df: pd.DataFrame, kind: str) -> np.ndarray: ...
 
 
-def check_compatible(index: VacancyIndex, encoder: EncoderLike, preprocess_id: str | None = None) -> None:
+def check_compatible(index: EmbeddingIndex, encoder: EncoderLike, preprocess_id: str | None = None) -> None:
     """Raise JobmatchError unless `encoder` and the query preprocessing are what `index` was built with.
 
     The model (weights hash and dim), then each part of the preprocessing identity
@@ -79,40 +79,48 @@ def checked_embeddings(emb: np.ndarray, df: pd.DataFrame, kind: str, dim: int) -
     return emb
 
 
-def resumes_from_records(records: Sequence[dict[str, Any]], source: str = "resume") -> pd.DataFrame:
-    """Resume dicts (contract fields; resume_id optional) -> a validated resumes frame.
+def documents_from_records(records: Sequence[dict[str, Any]], kind: str = "resumes", source: str = "resume") -> pd.DataFrame:
+    """Resume (or, kind="vacancies", vacancy) dicts with contract fields, the id optional -> a validated frame.
 
     The contract's rules hold (types, amounts finite and >= 0, non-empty text), plus: distinct
-    resume ids, and texts of at most `MAX_TEXT_CHARS` characters."""
+    ids, and texts of at most `MAX_TEXT_CHARS` characters."""
     from pipelines.data.contract import check_frame_types, is_empty_text
 
+    _, table_schema, _, id_col = schema.TABLES[kind]
+    text_col = schema.TEXT_COLUMNS[kind][1]
+    noun = schema.SINGULAR[kind]
     if not isinstance(records, (list, tuple)) or not all(isinstance(r, dict) for r in records):
-        raise DataError(source, None, "expected a JSON object (or a list of objects) with resume fields")
-    known = set(schema.RESUMES_SCHEMA.names)
+        raise DataError(source, None, f"expected a JSON object (or a list of objects) with {noun} fields")
+    known = set(table_schema.names)
     rows = []
     for i, r in enumerate(records):
         unknown = sorted(set(r) - known)
         if unknown:
-            raise DataError(source, unknown[0], f"unknown resume field(s) {unknown}; known: {sorted(known)}", [i])
-        rows.append({schema.RESUME_ID: f"query-{i}", **r})
+            raise DataError(source, unknown[0], f"unknown {noun} field(s) {unknown}; known: {sorted(known)}", [i])
+        rows.append({id_col: f"query-{i}", **r})
     df = pd.DataFrame(rows)
     if "updated_at" in df.columns:
         df["updated_at"] = pd.to_datetime(df["updated_at"], errors="coerce")
-    check_frame_types("resumes", df, source)
-    empty = np.flatnonzero(is_empty_text(df["text"]))
+    check_frame_types(kind, df, source)
+    empty = np.flatnonzero(is_empty_text(df[text_col]))
     if len(empty):
-        raise DataError(source, "text", "empty resume text", empty)
-    long = np.flatnonzero(df["text"].str.len().to_numpy() > MAX_TEXT_CHARS)
+        raise DataError(source, text_col, f"empty {noun} {text_col}", empty)
+    long = np.flatnonzero(df[text_col].str.len().to_numpy() > MAX_TEXT_CHARS)
     if len(long):
-        raise DataError(source, "text", f"resume text over {MAX_TEXT_CHARS:,} characters (refused, not cut)", long)
-    dup = np.flatnonzero(df[schema.RESUME_ID].duplicated(keep=False).to_numpy())
+        raise DataError(source, text_col, f"{noun} {text_col} over {MAX_TEXT_CHARS:,} characters (refused, not cut)", long)
+    dup = np.flatnonzero(df[id_col].duplicated(keep=False).to_numpy())
     if len(dup):
-        raise DataError(source, schema.RESUME_ID, "duplicate resume ids", dup)
+        raise DataError(source, id_col, f"duplicate {noun} ids", dup)
     return df
 
 
-def load_resume_file(path: str | Path) -> pd.DataFrame:
-    """A JSON file holding one resume object or a list of them -> validated frame (strict JSON: UTF-8, no NaN/Infinity)."""
+def resumes_from_records(records: Sequence[dict[str, Any]], source: str = "resume") -> pd.DataFrame:
+    """`documents_from_records` for resumes."""
+    return documents_from_records(records, "resumes", source)
+
+
+def load_document_file(path: str | Path, kind: str = "resumes") -> pd.DataFrame:
+    """A JSON file holding one resume (or vacancy) object or a list of them -> validated frame (strict JSON: UTF-8, no NaN/Infinity)."""
     import json
 
     def refuse(constant: str) -> None:
@@ -129,28 +137,34 @@ def load_resume_file(path: str | Path) -> pd.DataFrame:
         raise DataError(str(path), None, f"not UTF-8 text (byte {e.start}: {e.reason})") from e
     except ValueError as e:  # json.JSONDecodeError included
         raise DataError(str(path), None, f"not valid JSON: {e}") from e
-    return resumes_from_records(obj if isinstance(obj, list) else [obj], str(path))
+    return documents_from_records(obj if isinstance(obj, list) else [obj], kind, str(path))
+
+
+def load_resume_file(path: str | Path) -> pd.DataFrame:
+    return load_document_file(path, "resumes")
 
 
 class Recommender:
-    """Ranks the vacancies of one index version for resumes, with the index's own encoder."""
+    """Ranks the documents of one index version (vacancies, or resumes for a resume index) for queries of the
+    other side, with the index's own encoder."""
 
-    def __init__(self, index: VacancyIndex, encoder: EncoderLike, preprocess: Preprocess | None = None, preprocess_id: str | None = None):
+    def __init__(self, index: EmbeddingIndex, encoder: EncoderLike, preprocess: Preprocess | None = None, preprocess_id: str | None = None):
         check_compatible(index, encoder, preprocess_id)
         self.index, self.encoder, self.preprocess = index, encoder, preprocess
+        self.query_kind = index.side.query_kind
 
-    def embed(self, resumes: pd.DataFrame) -> np.ndarray:
-        """Resumes -> (N, D) unit query rows (after preprocessing)."""
-        df = self.preprocess(resumes, "resumes") if self.preprocess else resumes
-        return checked_embeddings(self.encoder.embed(df, "resumes"), resumes, "resumes", self.index.manifest["dim"])
+    def embed(self, queries: pd.DataFrame) -> np.ndarray:
+        """Resumes (vacancies for a resume index) -> (N, D) unit query rows (after preprocessing)."""
+        df = self.preprocess(queries, self.query_kind) if self.preprocess else queries
+        return checked_embeddings(self.encoder.embed(df, self.query_kind), queries, self.query_kind, self.index.manifest["dim"])
 
-    def recommend(self, resumes: pd.DataFrame, k: int = 10, filters: Filters | None = None) -> list[pd.DataFrame]:
-        """One frame per resume: rank (1..), vacancy_id, score (inner product), title; best first."""
+    def recommend(self, queries: pd.DataFrame, k: int = 10, filters: Filters | None = None) -> list[pd.DataFrame]:
+        """One frame per query: rank (1..), the result id (vacancy_id or resume_id), score (inner product), title; best first."""
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
             raise JobmatchError(f"k must be an integer in [1, {MAX_K}], got {k!r}")
-        if len(resumes) == 0:
+        if len(queries) == 0:
             return []
-        return self.rank(self.embed(resumes), k, filters)
+        return self.rank(self.embed(queries), k, filters)
 
     def rank(self, emb: np.ndarray, k: int = 10, filters: Filters | None = None) -> list[pd.DataFrame]:
         """`recommend` for query rows already embedded (`embed`): one frame per row."""
@@ -159,32 +173,39 @@ class Recommender:
         for s, r in zip(scores, rows):
             keep = r >= 0
             r, s = r[keep], s[keep]
-            out.append(pd.DataFrame({"rank": np.arange(1, len(r) + 1), schema.VACANCY_ID: self.index.ids[r], "score": s.astype(np.float32), "title": self.index.titles[r]}))
+            out.append(pd.DataFrame({"rank": np.arange(1, len(r) + 1), self.index.side.id_col: self.index.ids[r], "score": s.astype(np.float32), "title": self.index.titles[r]}))
         return out
 
-    def recommend_batch(self, resumes: pd.DataFrame, k: int = 10, filters: Filters | None = None, batch_size: int = 256, progress: bool = True) -> pd.DataFrame:
-        """Long frame for many resumes: resume_id, rank, vacancy_id, score, title (resume order, then rank)."""
+    def recommend_batch(self, queries: pd.DataFrame, k: int = 10, filters: Filters | None = None, batch_size: int = 256, progress: bool = True) -> pd.DataFrame:
+        """Long frame for many queries: query id, rank, result id, score, title (query order, then rank)."""
         from dssm.io import progress as bar
 
+        qid, rid = schema.TABLES[self.query_kind][3], self.index.side.id_col
         parts = []
-        starts = range(0, len(resumes), batch_size)
+        starts = range(0, len(queries), batch_size)
         for start in bar(starts, desc="recommend", unit="batch") if progress and len(starts) > 1 else starts:
-            chunk = resumes.iloc[start : start + batch_size]
-            for rid, df in zip(chunk[schema.RESUME_ID].astype(str), self.recommend(chunk, k, filters)):
-                parts.append(df.assign(**{schema.RESUME_ID: rid})[[schema.RESUME_ID, "rank", schema.VACANCY_ID, "score", "title"]])
+            chunk = queries.iloc[start : start + batch_size]
+            for q, df in zip(chunk[qid].astype(str), self.recommend(chunk, k, filters)):
+                parts.append(df.assign(**{qid: q})[[qid, "rank", rid, "score", "title"]])
         if not parts:
-            return pd.DataFrame({schema.RESUME_ID: [], "rank": [], schema.VACANCY_ID: [], "score": [], "title": []})
+            return pd.DataFrame({qid: [], "rank": [], rid: [], "score": [], "title": []})
         return pd.concat(parts, ignore_index=True)
+
+
+def lookup_documents(docs: pd.DataFrame, ids: Sequence[str], kind: str = "resumes", source: str | None = None) -> pd.DataFrame:
+    """Rows of `docs` (resumes, or vacancies) for `ids`, in that order; DataError naming the unknown ids."""
+    file, _, _, id_col = schema.TABLES[kind]
+    index = pd.Index(docs[id_col].astype(str))
+    pos = index.get_indexer([str(i) for i in ids])
+    missing = [i for i, p in zip(ids, pos) if p < 0]
+    if missing:
+        raise DataError(source or file, id_col, f"unknown {schema.SINGULAR[kind]} id(s): {', '.join(map(str, missing[:5]))}")
+    return docs.iloc[pos].reset_index(drop=True)
 
 
 def lookup_resumes(resumes: pd.DataFrame, ids: Sequence[str], source: str = "resumes.parquet") -> pd.DataFrame:
     """Rows of `resumes` for `ids`, in that order; DataError naming the unknown ids."""
-    index = pd.Index(resumes[schema.RESUME_ID].astype(str))
-    pos = index.get_indexer([str(i) for i in ids])
-    missing = [i for i, p in zip(ids, pos) if p < 0]
-    if missing:
-        raise DataError(source, schema.RESUME_ID, f"unknown resume id(s): {', '.join(map(str, missing[:5]))}")
-    return resumes.iloc[pos].reset_index(drop=True)
+    return lookup_documents(resumes, ids, "resumes", source)
 
 
 def write_recommendations(path: str | Path, frame: pd.DataFrame) -> None:
@@ -192,10 +213,11 @@ def write_recommendations(path: str | Path, frame: pd.DataFrame) -> None:
     write_parquet(path, frame)
 
 
-def filters_from(area: str | None, salary_min: float | None) -> Filters:
-    if salary_min is not None and (not math.isfinite(salary_min) or salary_min < 0):
-        raise JobmatchError(f"salary floor must be a non-negative number, got {salary_min}")
-    return Filters(area=area, salary_min=salary_min)
+def filters_from(area: str | None, salary_min: float | None = None, salary_max: float | None = None, experience_min: float | None = None) -> Filters:
+    for name, v in (("salary floor", salary_min), ("salary ceiling", salary_max), ("minimum experience", experience_min)):
+        if v is not None and (not math.isfinite(v) or v < 0):
+            raise JobmatchError(f"{name} must be a non-negative number, got {v}")
+    return Filters(area=area, salary_min=salary_min, salary_max=salary_max, experience_min=experience_min)
 
 
 def preprocess_for_manifest(summarizer_dir: str | Path | None, manifest: dict[str, Any], budget: int | None = None) -> tuple[Preprocess | None, str | None]:

@@ -37,15 +37,15 @@ import pandas as pd
 
 from dssm.errors import JobmatchError
 from dssm.io import check_output
-from dssm.schema import VACANCY_ID
 from pipelines.artifacts import load_encoder, load_preprocess, parse_preprocess_id, preprocess_differences, trained_on
 from pipelines.data.dataset import load_dataset
 from pipelines.retrieval.index import (
     IndexConfig,
-    VacancyIndex,
+    EmbeddingIndex,
     build_index,
     content_hashes,
     current_version,
+    side_of,
     list_versions,
     read_manifest,
     served_manifest,
@@ -70,7 +70,7 @@ class RefreshReport:
     current_version: str | None
     """Version served after."""
     n: int = 0
-    """Vacancies in the dataset."""
+    """Documents (vacancies, or resumes for a resume index) in the dataset."""
     new: int = 0
     changed: int = 0
     removed: int = 0
@@ -85,12 +85,12 @@ class RefreshReport:
     seconds: float = 0.0
 
 
-def embed_vacancies(encoder: EncoderLike, vacancies: pd.DataFrame, preprocess: Preprocess | None = None) -> np.ndarray:
-    """(Summarized) vacancies -> (N, D) float32 unit rows."""
-    if len(vacancies) == 0:
+def embed_documents(encoder: EncoderLike, docs: pd.DataFrame, preprocess: Preprocess | None = None, kind: str = "vacancies") -> np.ndarray:
+    """(Summarized) vacancies or resumes (`kind`) -> (N, D) float32 unit rows."""
+    if len(docs) == 0:
         return np.zeros((0, int(encoder.dim)), np.float32)
-    df = preprocess(vacancies, "vacancies") if preprocess else vacancies
-    return checked_embeddings(encoder.embed(df, "vacancies"), vacancies, "vacancies", encoder.dim)
+    df = preprocess(docs, kind) if preprocess else docs
+    return checked_embeddings(encoder.embed(df, kind), docs, kind, encoder.dim)
 
 
 @contextlib.contextmanager
@@ -123,7 +123,7 @@ def clean_partial(root: Path) -> list[str]:
 
 def check_version(root: Path, version: str, n: int, model_hash: str, min_recall: float, probe: np.ndarray, probe_ids: np.ndarray) -> dict[str, Any]:
     """Reload `version` from disk and check it; returns the checks with `ok`."""
-    idx = VacancyIndex.load(root, version)
+    idx = EmbeddingIndex.load(root, version)
     m = idx.manifest
     checks: dict[str, Any] = {
         "count": idx.n == n and int(m["n"]) == n,
@@ -149,30 +149,33 @@ def _append_log(root: Path, report: RefreshReport) -> None:
         f.write(line + "\n")
 
 
-def _resume_queries(encoder: EncoderLike, resumes: pd.DataFrame | None, preprocess: Preprocess | None, m: int, seed: int) -> np.ndarray | None:
-    if resumes is None or len(resumes) == 0:
+def _query_sample(encoder: EncoderLike, queries: pd.DataFrame | None, preprocess: Preprocess | None, m: int, seed: int, kind: str) -> np.ndarray | None:
+    if queries is None or len(queries) == 0:
         return None
-    sample = resumes.sample(n=min(m, len(resumes)), random_state=seed) if len(resumes) > m else resumes
-    df = preprocess(sample, "resumes") if preprocess else sample
-    return np.asarray(encoder.embed(df, "resumes"), dtype=np.float32)
+    sample = queries.sample(n=min(m, len(queries)), random_state=seed) if len(queries) > m else queries
+    df = preprocess(sample, kind) if preprocess else sample
+    return np.asarray(encoder.embed(df, kind), dtype=np.float32)
 
 
 def refresh(
-    vacancies: pd.DataFrame,
+    docs: pd.DataFrame,
     root: str | os.PathLike,
     encoder: EncoderLike,
     cfg: IndexConfig | None = None,
     preprocess: Preprocess | None = None,
     preprocess_id: str | None = None,
-    resumes: pd.DataFrame | None = None,
+    queries: pd.DataFrame | None = None,
     extra: dict[str, Any] | None = None,
     full: bool = False,
     on_stage: Callable[[str], None] | None = None,
     switch_current: bool = True,
+    side: str = "vacancies",
 ) -> RefreshReport:
-    """Bring the index under `root` up to date with `vacancies` (see module docstring); returns what it did.
+    """Bring the index under `root` up to date with `docs` (see module docstring); returns what it did.
 
-    `resumes` (optional) supply realistic queries for the recall check. `full` re-embeds every row.
+    `side`: what `docs` are, "vacancies" (default) or "resumes" (`pipelines.retrieval.index.SIDES`); an
+    existing index of the other side is refused. `queries` (optional) are documents of the other side,
+    realistic queries for the recall check. `full` re-embeds every row.
     `on_stage(name)` is called after "embedded", "built" and "checked" (progress logging).
     With `switch_current=False` the checked version is written but CURRENT is left alone.
     """
@@ -185,11 +188,14 @@ def refresh(
         if leftovers:
             log.info("removed partial build directories %s", leftovers)
         previous = current_version(root)
-        ids = vacancies[VACANCY_ID].astype(str).to_numpy()
-        hashes = content_hashes(vacancies)
-        emb = np.zeros((len(vacancies), int(encoder.dim)), np.float32)
-        todo = np.ones(len(vacancies), dtype=bool)
-        counts = {"new": len(vacancies), "changed": 0, "removed": 0, "touched": 0}
+        sd = side_of(side)
+        if previous is not None and (served := read_manifest(root, previous).get("side", "vacancies")) != side:
+            raise JobmatchError(f"{root} is an index of {served}; refusing to put {side} into it (choose another --out)")
+        ids = docs[sd.id_col].astype(str).to_numpy()
+        hashes = content_hashes(docs, side)
+        emb = np.zeros((len(docs), int(encoder.dim)), np.float32)
+        todo = np.ones(len(docs), dtype=bool)
+        counts = {"new": len(docs), "changed": 0, "removed": 0, "touched": 0}
         reason = "no served version" if previous is None else ("full rebuild requested" if full else "")
         if previous is not None and not full:
             old_m = read_manifest(root, previous)
@@ -198,7 +204,7 @@ def refresh(
             elif old_m.get("preprocess_id") != preprocess_id:
                 reason = f"preprocessing changed {old_m.get('preprocess_id')} -> {preprocess_id}"
             else:
-                old = VacancyIndex.load(root, previous)
+                old = EmbeddingIndex.load(root, previous)
                 pos = pd.Index(old.ids).get_indexer(ids)
                 known = pos >= 0
                 same = known.copy()
@@ -206,7 +212,7 @@ def refresh(
                 emb[same] = np.asarray(old.emb[pos[same]])
                 todo = ~same
                 old_upd = pd.to_datetime(old.meta["updated_at"]).to_numpy()
-                new_upd = pd.to_datetime(vacancies["updated_at"]).to_numpy() if "updated_at" in vacancies.columns else None
+                new_upd = pd.to_datetime(docs["updated_at"]).to_numpy() if "updated_at" in docs.columns else None
                 touched = 0
                 if new_upd is not None:
                     a, b = old_upd[pos[same]], new_upd[same]
@@ -218,18 +224,18 @@ def refresh(
                     "touched": touched,
                 }
                 if not todo.any() and counts["removed"] == 0 and touched == 0:
-                    report = RefreshReport("up_to_date", previous, None, previous, n=len(ids), reused=len(ids), reason="no new, changed or removed vacancies", seconds=round(time.perf_counter() - t0, 3))
-                    log.info("index %s is up to date (%d vacancies)", previous, len(ids))
+                    report = RefreshReport("up_to_date", previous, None, previous, n=len(ids), reused=len(ids), reason=f"no new, changed or removed {sd.kind}", seconds=round(time.perf_counter() - t0, 3))
+                    log.info("index %s is up to date (%d %s)", previous, len(ids), sd.kind)
                     _append_log(root, report)
                     return report
         rows = np.flatnonzero(todo)
-        log.info("embedding %d of %d vacancies (%s)", len(rows), len(ids), reason or "incremental")
+        log.info("embedding %d of %d %s (%s)", len(rows), len(ids), sd.kind, reason or "incremental")
         if len(rows):
-            emb[rows] = embed_vacancies(encoder, vacancies.iloc[rows], preprocess)
+            emb[rows] = embed_documents(encoder, docs.iloc[rows], preprocess, sd.kind)
         stage("embedded")
-        queries = _resume_queries(encoder, resumes, preprocess, cfg.recall_sample, cfg.seed)
+        query_emb = _query_sample(encoder, queries, preprocess, cfg.recall_sample, cfg.seed, sd.query_kind)
         meta = {"preprocess_id": preprocess_id, "built_from": previous, "embedded_rows": int(len(rows)), **(extra or {})}
-        version = build_index(root, vacancies, emb, encoder.model_hash, cfg, queries, meta, hashes)
+        version = build_index(root, docs, emb, encoder.model_hash, cfg, query_emb, meta, hashes, side)
         stage("built")
         rng = np.random.default_rng(cfg.seed)
         probe_rows = rng.choice(rows, min(50, len(rows)), replace=False) if len(rows) else rows
@@ -267,9 +273,10 @@ def _provenance(model_dir: str | Path, data: str | Path, summarizer_dir: str | P
             "summarizer_dir": str(Path(summarizer_dir).resolve()) if summarizer_dir else None}
 
 
-def build_vacancy_index(cfg: IndexConfig, model_dir: str | Path, data: str | Path, out: str | Path, summarizer_dir: str | Path | None = None,
-                        budget: int | None = None, switch: bool = True) -> RefreshReport:
-    """Stage `index build`: embed every vacancy of `data` (summarized when `summarizer_dir` is given) into a new checked version under `out`.
+def build_embedding_index(cfg: IndexConfig, model_dir: str | Path, data: str | Path, out: str | Path, summarizer_dir: str | Path | None = None,
+                          budget: int | None = None, switch: bool = True, side: str = "vacancies") -> RefreshReport:
+    """Stage `index build`: embed every vacancy (or, with side="resumes", every resume) of `data` (summarized when
+    `summarizer_dir` is given) into a new checked version under `out`.
 
     The summary budget is `budget`, else the one of the summaries the model was trained on, else
     the summarizer's own. A model trained on LR summaries is refused without that summarizer, or
@@ -288,7 +295,8 @@ def build_vacancy_index(cfg: IndexConfig, model_dir: str | Path, data: str | Pat
     if learned and (parts := preprocess_differences(pid, learned, "index", "model")):
         raise JobmatchError(f"{model_dir} was trained on other summaries than --summarizer {summarizer_dir} makes: {'; '.join(parts)}")
     ds = load_dataset(data)
-    return refresh(ds.vacancies, out, encoder, cfg, preprocess, pid, ds.resumes, _provenance(model_dir, data, summarizer_dir), full=True, switch_current=switch)
+    docs, queries = (ds.vacancies, ds.resumes) if side_of(side).kind == "vacancies" else (ds.resumes, ds.vacancies)
+    return refresh(docs, out, encoder, cfg, preprocess, pid, queries, _provenance(model_dir, data, summarizer_dir), full=True, switch_current=switch, side=side)
 
 
 def refresh_index(cfg: IndexConfig, data: str | Path, run: str | Path, index_root: str | Path | None = None, model_dir: str | Path | None = None,
@@ -304,4 +312,6 @@ def refresh_index(cfg: IndexConfig, data: str | Path, run: str | Path, index_roo
     preprocess, pid = preprocess_for_manifest(summarizer_dir, manifest)
     summarizer = summarizer_dir or (manifest.get("summarizer_dir") if pid else None)
     ds = load_dataset(data)
-    return refresh(ds.vacancies, root, encoder, cfg, preprocess, pid, ds.resumes, _provenance(model, data, summarizer), full=full)
+    side = manifest.get("side", "vacancies")
+    docs, queries = (ds.vacancies, ds.resumes) if side == "vacancies" else (ds.resumes, ds.vacancies)
+    return refresh(docs, root, encoder, cfg, preprocess, pid, queries, _provenance(model, data, summarizer), full=full, side=side)

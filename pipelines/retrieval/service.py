@@ -1,12 +1,26 @@
-"""HTTP service (FastAPI): `POST /recommend`, `GET /health`, hot swap to a new CURRENT index version.
+"""HTTP service (FastAPI): recommendations, candidates, experiments and their log, a page; hot swap to a new CURRENT.
 
-    POST /recommend  {"resume_id": "r1" | "resume": {title, text, ...}, "k": 10,
-                      "filters": {"area": "Москва", "salary_min": 150000}}
-                 ->  {"items": [{"vacancy_id", "score", "title"}], "model_hash", "index_version"}
-    GET  /health     {"status": "ok", "index_version", "n", "model_hash"}
+    POST /recommend   {"resume_id": "r1" | "resume": {title, text, ...}, "k": 10, "user_id": "u1",
+                       "filters": {"area": "Москва", "salary_min": 150000}}
+                  ->  {"items": [{"vacancy_id", "score", "title", "team"}], "model_hash", "index_version",
+                       "request_id", "arm", "experiment"}
+    POST /candidates  {"vacancy_id": "v1" | "vacancy": {title, description, ...}, "k": 10,
+                       "filters": {"area", "salary_max", "experience_min"}}      (with --resume-index)
+                  ->  {"items": [{"resume_id", "score", "title"}], "model_hash", "index_version", "request_id"}
+    POST /events      {"request_id", "vacancy_id", "event": "view" | "response" | "invite"}   (with --log-dir)
+                  ->  {"status": "logged" | "duplicate"}
+    GET  /health      {"status": "ok", "index_version", "n", "model_hash"}
+    GET  /            the page: vacancies for a resume, candidates for a vacancy (`page.html`, no build step)
+
+With an experiment (`pipelines.retrieval.experiment`) a request's user id picks its arm (or, interleaving,
+both arms' lists are merged and each item names its team); without a user id the control arm answers
+and the list is logged unassigned (user_id null). With a log (`pipelines.retrieval.servedlog`) every
+served list is written before it is answered; an event names a list by its request_id and an item
+shown in it (unknown request 404, item not shown 422), and the same event on the same item of the same
+list is counted once.
 
 Input errors are 4xx with a one-line `detail` (`{"detail": "..."}`, also for malformed JSON):
-400 a body that is not UTF-8; 404 unknown resume id; 413 a body over `max_body_bytes` (default
+400 a body that is not UTF-8; 404 unknown resume / vacancy / request id; 413 a body over `max_body_bytes` (default
 1 MiB, `jobmatch serve --max-body-bytes`); 422 a bad body / k / filters, including a resume text over
 `MAX_TEXT_CHARS` characters (refused, not cut: a longer text is not a resume), a salary or
 experience that is negative, infinite or NaN, an unknown field. A score is never NaN: a
@@ -35,15 +49,15 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
 from dssm.errors import JobmatchError
-from dssm.schema import RESUME_ID
+from dssm import schema
 from pipelines.retrieval.batching import MicroBatcher, Overloaded
 from pipelines.retrieval.experiment import INTERLEAVED, ExperimentConfig, team_draft
-from pipelines.retrieval.index import CURRENT, Filters, VacancyIndex, current_version
-from pipelines.retrieval.recommend import MAX_K, MAX_TEXT_CHARS, EncoderLike, Preprocess, Recommender, resumes_from_records
+from pipelines.retrieval.index import CURRENT, Filters, EmbeddingIndex, current_version
+from pipelines.retrieval.recommend import MAX_K, MAX_TEXT_CHARS, EncoderLike, Preprocess, Recommender, documents_from_records, resumes_from_records
 from pipelines.retrieval.servedlog import ServedLog, read_records
 
 log = logging.getLogger("jobmatch.service")
@@ -161,8 +175,76 @@ class HealthAnswer(BaseModel):
     model_hash: str
 
 
-BRANCHES = {"resume_id": ByResumeId.__name__, "resume": ByResume.__name__}
-"""The key of a POST /recommend body that selects each branch of `RecommendBody`."""
+class VacancyFields(BaseModel):
+    """A vacancy sent in a POST /candidates request (the contract's vacancy columns; `description` required, amounts finite and >= 0)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    vacancy_id: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
+    title: str = Field(default="", max_length=MAX_FIELD_CHARS)
+    description: str = Field(max_length=MAX_TEXT_CHARS, pattern=r"\S", description="Vacancy body (plain text or HTML)")
+    skills: list[str] | None = Field(default=None, max_length=MAX_SKILLS)
+    area: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
+    professional_role: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
+    experience: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
+    employment: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
+    schedule: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
+    salary_from: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    salary_to: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    currency: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
+
+
+class CandidateFilters(BaseModel):
+    """`filters` of POST /candidates: area equality, salary ceiling (resumes naming no salary pass), minimum experience."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    area: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
+    salary_max: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    experience_min: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+
+
+class CandidatesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    k: int = Field(default=10, ge=1, le=MAX_K)
+    filters: CandidateFilters | None = None
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def integral(cls, value: Any) -> Any:
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+class ByVacancyId(CandidatesQuery):
+    """Candidates for a vacancy of the service's dataset (`jobmatch serve --data`)."""
+
+    vacancy_id: str = Field(min_length=1, max_length=MAX_FIELD_CHARS)
+
+
+class ByVacancy(CandidatesQuery):
+    """Candidates for a vacancy sent in the request."""
+
+    vacancy: VacancyFields
+
+
+CandidatesBody = ByVacancyId | ByVacancy
+
+
+class Candidate(BaseModel):
+    resume_id: str
+    score: float
+    title: str | None
+
+
+class CandidatesAnswer(BaseModel):
+    items: list[Candidate]
+    model_hash: str
+    index_version: str
+    request_id: str
+
+
+BRANCHES = {ByResumeId.__name__: "resume_id", ByResume.__name__: "resume", ByVacancyId.__name__: "vacancy_id", ByVacancy.__name__: "vacancy"}
+"""Each branch of `RecommendBody` and `CandidatesBody` -> the body key that selects it."""
+PAIRS = {ByResumeId.__name__: ("resume_id", "resume"), ByResume.__name__: ("resume_id", "resume"),
+         ByVacancyId.__name__: ("vacancy_id", "vacancy"), ByVacancy.__name__: ("vacancy_id", "vacancy")}
 
 
 def validation_detail(exc: RequestValidationError) -> str:
@@ -171,17 +253,20 @@ def validation_detail(exc: RequestValidationError) -> str:
     A body that is an object is judged by the branch its key selects; with both keys or neither the
     line says so instead of listing both branches' complaints."""
     errors, body = list(exc.errors()), getattr(exc, "body", None)
-    if isinstance(body, dict) and any(len(e.get("loc", ())) > 1 and e["loc"][1] in BRANCHES.values() for e in errors):
-        keys = set(BRANCHES) & set(body)
+    branches = [e["loc"][1] for e in errors if len(e.get("loc", ())) > 1 and e["loc"][1] in BRANCHES]
+    if isinstance(body, dict) and branches:
+        pair = PAIRS[branches[0]]
+        keys = set(pair) & set(body)
         if len(keys) != 1:
-            return "give exactly one of resume_id or resume"
-        branch = BRANCHES[keys.pop()]
+            return f"give exactly one of {pair[0]} or {pair[1]}"
+        key = keys.pop()
+        branch = next(b for b, k in BRANCHES.items() if k == key)
         errors = [e for e in errors if len(e["loc"]) > 1 and e["loc"][1] == branch]
 
     def name(part: Any) -> str:  # a client's key is quoted when it is not a plain name, so the line stays one line
         return str(part) if isinstance(part, int) or str(part).isidentifier() else repr(str(part))
 
-    parts = [".".join(name(p) for p in e.get("loc", ()) if p not in BRANCHES.values()) + f": {e.get('msg', 'invalid')}" for e in errors[:3]]
+    parts = [".".join(name(p) for p in e.get("loc", ()) if p not in BRANCHES) + f": {e.get('msg', 'invalid')}" for e in errors[:3]]
     return "; ".join(parts) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
 
 
@@ -230,13 +315,13 @@ class _TooLarge(Exception):
 
 
 class ServingState:
-    """The served Recommender and the logic that swaps it when CURRENT changes."""
+    """The served Recommender of one index root and the logic that swaps it when CURRENT changes."""
 
     def __init__(
         self,
         root: str | os.PathLike,
         encoder_for: Callable[[dict[str, Any]], EncoderLike],
-        resumes: pd.DataFrame | None = None,
+        queries: pd.DataFrame | None = None,
         preprocess: Preprocess | None = None,
         preprocess_id: str | None = None,
         reload_interval_s: float = 1.0,
@@ -244,12 +329,14 @@ class ServingState:
     ):
         self.root, self.encoder_for, self.preprocess, self.preprocess_id = Path(root), encoder_for, preprocess, preprocess_id
         self.reload_interval_s, self.pinned = reload_interval_s, version
-        self.resumes = None if resumes is None else resumes.set_index(resumes[RESUME_ID].astype(str), drop=False)
         self._lock = threading.Lock()
         self._checked = 0.0
         self._stat: tuple[int, int] | None = None
         self.recommender = self._load(version or current_version(self.root))
         self._stat = self._current_stat()
+        id_col = schema.TABLES[self.recommender.query_kind][3]
+        self.queries = None if queries is None else queries.set_index(queries[id_col].astype(str), drop=False)
+        """The documents a request may name by id (resumes for a vacancy index, vacancies for a resume index)."""
 
     def _current_stat(self) -> tuple[int, int] | None:
         try:
@@ -259,7 +346,7 @@ class ServingState:
         return st.st_mtime_ns, st.st_ino
 
     def _load(self, version: str | None) -> Recommender:
-        index = VacancyIndex.load(self.root, version)
+        index = EmbeddingIndex.load(self.root, version)
         old = getattr(self, "recommender", None)
         encoder = old.encoder if old is not None and old.encoder.model_hash == index.model_hash else self.encoder_for(index.manifest)
         return Recommender(index, encoder, self.preprocess, self.preprocess_id)
@@ -339,7 +426,7 @@ class Experiment:
 
 
 def serving_state(index: str | os.PathLike, model: str | os.PathLike | None = None, summarizer: str | os.PathLike | None = None,
-                  version: str | None = None, resumes: pd.DataFrame | None = None, reload_interval_s: float = 1.0) -> ServingState:
+                  version: str | None = None, queries: pd.DataFrame | None = None, reload_interval_s: float = 1.0) -> ServingState:
     """A ServingState of one index root (its CURRENT, or the pinned `version`), with the model and summarizer its
     manifest records unless given."""
     from pipelines.retrieval.index import read_manifest, served_manifest
@@ -347,7 +434,7 @@ def serving_state(index: str | os.PathLike, model: str | os.PathLike | None = No
 
     manifest = read_manifest(index, version) if version else served_manifest(index)
     preprocess, preprocess_id = preprocess_for_manifest(summarizer, manifest)
-    return ServingState(index, encoder_for_manifest(model), resumes, preprocess, preprocess_id, reload_interval_s, version)
+    return ServingState(index, encoder_for_manifest(model), queries, preprocess, preprocess_id, reload_interval_s, version)
 
 
 def experiment_states(cfg: ExperimentConfig, resumes: pd.DataFrame | None = None, reload_interval_s: float = 1.0, source: str = "experiment") -> Experiment:
@@ -362,14 +449,15 @@ def experiment_states(cfg: ExperimentConfig, resumes: pd.DataFrame | None = None
 
 
 def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batcher: MicroBatcher | None = None,
-               experiment: Experiment | None = None, served_log: ServedLog | None = None) -> FastAPI:
+               experiment: Experiment | None = None, served_log: ServedLog | None = None, candidates: ServingState | None = None) -> FastAPI:
     """FastAPI app over `state` (see module docstring for the endpoints); bodies over `max_body_bytes` get 413.
 
     With a `batcher` (`pipelines.retrieval.batching`) concurrent requests are embedded and searched together;
     a full batch queue is answered 503. With an `experiment` each user's list comes from their arm (or, when
     interleaving, from both: `pipelines.retrieval.experiment`), and `state` is the control arm's (it holds the
     resumes). With a `served_log` every served list is logged before it is answered, and POST /events logs a
-    user's events on it (`pipelines.retrieval.servedlog`)."""
+    user's events on it (`pipelines.retrieval.servedlog`). With `candidates` (the state of a resume index, holding
+    the vacancies) POST /candidates answers top-k resumes for a vacancy."""
     app = FastAPI(title="jobmatch", description="Vacancies for a resume from the served FAISS index.")
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     errors = {status: {"model": ErrorBody} for status in (400, 404, 413, 422, 503)}
@@ -382,6 +470,13 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
     @app.exception_handler(RequestValidationError)
     async def one_line(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": validation_detail(exc)}, status_code=422)
+
+    page = (Path(__file__).with_name("page.html")).read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index_page() -> str:
+        """One self-contained page: vacancies for a resume (id or pasted), candidates for a vacancy."""
+        return page
 
     @app.get("/health", response_model=HealthAnswer)
     def health() -> dict[str, Any]:
@@ -399,11 +494,11 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
     @app.post("/recommend", response_model=RecommendAnswer, responses=errors)
     def recommend(body: RecommendBody) -> dict[str, Any]:
         if isinstance(body, ByResumeId):
-            if state.resumes is None:
+            if state.queries is None:
                 raise HTTPException(422, "this service has no resume dataset; send the resume body instead")
-            if body.resume_id not in state.resumes.index:
+            if body.resume_id not in state.queries.index:
                 raise HTTPException(404, f"unknown resume id {body.resume_id!r}")
-            df = state.resumes.loc[[body.resume_id]].reset_index(drop=True)
+            df = state.queries.loc[[body.resume_id]].reset_index(drop=True)
         else:
             try:
                 df = resumes_from_records([body.resume.model_dump(exclude_none=True)], "resume")
@@ -443,6 +538,28 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
             "model_hash": rec.index.model_hash, "index_version": rec.index.version,
             "request_id": request_id, "arm": arm, "experiment": cfg.name if cfg else None,
         }
+
+    @app.post("/candidates", response_model=CandidatesAnswer, responses=errors)
+    def post_candidates(body: CandidatesBody) -> dict[str, Any]:
+        if candidates is None:
+            raise HTTPException(404, "this service serves no resume index (start it with --resume-index ROOT)")
+        rec = candidates.current()
+        if isinstance(body, ByVacancyId):
+            if candidates.queries is None:
+                raise HTTPException(422, "this service has no vacancy dataset; send the vacancy body instead")
+            if body.vacancy_id not in candidates.queries.index:
+                raise HTTPException(404, f"unknown vacancy id {body.vacancy_id!r}")
+            df = candidates.queries.loc[[body.vacancy_id]].reset_index(drop=True)
+        else:
+            try:
+                df = documents_from_records([body.vacancy.model_dump(exclude_none=True)], "vacancies", "vacancy")
+            except JobmatchError as e:
+                raise HTTPException(422, str(e)) from e
+        f = body.filters
+        filters = Filters(area=f.area, salary_max=f.salary_max, experience_min=f.experience_min) if f else None
+        items = ranked(rec, df, body.k, filters)
+        return {"items": [{"resume_id": r, "score": float(sc), "title": t} for r, sc, t in zip(items["resume_id"], items["score"], items["title"])],
+                "model_hash": rec.index.model_hash, "index_version": rec.index.version, "request_id": uuid.uuid4().hex}
 
     @app.post("/events", response_model=EventAnswer, responses=errors)
     def post_event(body: EventBody) -> dict[str, Any]:
