@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="comma-separated NAME=VALUE (VALUE: tfidf|bm25|popularity|MODEL_DIR[@CORPUS_DIR]); default: arms present in --run",
     )
     p.add_argument("--index", action="append", default=[], metavar="ARM=DIR", help="rank ARM through the served (CURRENT) version of the index root DIR built from its model (repeatable)")
+    p.add_argument("--candidates", type=Path, default=None, metavar="RESUME_INDEX",
+                   help="evaluate from the vacancy side instead: Recall@k of each vacancy's held-out responders through this resume index "
+                        "(`index build --side resumes`) vs popularity (`pipelines.evaluation.candidates`); --out is then a JSON file")
     p.add_argument("--out", type=Path, default=None, help="report folder (default RUN/reports, or RUN/reports/outcomes_<data name> for outcomes)")
     p.add_argument("--config", type=Path, default=None, help="EvalConfig YAML (the flags below override it)")
     add_config_flags(p, EvalConfig)
@@ -56,6 +59,12 @@ def index_roots(items: list[str]) -> dict[str, Path]:
 
 def evaluate_cmd(args: argparse.Namespace) -> int:
     cfg = config_from_args(EvalConfig, args, base=load_config(EvalConfig, args.config) if args.config else None)
+    if args.candidates is not None:
+        from pipelines.evaluation.candidates import evaluate_candidates, format_candidates
+
+        result = evaluate_candidates(args.data, args.candidates, None, cfg.ks, cfg.n_boot, cfg.seed, args.out)
+        print(json.dumps(result, ensure_ascii=False, indent=2) if args.json else format_candidates(result))
+        return 0
     arms = parse_arms(args.arms) if args.arms else None
     result, out = run_evaluation(cfg, args.data, arms, args.run, index_roots(args.index), args.out)
     if args.json:
