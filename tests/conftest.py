@@ -63,3 +63,14 @@ def tiny_run(tiny_market, tmp_path_factory) -> dict[str, Path]:
     train(paths["summaries"], load_model_config("tiny"), paths["production"], tokenizer_dir=paths["tokenizer"])
     build_embedding_index(IndexConfig(), paths["production"], tiny_market, paths["index"], summarizer_dir=paths["summarizer"])
     return paths
+
+
+@pytest.fixture(scope="session")
+def tiny_resume_index(tiny_run, tmp_path_factory) -> Path:
+    """A resume index (`index build --side resumes`) of the tiny run's production model over `tiny_market`."""
+    from pipelines.retrieval.index import IndexConfig
+    from pipelines.retrieval.refresh import build_embedding_index
+
+    root = tmp_path_factory.mktemp("tiny_resume_index") / "resume_index"
+    build_embedding_index(IndexConfig(), tiny_run["production"], tiny_run["data"], root, summarizer_dir=tiny_run["summarizer"], side="resumes")
+    return root

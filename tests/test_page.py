@@ -24,14 +24,9 @@ def browse(url: str, *flags: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def service(tiny_run, tmp_path_factory):
-    from pipelines.retrieval.index import IndexConfig
-    from pipelines.retrieval.refresh import build_embedding_index
-
-    resume_index = tmp_path_factory.mktemp("page") / "resume_index"
-    build_embedding_index(IndexConfig(), tiny_run["production"], tiny_run["data"], resume_index, summarizer_dir=tiny_run["summarizer"], side="resumes")
+def service(tiny_run, tiny_resume_index):
     port = free_port()
-    argv = [sys.executable, "-m", "pipelines.cli", "serve", "--index", str(tiny_run["index"]), "--resume-index", str(resume_index),
+    argv = [sys.executable, "-m", "pipelines.cli", "serve", "--index", str(tiny_run["index"]), "--resume-index", str(tiny_resume_index),
             "--data", str(tiny_run["data"]), "--port", str(port)]
     proc = start_server(argv, port, timeout_s=120)
     yield f"http://127.0.0.1:{port}"

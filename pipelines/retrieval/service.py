@@ -67,6 +67,9 @@ MAX_FIELD_CHARS = 1_000
 """Longest title, area, currency, id or skill."""
 MAX_SKILLS = 500
 """Most skills in one resume."""
+NON_SPACE = r"[^\s\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+"""A character that is not white space to any of the regex engines that read the schema (ECMA-262 for clients,
+Rust for pydantic) nor to Python's `str.strip`, which the data contract's empty-text rule uses."""
 
 
 class ErrorBody(BaseModel):
@@ -81,7 +84,7 @@ class ResumeFields(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     resume_id: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
     title: str = Field(default="", max_length=MAX_FIELD_CHARS)
-    text: str = Field(max_length=MAX_TEXT_CHARS, pattern=r"\S", description="Resume body (plain text or HTML); must contain a non-space character, "
+    text: str = Field(max_length=MAX_TEXT_CHARS, pattern=NON_SPACE, description="Resume body (plain text or HTML); must contain a non-space character, "
                       "and a text that is only HTML tags is refused (422) too.")
     skills: list[str] | None = Field(default=None, max_length=MAX_SKILLS)
     area: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
@@ -181,7 +184,7 @@ class VacancyFields(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     vacancy_id: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
     title: str = Field(default="", max_length=MAX_FIELD_CHARS)
-    description: str = Field(max_length=MAX_TEXT_CHARS, pattern=r"\S", description="Vacancy body (plain text or HTML)")
+    description: str = Field(max_length=MAX_TEXT_CHARS, pattern=NON_SPACE, description="Vacancy body (plain text or HTML)")
     skills: list[str] | None = Field(default=None, max_length=MAX_SKILLS)
     area: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
     professional_role: str | None = Field(default=None, max_length=MAX_FIELD_CHARS)
