@@ -214,3 +214,34 @@ def test_ab_analysis_of_a_log_recovers_a_planted_effect_and_flags_srm(tmp_path):
         analyze_service_log(ABConfig(n_boot=200), tmp_path / "fair", ["responses"], experiment="other")
     assert json.loads(files["json"].read_text())["experiment"]["name"] == "e"
     assert isinstance(pd.read_csv(tmp_path / "fair" / "ab_report" / "users.csv"), pd.DataFrame)
+
+
+def test_cuped_from_a_pre_period_log_shrinks_the_interval(tmp_path):
+    """Users differ in propensity; a pre-period service log of the same users makes CUPED's CI narrower than Welch's."""
+    rng = np.random.default_rng(1)
+    cfg = ExperimentConfig("e", "s", "ab", [ArmConfig("control", "c", share=0.5), ArmConfig("treatment", "t", share=0.5)])
+    propensity = rng.gamma(0.5, 3.0, 2000)
+
+    def write(folder, experiment):
+        log = ServedLog(folder)
+        if experiment:
+            log.record_experiment(cfg.describe())
+        for i, lam in enumerate(propensity):
+            arm = cfg.assign(f"u{i}")
+            log.append({"kind": "impression", "request_id": f"{folder.name}{i}", "ts": float(i), "experiment": "e" if experiment else None,
+                        "mode": "ab" if experiment else None, "user_id": f"u{i}", "arm": arm if experiment else None,
+                        "items": [{"vacancy_id": f"v{j}", "position": j, "score": 1.0, "team": None} for j in range(10)]})
+            n = min(10, rng.poisson(lam * (1.2 if experiment and arm == "treatment" else 1.0)))
+            for j in range(n):
+                log.append({"kind": "event", "request_id": f"{folder.name}{i}", "ts": float(i), "experiment": "e" if experiment else None,
+                            "user_id": f"u{i}", "vacancy_id": f"v{j}", "event": "response"})
+        log.close()
+
+    write(tmp_path / "pre", False)
+    write(tmp_path / "test", True)
+    result, _ = analyze_service_log(ABConfig(n_boot=200), tmp_path / "test", ["responses"], covariates={"responses": "pre_responses"}, pre_log=tmp_path / "pre")
+    m = result["metrics"]["responses"]
+    assert m["primary_test"] == "cuped"
+    assert m["cuped"]["ci_high"] - m["cuped"]["ci_low"] < 0.8 * (m["welch"]["ci_high"] - m["welch"]["ci_low"])
+    with pytest.raises(JobmatchError, match="--pre-log"):
+        analyze_service_log(ABConfig(n_boot=200), tmp_path / "test", ["responses"], covariates={"responses": "pre_responses"})

@@ -157,5 +157,7 @@ def test_kill_minus_nine_loses_no_answered_list(arms, tiny_run, tmp_path):
         pq.read_table(seg)  # every segment reads
     ServedLog(tmp_path / "log").close()  # the next start seals the WAL the killed process left
     logged = set(read_records(tmp_path / "log").query("kind == 'impression'")["request_id"])
+    print(f"\nkill -9: {len(answered)} lists answered, {len(logged)} logged, {len(set(answered) - logged)} answered but not logged, "
+          f"{len(logged - set(answered))} logged but unanswered (in flight at the kill), {len(list((tmp_path / 'log' / SEGMENT_DIR).glob('*.parquet')))} segments")
     assert set(answered) <= logged
     assert len(logged - set(answered)) <= 4  # at most one in-flight request per client

@@ -38,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="events.parquet (or .csv): one row per user or per event; or a service log folder (`serve --log-dir`): "
                         "per-user metrics of its A/B test, or the interleaving test")
     a.add_argument("--experiment", default=None, help="service log: the experiment to analyse (default: the only one)")
+    a.add_argument("--pre-log", type=Path, default=None,
+                   help="service log: a log of the same users before the test; its counts (pre_views, pre_responses, ...) are CUPED covariates")
     a.add_argument("--credit-event", default="response", choices=("view", "response", "invite"),
                    help="interleaving: the event whose credit is the primary test")
     a.add_argument("--metrics", default="responses,views", help="comma-separated mean metrics (columns, or event names in a long log)")
@@ -98,10 +100,8 @@ def run_analyze(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(ABConfig, args)
     if is_service_log(args.log):
-        if args.covariate:
-            raise JobmatchError("--covariate: a service log has no pre-period columns")
         result, files = analyze_service_log(cfg, args.log, _csv(args.metrics), args.ratio, args.experiment, args.out, args.credit_event,
-                                            given=given_flags(ABConfig, args))
+                                            given=given_flags(ABConfig, args), covariates=_covariates(args.covariate), pre_log=args.pre_log)
         if result.get("kind") == "interleaving":
             print(json.dumps(result, ensure_ascii=False, indent=2, default=str) if args.json else format_interleaving(result["primary_test"], result["experiment"]))
             return 0
@@ -113,8 +113,8 @@ def run_analyze(args: argparse.Namespace) -> int:
             return 0
         print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
         return 0
-    if args.experiment is not None:
-        raise JobmatchError(f"--experiment names an experiment of a service log folder; {args.log} is a log file")
+    if args.experiment is not None or args.pre_log is not None:
+        raise JobmatchError(f"--experiment and --pre-log belong to a service log folder; {args.log} is a log file")
     result, files = analyze_log(cfg, args.log, _csv(args.metrics), args.ratio, _covariates(args.covariate), args.out)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2, default=str))

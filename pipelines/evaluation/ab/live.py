@@ -83,6 +83,18 @@ def ab_users(root: str | Path, experiment: str | None = None) -> tuple[pd.DataFr
     return users, exp
 
 
+def pre_period_counts(root: str | Path, users: pd.Series) -> pd.DataFrame:
+    """pre_requests, pre_views, pre_responses, pre_invites of each user in another service log (a pre-period, for CUPED)."""
+    records = read_records(root)
+    mine = records[records["user_id"].notna()]
+    out = pd.DataFrame({"user_id": users.to_numpy()})
+    out["pre_requests"] = out["user_id"].map(mine[mine["kind"] == "impression"].groupby("user_id").size()).fillna(0).astype(np.int64)
+    ev = events(mine)
+    for e in EVENTS:
+        out[f"pre_{e}s"] = out["user_id"].map(ev[ev["event"] == e].groupby("user_id").size()).fillna(0).astype(np.int64)
+    return out
+
+
 def interleaving_users(root: str | Path, experiment: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per-user credits of an interleaving experiment -> (user_id, requests, <event>_<arm> for each event and arm), experiment."""
     root = Path(root)
@@ -156,17 +168,20 @@ def ab_users_needed(users: pd.DataFrame, metrics: Sequence[str], control: str, t
 
 
 def analyze_service_log(cfg: Any, log_dir: str | Path, metrics: Sequence[str], ratios: Sequence[str] = (), experiment: str | None = None,
-                        out: str | Path | None = None, credit_event: str = "response", given: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Path]]:
+                        out: str | Path | None = None, credit_event: str = "response", given: dict[str, Any] | None = None,
+                        covariates: dict[str, str] | None = None, pre_log: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Path]]:
     """Stage `ab analyze --log DIR` on a service log: per-user metrics, then the A/B analysis or the interleaving test.
 
     `cfg` is an `ABConfig`; its control / treatment labels and expected split come from the experiment
-    (control = the first arm, treatment = the second) unless `given` (the flags the user set) names them."""
+    (control = the first arm, treatment = the second) unless `given` (the flags the user set) names them.
+    `pre_log`: a service log of the same users before the test; its per-user counts (pre_views, pre_responses,
+    ...) are the CUPED covariates `covariates` may name (e.g. responses=pre_responses)."""
     import dataclasses
 
     from pipelines.evaluation.ab.analysis import analyze, write_report
 
     log_dir = Path(log_dir)
-    out = check_output(out if out is not None else log_dir / "ab_report", [log_dir / SEGMENT_DIR, log_dir / "wal"], force=True)
+    out = check_output(out if out is not None else log_dir / "ab_report", [log_dir / SEGMENT_DIR, log_dir / "wal", pre_log], force=True)
     given = given or {}
     records_exp = _experiment(read_records(log_dir), log_dir, experiment)
     names = [a["name"] for a in records_exp["arms"]]
@@ -192,7 +207,11 @@ def analyze_service_log(cfg: Any, log_dir: str | Path, metrics: Sequence[str], r
     ratio = given.get("expected_ratio", shares[treatment] / (shares[control] + shares[treatment]))
     cfg = dataclasses.replace(cfg, control=control, treatment=treatment, expected_ratio=ratio)
     users = users[users["arm"].isin([control, treatment])]
-    result = analyze(users, list(metrics), list(ratios), {}, cfg, source=str(log_dir))
+    if covariates and pre_log is None:
+        raise JobmatchError("a service log has no pre-period columns: give --pre-log DIR (a log of the same users before the test) for --covariate")
+    if pre_log is not None:
+        users = users.merge(pre_period_counts(pre_log, users["user_id"]), on="user_id", how="left")
+    result = analyze(users, list(metrics), list(ratios), dict(covariates or {}), cfg, source=str(log_dir))
     result["experiment"] = exp
     result["users_needed_80"] = ab_users_needed(users, list(metrics), control, treatment, cfg.alpha)
     files = write_report(result, out)
