@@ -24,7 +24,6 @@ control arm's own list and logged as unassigned.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import yaml
 
+from dssm.checks import check_numbers, in_range
 from dssm.errors import JobmatchError
 from dssm.io import config_from_dict
 
@@ -58,13 +58,12 @@ class ArmConfig:
     """Summarizer dir (default: the one the index manifest records)."""
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         if not isinstance(self.name, str) or not self.name.strip() or self.name == INTERLEAVED:
             raise ValueError(f"an arm needs a non-empty name other than {INTERLEAVED!r}, got {self.name!r}")
         if not isinstance(self.index, str) or not self.index:
             raise ValueError(f"arm {self.name!r}: index must be an index root path")
-        if self.share is not None and (isinstance(self.share, bool) or not isinstance(self.share, (int, float))
-                                       or not math.isfinite(self.share) or not 0 < self.share < 1):
-            raise ValueError(f"arm {self.name!r}: share must be a number in (0, 1), got {self.share!r}")
+        in_range(self, "share", 0, 1, low_open=True, high_open=True)
 
 
 @dataclass

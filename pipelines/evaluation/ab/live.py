@@ -15,7 +15,7 @@ sign test (exact binomial) over users who preferred one arm (Chapelle, Joachims,
 
 Users needed at 80% power for the observed effect, both designs, normal approximation, two-sided alpha:
 A/B n = 2·(z_{1−α/2} + z_{0.8})²·(s_c² + s_t²)/Δ² users in total (two equal arms); interleaving
-n = (z_{1−α/2} + z_{0.8})²·s_Δ²/mean(Δ)² users.
+n = (z_{1−α/2} + z_{0.8})²·s_Δ²/mean(Δ)² users, and the same for the per-user preference sign(Δ_u).
 """
 
 from __future__ import annotations
@@ -136,19 +136,21 @@ def interleaving_test(users: pd.DataFrame, control: str, treatment: str, event: 
         "users_preferring_treatment": wins, "users_preferring_control": losses,
         "preference_treatment": wins / (wins + losses) if wins + losses else None, "sign_test_p": sign_p,
         "users_needed_80": users_needed(mean, sd**2, alpha),
+        "users_needed_80_preference": users_needed(float(np.sign(delta).mean()), float(np.sign(delta).var(ddof=1)), alpha),
     }
 
 
 def format_interleaving(r: dict[str, Any], exp: dict[str, Any]) -> str:
     t, c = r["treatment"], r["control"]
     need = f"{r['users_needed_80']:,.0f}" if r["users_needed_80"] else "n/a (no effect)"
+    pref = f"{r['users_needed_80_preference']:,.0f}" if r["users_needed_80_preference"] else "n/a"
     return "\n".join([
         f"interleaving {exp['name']!r}: {r['users']} users, credit = {r['event']}s on each arm's items",
         f"  credits: {t} {r['credit_treatment']:.0f}, {c} {r['credit_control']:.0f}",
         f"  mean per-user delta ({t} - {c}): {r['mean_delta']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]  p={r['p_value']:.3g}"
         + ("  significant" if r["significant"] else ""),
         f"  users preferring {t}: {r['users_preferring_treatment']}, {c}: {r['users_preferring_control']}  (sign test p={r['sign_test_p']:.3g})",
-        f"  users needed at 80% power for this effect: {need}",
+        f"  users needed at 80% power for this effect: {need} (per-user credit difference), {pref} (per-user preference, +1/0/-1)",
     ])
 
 
