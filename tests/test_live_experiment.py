@@ -70,17 +70,17 @@ def test_ab_through_the_service_recovers_the_planted_effect(arms, tiny_run, tmp_
     exp = experiment(tmp_path / "ab.yaml", "ab", indexes)
     proc, url = serve(exp, tmp_path / "log", tiny_run["data"])
     try:
-        out = run_traffic(TrafficConfig(users=1500, seed=1), BEHAVIOUR, url, tiny_run["data"], tmp_path / "traffic", exp)
+        out = run_traffic(TrafficConfig(users=800, seed=1), BEHAVIOUR, url, tiny_run["data"], tmp_path / "traffic", exp)
     finally:
         stop(proc)
     t = out["traffic"]
-    assert t["errors"] == 0 and t["lists"] == 1500 and t["responses"] > 0
+    assert t["errors"] == 0 and t["lists"] == 800 and t["responses"] > 0
     true = out["truth"]["metrics"]["responses"]["ate_treatment"]
     assert true > 0  # the trained tower's lists hold better matches: the planted effect
     result, _ = analyze_service_log(ABConfig(n_boot=500), tmp_path / "log", ["responses", "invites"])
     m = result["metrics"]["responses"]
     assert m["welch"]["ci_low"] <= true <= m["welch"]["ci_high"], (true, m["welch"])
-    assert not result["srm"]["mismatch"] and result["srm"]["n_control"] + result["srm"]["n_treatment"] == 1500
+    assert not result["srm"]["mismatch"] and result["srm"]["n_control"] + result["srm"]["n_treatment"] == 800
     assert cli.main(["ab", "analyze", "--log", str(tmp_path / "log"), "--metrics", "responses"]) == 0
     printed = capsys.readouterr().out
     assert "SRM ok" in printed and "users needed at 80% power" in printed
@@ -106,13 +106,13 @@ def test_interleaving_through_the_service_prefers_the_better_arm(arms, tiny_run,
     exp = experiment(tmp_path / "il.yaml", "interleave", indexes)
     proc, url = serve(exp, tmp_path / "log", tiny_run["data"])
     try:
-        out = run_traffic(TrafficConfig(users=1500, seed=3), BEHAVIOUR, url, tiny_run["data"])
+        out = run_traffic(TrafficConfig(users=600, seed=3), BEHAVIOUR, url, tiny_run["data"])
     finally:
         stop(proc)
     assert out["traffic"]["errors"] == 0
     result, files = analyze_service_log(ABConfig(n_boot=100), tmp_path / "log", [], credit_event="response")
     r = result["primary_test"]
-    assert result["kind"] == "interleaving" and r["users"] == 1500
+    assert result["kind"] == "interleaving" and r["users"] == 600
     assert r["mean_delta"] > 0 and r["p_value"] < 0.01 and r["users_preferring_treatment"] > r["users_preferring_control"]
     assert files["md"].exists()
 
