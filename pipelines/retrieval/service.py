@@ -110,20 +110,25 @@ class FiltersBody(BaseModel):
     salary_min: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
-class Query(BaseModel):
-    """What every POST /recommend body shares: list length, filters and the user. Types are strict (no "10" for 10, no
-    true for 1), and `k` is an integer as JSON Schema means it (10 and 10.0)."""
+class ListQuery(BaseModel):
+    """What every list request shares: its length. Types are strict (no "10" for 10, no true for 1), and `k` is an
+    integer as JSON Schema means it (10 and 10.0)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
     k: int = Field(default=10, ge=1, le=MAX_K)
-    filters: FiltersBody | None = None
-    user_id: str | None = Field(default=None, min_length=1, max_length=MAX_FIELD_CHARS,
-                                description="The user, for experiment assignment; without one the control arm answers and the request is logged unassigned.")
 
     @field_validator("k", mode="before")
     @classmethod
     def integral(cls, value: Any) -> Any:
         return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+class Query(ListQuery):
+    """What every POST /recommend body shares: list length, filters and the user."""
+
+    filters: FiltersBody | None = None
+    user_id: str | None = Field(default=None, min_length=1, max_length=MAX_FIELD_CHARS,
+                                description="The user, for experiment assignment; without one the control arm answers and the request is logged unassigned.")
 
 
 class ByResumeId(Query):
@@ -205,15 +210,10 @@ class CandidateFilters(BaseModel):
     experience_min: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
 
 
-class CandidatesQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    k: int = Field(default=10, ge=1, le=MAX_K)
-    filters: CandidateFilters | None = None
+class CandidatesQuery(ListQuery):
+    """What every POST /candidates body shares: list length and filters."""
 
-    @field_validator("k", mode="before")
-    @classmethod
-    def integral(cls, value: Any) -> Any:
-        return int(value) if isinstance(value, float) and value.is_integer() else value
+    filters: CandidateFilters | None = None
 
 
 class ByVacancyId(CandidatesQuery):

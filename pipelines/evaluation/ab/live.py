@@ -75,24 +75,23 @@ def ab_users(root: str | Path, experiment: str | None = None) -> tuple[pd.DataFr
         raise JobmatchError(f"{root}: {len(mixed)} users were served by several arms of {exp['name']!r} (e.g. {mixed.index[0]!r}: {mixed.iloc[0]}); "
                             "was the salt or the split changed during the experiment?")
     users = pd.DataFrame({"user_id": arms.index, "arm": arms.map(lambda a: a[0]).to_numpy()})
-    users["requests"] = users["user_id"].map(imp.groupby("user_id").size()).fillna(0).astype(np.int64)
-    ev = events(mine)
+    return user_counts(mine, users), exp
+
+
+def user_counts(records: pd.DataFrame, users: pd.DataFrame, prefix: str = "") -> pd.DataFrame:
+    """`users` (a user_id column) with each one's lists shown (`requests`) and distinct views / responses / invites in `records`."""
+    out = users.copy()
+    out[f"{prefix}requests"] = out["user_id"].map(records[records["kind"] == "impression"].groupby("user_id").size()).fillna(0).astype(np.int64)
+    ev = events(records)
     for e in EVENTS:
-        counts = ev[ev["event"] == e].groupby("user_id").size()
-        users[f"{e}s"] = users["user_id"].map(counts).fillna(0).astype(np.int64)
-    return users, exp
+        out[f"{prefix}{e}s"] = out["user_id"].map(ev[ev["event"] == e].groupby("user_id").size()).fillna(0).astype(np.int64)
+    return out
 
 
 def pre_period_counts(root: str | Path, users: pd.Series) -> pd.DataFrame:
     """pre_requests, pre_views, pre_responses, pre_invites of each user in another service log (a pre-period, for CUPED)."""
     records = read_records(root)
-    mine = records[records["user_id"].notna()]
-    out = pd.DataFrame({"user_id": users.to_numpy()})
-    out["pre_requests"] = out["user_id"].map(mine[mine["kind"] == "impression"].groupby("user_id").size()).fillna(0).astype(np.int64)
-    ev = events(mine)
-    for e in EVENTS:
-        out[f"pre_{e}s"] = out["user_id"].map(ev[ev["event"] == e].groupby("user_id").size()).fillna(0).astype(np.int64)
-    return out
+    return user_counts(records[records["user_id"].notna()], pd.DataFrame({"user_id": users.to_numpy()}), prefix="pre_")
 
 
 def interleaving_users(root: str | Path, experiment: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
