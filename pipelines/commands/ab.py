@@ -1,5 +1,6 @@
-"""`jobmatch ab analyze|power|sequential|simulate`: A/B analysis of a per-user or per-event log, the users a test
-needs, safe monitoring of a running one, and an offline replay that makes a log."""
+"""`jobmatch ab analyze|power|sequential|traffic|simulate`: A/B analysis of a per-user or per-event log or of the
+service's own log (A/B or interleaving), the users a test needs, safe monitoring of a running one, simulated users
+driving the service, and an offline replay that makes a log."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def _covariates(items: list[str]) -> dict[str, str]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_parser(sub, "ab", "A/B tests: analyse a log (SRM, Welch, delta method, bootstrap, CUPED, Holm), size one (power), monitor one (sequential) or simulate one.")
+    p = add_parser(sub, "ab", "A/B tests and interleaving: analyse a log or the service's (SRM, Welch, delta method, bootstrap, CUPED, Holm; "
+                   "the interleaving test), size one (power), monitor one (sequential), drive the service (traffic) or simulate one.")
     ab_sub = p.add_subparsers(dest="ab", metavar="ACTION", required=True)
 
     a = add_parser(ab_sub, "analyze", "Analyse a two-arm log (a file, or a service's --log-dir) and write report.md/.html, plots and result.json.")

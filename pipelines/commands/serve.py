@@ -21,7 +21,7 @@ MAX_BODY_BYTES = 1 << 20
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_parser(sub, "serve", "Serve POST /recommend, POST /events and GET /health over HTTP, optionally as an experiment.")
+    p = add_parser(sub, "serve", "Serve a page (GET /), POST /recommend, POST /candidates, POST /events and GET /health over HTTP, optionally as an experiment.")
     add_serving_args(p, index_required=False)
     p.add_argument("--experiment", type=Path, default=None,
                    help="experiment YAML (name, salt, mode ab|interleave, arms with index and share; `pipelines.retrieval.experiment`): "
