@@ -79,6 +79,8 @@ def test_ab_through_the_service_recovers_the_planted_effect(arms, tiny_run, tmp_
     assert true > 0  # the trained tower's lists hold better matches: the planted effect
     result, _ = analyze_service_log(ABConfig(n_boot=500), tmp_path / "log", ["responses", "invites"])
     m = result["metrics"]["responses"]
+    with capsys.disabled():
+        print(f"\nA/B through the service: true {true:+.4f}, measured {m['diff']:+.4f} [{m['welch']['ci_low']:+.4f}, {m['welch']['ci_high']:+.4f}]")
     assert m["welch"]["ci_low"] <= true <= m["welch"]["ci_high"], (true, m["welch"])
     assert not result["srm"]["mismatch"] and result["srm"]["n_control"] + result["srm"]["n_treatment"] == 800
     assert cli.main(["ab", "analyze", "--log", str(tmp_path / "log"), "--metrics", "responses"]) == 0
@@ -112,6 +114,7 @@ def test_interleaving_through_the_service_prefers_the_better_arm(arms, tiny_run,
     assert out["traffic"]["errors"] == 0
     result, files = analyze_service_log(ABConfig(n_boot=100), tmp_path / "log", [], credit_event="response")
     r = result["primary_test"]
+    print(f"\ninterleaving through the service: delta {r['mean_delta']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}], p {r['p_value']:.2e}")
     assert result["kind"] == "interleaving" and r["users"] == 600
     assert r["mean_delta"] > 0 and r["p_value"] < 0.01 and r["users_preferring_treatment"] > r["users_preferring_control"]
     assert files["md"].exists()
