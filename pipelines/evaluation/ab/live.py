@@ -60,14 +60,20 @@ def users_needed(effect: float, var_sum: float, alpha: float, power: float = POW
     return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) ** 2 * var_sum / effect**2)
 
 
-def ab_users(root: str | Path, experiment: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Per-user table of an A/B experiment in a service log -> (user_id, arm, requests, views, responses, invites), experiment."""
+def assigned_records(root: str | Path, experiment: str | None, mode: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The log records of an experiment's assigned users (user id present), and the experiment; it must be in `mode`."""
     root = Path(root)
     records = read_records(root)
     exp = _experiment(records, root, experiment)
-    if exp["mode"] != "ab":
-        raise JobmatchError(f"{root}: experiment {exp['name']!r} is {exp['mode']!r}, not ab (its analysis is the interleaving test)")
-    mine = records[(records["experiment"] == exp["name"]) & records["user_id"].notna()]
+    if exp["mode"] != mode:
+        other = "the interleaving test" if mode == "ab" else "the A/B analysis"
+        raise JobmatchError(f"{root}: experiment {exp['name']!r} is {exp['mode']!r}, not {mode} (its analysis is {other})")
+    return records[(records["experiment"] == exp["name"]) & records["user_id"].notna()], exp
+
+
+def ab_users(root: str | Path, experiment: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Per-user table of an A/B experiment in a service log -> (user_id, arm, requests, views, responses, invites), experiment."""
+    mine, exp = assigned_records(root, experiment, "ab")
     imp = mine[mine["kind"] == "impression"]
     arms = imp.groupby("user_id")["arm"].agg(lambda a: sorted(set(a)))
     mixed = arms[arms.map(len) > 1]
@@ -96,12 +102,8 @@ def pre_period_counts(root: str | Path, users: pd.Series) -> pd.DataFrame:
 
 def interleaving_users(root: str | Path, experiment: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per-user credits of an interleaving experiment -> (user_id, requests, <event>_<arm> for each event and arm), experiment."""
-    root = Path(root)
-    records = read_records(root)
-    exp = _experiment(records, root, experiment)
-    if exp["mode"] != "interleave":
-        raise JobmatchError(f"{root}: experiment {exp['name']!r} is {exp['mode']!r}, not interleave")
-    mine = records[(records["experiment"] == exp["name"]) & records["user_id"].notna() & (records["arm"] == "interleave")]
+    mine, exp = assigned_records(root, experiment, "interleave")
+    mine = mine[mine["arm"] == "interleave"]
     shown = impressions(mine)
     ev = events(mine).merge(shown[["request_id", "vacancy_id", "team"]], on=["request_id", "vacancy_id"], how="left")
     users = pd.DataFrame({"user_id": sorted(set(shown["user_id"]))})
