@@ -65,6 +65,11 @@ def test_candidate_errors_are_one_line(setup, capsys):
         assert r.status_code == status and detail in r.json()["detail"] and "\n" not in r.json()["detail"], (body, r.text)
     assert cli.main(["recommend", "--index", str(root / "index"), "--data", str(root / "data"), "--vacancy-id", "v0001"]) == 2
     assert "index of vacancies: queries of vacancies need a resume index" in capsys.readouterr().err
+    from pipelines.retrieval.service import serving_state
+
+    for index, side in (("resume_index", "vacancies"), ("index", "resumes")):  # serve --index, --resume-index and every experiment arm
+        with pytest.raises(JobmatchError, match=f"is an index of {'resumes' if side == 'vacancies' else 'vacancies'}, not of {side}"):
+            serving_state(root / index, side=side)
     rec = Recommender(EmbeddingIndex.load(root / "resume_index"), HashEncoder())
     with pytest.raises(JobmatchError, match="salary_min does not apply"):
         rec.recommend(vac.iloc[:1], 5, Filters(salary_min=10))

@@ -44,13 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_serve)
 
 
-def build_state(args: argparse.Namespace):
-    """The served state (the control arm's with an experiment) and the Experiment, or None."""
-    from pipelines.data.dataset import load_dataset
+def build_state(args: argparse.Namespace, resumes):
+    """The served state (the control arm's with an experiment) and the Experiment, or None; `resumes`: the ones
+    requests may name by id."""
     from pipelines.retrieval.experiment import load_experiment
     from pipelines.retrieval.service import experiment_states, serving_state
 
-    resumes = load_dataset(args.data).resumes if args.data is not None else None
     if args.experiment is None:
         if args.index is None:
             raise JobmatchError("serve needs --index (or --experiment with the arms' indexes)")
@@ -82,9 +81,14 @@ def run_serve(args: argparse.Namespace) -> int:
         from pipelines.retrieval.batching import MicroBatcher
 
         batcher = MicroBatcher(args.batch_max, args.batch_wait_ms)
-    state, experiment = build_state(args)
-    if state.recommender.index.side.kind != "vacancies":
-        raise JobmatchError(f"{state.root} is an index of {state.recommender.index.side.kind}: serve it with --resume-index (POST /candidates)")
+    from pipelines.data.dataset import load_dataset
+    from pipelines.retrieval.service import serving_state
+
+    dataset = load_dataset(args.data) if args.data is not None else None
+    state, experiment = build_state(args, dataset.resumes if dataset else None)
+    candidates = None
+    if args.resume_index is not None:
+        candidates = serving_state(args.resume_index, None, None, None, dataset.vacancies if dataset else None, args.reload_interval, side="resumes")
     served_log = None
     if args.log_dir is not None:
         from pipelines.retrieval.servedlog import ServedLog
@@ -93,15 +97,6 @@ def run_serve(args: argparse.Namespace) -> int:
             raise JobmatchError(f"--log-rotate-mb must be > 0, got {args.log_rotate_mb}")
         served_log = ServedLog(args.log_dir, rotate_bytes=max(1, int(args.log_rotate_mb * (1 << 20))), rotate_s=args.log_rotate_s)
     try:
-        candidates = None
-        if args.resume_index is not None:
-            from pipelines.data.dataset import load_dataset
-            from pipelines.retrieval.service import serving_state
-
-            vacancies = load_dataset(args.data).vacancies if args.data is not None else None
-            candidates = serving_state(args.resume_index, None, None, None, vacancies, args.reload_interval)
-            if candidates.recommender.index.side.kind != "resumes":
-                raise JobmatchError(f"--resume-index {args.resume_index} is an index of {candidates.recommender.index.side.kind}; build one with --side resumes")
         app = create_app(state, max_body_bytes=args.max_body_bytes, batcher=batcher, experiment=experiment, served_log=served_log, candidates=candidates)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     finally:

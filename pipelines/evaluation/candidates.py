@@ -1,4 +1,4 @@
-"""Candidates for a vacancy, evaluated from the vacancy side on held-out interactions (`jobmatch evaluate candidates`).
+"""Candidates for a vacancy, evaluated from the vacancy side on held-out interactions (`jobmatch evaluate --candidates`).
 
 Protocol. The candidate pool is the resumes the model never trained on (its `split.json`); a vacancy is
 evaluated when at least one of them responded to it or was invited (a positive event). For each such
@@ -43,10 +43,7 @@ def evaluate_candidates(data: str | Path, resume_index: str | Path, model_dir: s
 
     if out is not None:
         check_output(out, [data, resume_index, model_dir], force=True)  # a report, rewritten freely
-    state = serving_state(resume_index, model_dir)
-    rec = state.current()
-    if rec.index.side.kind != "resumes":
-        raise JobmatchError(f"{resume_index} is an index of {rec.index.side.kind}; build a resume index with `jobmatch index build --side resumes`")
+    rec = serving_state(resume_index, model_dir, side="resumes").current()
     model = Path(model_dir or rec.index.manifest.get("model_dir", ""))
     held = sorted(set(read_split(model)))
     ds = load_dataset(data)

@@ -140,10 +140,6 @@ def load_document_file(path: str | Path, kind: str = "resumes") -> pd.DataFrame:
     return documents_from_records(obj if isinstance(obj, list) else [obj], kind, str(path))
 
 
-def load_resume_file(path: str | Path) -> pd.DataFrame:
-    return load_document_file(path, "resumes")
-
-
 class Recommender:
     """Ranks the documents of one index version (vacancies, or resumes for a resume index) for queries of the
     other side, with the index's own encoder."""

@@ -118,8 +118,7 @@ class ServedLog:
         self._thread.start()
 
     def _open(self) -> None:
-        self._seq = f"{time.time_ns():020d}-{os.getpid()}"
-        self._path = self.root / WAL_DIR / f"{self._seq}.jsonl"
+        self._path = self.root / WAL_DIR / f"{time.time_ns():020d}-{os.getpid()}.jsonl"  # names sort by time
         self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._opened, self._size = time.monotonic(), 0
 
@@ -193,7 +192,7 @@ def read_experiments(root: str | os.PathLike) -> dict[str, Any]:
 
 
 def read_records(root: str | os.PathLike) -> pd.DataFrame:
-    """Every record of a log folder (segments, then complete WAL lines), duplicates dropped, in time order."""
+    """Every record of a log folder (complete WAL lines, then segments), duplicates dropped, in time order."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 

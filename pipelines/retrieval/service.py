@@ -40,10 +40,10 @@ import os
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
 import pandas as pd
@@ -56,8 +56,8 @@ from dssm.errors import JobmatchError
 from dssm import schema
 from pipelines.retrieval.batching import MicroBatcher, Overloaded
 from pipelines.retrieval.experiment import INTERLEAVED, ExperimentConfig, team_draft
-from pipelines.retrieval.index import CURRENT, Filters, EmbeddingIndex, current_version
-from pipelines.retrieval.recommend import MAX_K, MAX_TEXT_CHARS, EncoderLike, Preprocess, Recommender, documents_from_records, resumes_from_records
+from pipelines.retrieval.index import CURRENT, EmbeddingIndex, Filters, current_version, read_manifest, served_manifest
+from pipelines.retrieval.recommend import MAX_K, MAX_TEXT_CHARS, EncoderLike, Preprocess, Recommender, documents_from_records
 from pipelines.retrieval.servedlog import ServedLog, read_records
 
 log = logging.getLogger("jobmatch.service")
@@ -429,13 +429,15 @@ class Experiment:
 
 
 def serving_state(index: str | os.PathLike, model: str | os.PathLike | None = None, summarizer: str | os.PathLike | None = None,
-                  version: str | None = None, queries: pd.DataFrame | None = None, reload_interval_s: float = 1.0) -> ServingState:
+                  version: str | None = None, queries: pd.DataFrame | None = None, reload_interval_s: float = 1.0,
+                  side: str = "vacancies") -> ServingState:
     """A ServingState of one index root (its CURRENT, or the pinned `version`), with the model and summarizer its
-    manifest records unless given."""
-    from pipelines.retrieval.index import read_manifest, served_manifest
+    manifest records unless given; the index must hold `side` ("vacancies", or "resumes" for candidates)."""
     from pipelines.retrieval.recommend import encoder_for_manifest, preprocess_for_manifest
 
     manifest = read_manifest(index, version) if version else served_manifest(index)
+    if (held := manifest.get("side", "vacancies")) != side:
+        raise JobmatchError(f"{index} is an index of {held}, not of {side} (build one with `jobmatch index build --side {side}`)")
     preprocess, preprocess_id = preprocess_for_manifest(summarizer, manifest)
     return ServingState(index, encoder_for_manifest(model), queries, preprocess, preprocess_id, reload_interval_s, version)
 
@@ -486,6 +488,21 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
         rec = state.current()
         return {"status": "ok", "index_version": rec.index.version, "n": rec.index.n, "model_hash": rec.index.model_hash}
 
+    def query_frame(served: ServingState, doc_id: str | None, fields: BaseModel | None, kind: str) -> pd.DataFrame:
+        """A request's one query document (a resume, or a vacancy for candidates): looked up by id in the served
+        dataset, or built from the fields sent."""
+        noun = schema.SINGULAR[kind]
+        if doc_id is not None:
+            if served.queries is None:
+                raise HTTPException(422, f"this service has no {noun} dataset; send the {noun} body instead")
+            if doc_id not in served.queries.index:
+                raise HTTPException(404, f"unknown {noun} id {doc_id!r}")
+            return served.queries.loc[[doc_id]].reset_index(drop=True)
+        try:
+            return documents_from_records([fields.model_dump(exclude_none=True)], kind, noun)
+        except JobmatchError as e:
+            raise HTTPException(422, str(e)) from e
+
     def ranked(rec: Recommender, df: pd.DataFrame, k: int, filters: Filters | None) -> pd.DataFrame:
         try:
             return batcher.submit(rec, df, k, filters).result(timeout=60) if batcher else rec.recommend(df, k, filters)[0]
@@ -496,17 +513,8 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
 
     @app.post("/recommend", response_model=RecommendAnswer, responses=errors)
     def recommend(body: RecommendBody) -> dict[str, Any]:
-        if isinstance(body, ByResumeId):
-            if state.queries is None:
-                raise HTTPException(422, "this service has no resume dataset; send the resume body instead")
-            if body.resume_id not in state.queries.index:
-                raise HTTPException(404, f"unknown resume id {body.resume_id!r}")
-            df = state.queries.loc[[body.resume_id]].reset_index(drop=True)
-        else:
-            try:
-                df = resumes_from_records([body.resume.model_dump(exclude_none=True)], "resume")
-            except JobmatchError as e:
-                raise HTTPException(422, str(e)) from e
+        by_id = isinstance(body, ByResumeId)
+        df = query_frame(state, body.resume_id if by_id else None, None if by_id else body.resume, "resumes")
         f = body.filters
         filters = Filters(area=f.area, salary_min=f.salary_min) if f else None
         request_id, user = uuid.uuid4().hex, body.user_id
@@ -532,7 +540,7 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
         if served_log is not None:
             served_log.append({
                 "kind": "impression", "request_id": request_id, "ts": time.time(), "experiment": cfg.name if cfg else None,
-                "mode": cfg.mode if cfg else None, "user_id": user if cfg is None or user is not None else None, "arm": arm, "versions": versions,
+                "mode": cfg.mode if cfg else None, "user_id": user, "arm": arm, "versions": versions,
                 "items": [{"vacancy_id": v, "position": i, "score": sc, "team": team} for i, (v, sc, _, team) in enumerate(shown)],
             })
             book.add(request_id, cfg.name if cfg else None, user, arm, {v: team for v, _, _, team in shown})
@@ -547,17 +555,8 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
         if candidates is None:
             raise HTTPException(404, "this service serves no resume index (start it with --resume-index ROOT)")
         rec = candidates.current()
-        if isinstance(body, ByVacancyId):
-            if candidates.queries is None:
-                raise HTTPException(422, "this service has no vacancy dataset; send the vacancy body instead")
-            if body.vacancy_id not in candidates.queries.index:
-                raise HTTPException(404, f"unknown vacancy id {body.vacancy_id!r}")
-            df = candidates.queries.loc[[body.vacancy_id]].reset_index(drop=True)
-        else:
-            try:
-                df = documents_from_records([body.vacancy.model_dump(exclude_none=True)], "vacancies", "vacancy")
-            except JobmatchError as e:
-                raise HTTPException(422, str(e)) from e
+        by_id = isinstance(body, ByVacancyId)
+        df = query_frame(candidates, body.vacancy_id if by_id else None, None if by_id else body.vacancy, "vacancies")
         f = body.filters
         filters = Filters(area=f.area, salary_max=f.salary_max, experience_min=f.experience_min) if f else None
         items = ranked(rec, df, body.k, filters)
