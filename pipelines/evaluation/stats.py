@@ -271,18 +271,26 @@ def confidence_sequence(diff: np.ndarray, var: np.ndarray, tau2: float, alpha: f
 def users_needed(sd_control: float, sd_treatment: float, effect: float, alpha: float = 0.05, power: float = 0.8, share: float = 0.5) -> float:
     """Users in total for a two-sided z-test at level α to detect `effect` (difference of means) with `power`,
     a `share` of them in treatment: n = (z_{1−α/2} + z_{power})² · (σ_c²/(1 − share) + σ_t²/share) / effect²."""
-    from scipy import stats
-
     if not effect:
         return float("inf")
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    return float(z**2 * (sd_control**2 / (1 - share) + sd_treatment**2 / share) / effect**2)
+    return float(_z_sum(alpha, power) ** 2 * (sd_control**2 / (1 - share) + sd_treatment**2 / share) / effect**2)
+
+
+def users_needed_one_sample(sd: float, effect: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Users for a two-sided one-sample z-test of a per-user mean `effect` (a within-user difference, as in
+    interleaving) with `power`: n = (z_{1−α/2} + z_{power})² · σ² / effect²."""
+    if not effect:
+        return float("inf")
+    return float(_z_sum(alpha, power) ** 2 * sd**2 / effect**2)
+
+
+def _z_sum(alpha: float, power: float) -> float:
+    from scipy import stats
+
+    return float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
 
 
 def minimum_detectable_effect(sd_control: float, sd_treatment: float, n_users: float, alpha: float = 0.05, power: float = 0.8,
                               share: float = 0.5) -> float:
     """The smallest difference of means that `n_users` in total detect (the inverse of `users_needed`)."""
-    from scipy import stats
-
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    return float(z * np.sqrt(sd_control**2 / ((1 - share) * n_users) + sd_treatment**2 / (share * n_users)))
+    return float(_z_sum(alpha, power) * np.sqrt(sd_control**2 / ((1 - share) * n_users) + sd_treatment**2 / (share * n_users)))

@@ -29,6 +29,7 @@ import pandas as pd
 
 from dssm.errors import JobmatchError
 from dssm.io import check_output, versions, write_json, write_text
+from pipelines.evaluation.stats import users_needed, users_needed_one_sample
 from pipelines.retrieval.servedlog import EVENTS, SEGMENT_DIR, events, impressions, read_experiments, read_records
 
 POWER = 0.8
@@ -51,19 +52,16 @@ def _experiment(records: pd.DataFrame, root: Path, name: str | None) -> dict[str
     return known[name]
 
 
-def users_needed(effect: float, var_sum: float, alpha: float, power: float = POWER) -> float | None:
-    """Users for a two-sided z-test of `effect` with variance `var_sum` per user: (z_{1-a/2} + z_power)^2 var_sum / effect^2."""
-    from scipy.stats import norm
-
-    if effect == 0 or not np.isfinite(effect) or var_sum <= 0:
-        return None
-    return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) ** 2 * var_sum / effect**2)
+def _users(n: float) -> float | None:
+    """A users-needed figure for JSON: None where no finite positive number answers (no effect, or no variance)."""
+    return float(n) if np.isfinite(n) and n > 0 else None
 
 
-def assigned_records(root: str | Path, experiment: str | None, mode: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The log records of an experiment's assigned users (user id present), and the experiment; it must be in `mode`."""
+def assigned_records(root: str | Path, experiment: str | None, mode: str, records: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The log records of an experiment's assigned users (user id present), and the experiment; it must be in `mode`.
+    `records`: the log's records when already read (`read_records(root)`)."""
     root = Path(root)
-    records = read_records(root)
+    records = read_records(root) if records is None else records
     exp = _experiment(records, root, experiment)
     if exp["mode"] != mode:
         other = "the interleaving test" if mode == "ab" else "the A/B analysis"
@@ -71,9 +69,9 @@ def assigned_records(root: str | Path, experiment: str | None, mode: str) -> tup
     return records[(records["experiment"] == exp["name"]) & records["user_id"].notna()], exp
 
 
-def ab_users(root: str | Path, experiment: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+def ab_users(root: str | Path, experiment: str | None = None, records: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per-user table of an A/B experiment in a service log -> (user_id, arm, requests, views, responses, invites), experiment."""
-    mine, exp = assigned_records(root, experiment, "ab")
+    mine, exp = assigned_records(root, experiment, "ab", records)
     imp = mine[mine["kind"] == "impression"]
     arms = imp.groupby("user_id")["arm"].agg(lambda a: sorted(set(a)))
     mixed = arms[arms.map(len) > 1]
@@ -100,9 +98,9 @@ def pre_period_counts(root: str | Path, users: pd.Series) -> pd.DataFrame:
     return user_counts(records[records["user_id"].notna()], pd.DataFrame({"user_id": users.to_numpy()}), prefix="pre_")
 
 
-def interleaving_users(root: str | Path, experiment: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+def interleaving_users(root: str | Path, experiment: str | None = None, records: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per-user credits of an interleaving experiment -> (user_id, requests, <event>_<arm> for each event and arm), experiment."""
-    mine, exp = assigned_records(root, experiment, "interleave")
+    mine, exp = assigned_records(root, experiment, "interleave", records)
     mine = mine[mine["arm"] == "interleave"]
     shown = impressions(mine)
     ev = events(mine).merge(shown[["request_id", "vacancy_id", "team"]], on=["request_id", "vacancy_id"], how="left")
@@ -136,8 +134,8 @@ def interleaving_test(users: pd.DataFrame, control: str, treatment: str, event: 
         "mean_delta": mean, "sd_delta": sd, "ci_low": mean - half, "ci_high": mean + half, "p_value": p, "significant": bool(p < alpha),
         "users_preferring_treatment": wins, "users_preferring_control": losses,
         "preference_treatment": wins / (wins + losses) if wins + losses else None, "sign_test_p": sign_p,
-        "users_needed_80": users_needed(mean, sd**2, alpha),
-        "users_needed_80_preference": users_needed(float(np.sign(delta).mean()), float(np.sign(delta).var(ddof=1)), alpha),
+        "users_needed_80": _users(users_needed_one_sample(sd, mean, alpha, POWER)),
+        "users_needed_80_preference": _users(users_needed_one_sample(float(np.sign(delta).std(ddof=1)), float(np.sign(delta).mean()), alpha, POWER)),
     }
 
 
@@ -165,8 +163,7 @@ def ab_users_needed(users: pd.DataFrame, metrics: Sequence[str], control: str, t
         if len(c) < 2 or len(t) < 2:
             out[m] = None
             continue
-        per_arm = users_needed(float(t.mean() - c.mean()), float(c.var(ddof=1) + t.var(ddof=1)), alpha)
-        out[m] = None if per_arm is None else 2 * per_arm
+        out[m] = _users(users_needed(float(c.std(ddof=1)), float(t.std(ddof=1)), float(t.mean() - c.mean()), alpha, POWER))
     return out
 
 
@@ -186,7 +183,8 @@ def analyze_service_log(cfg: Any, log_dir: str | Path, metrics: Sequence[str], r
     log_dir = Path(log_dir)
     out = check_output(out if out is not None else log_dir / "ab_report", [log_dir / SEGMENT_DIR, log_dir / "wal", pre_log], force=True)
     given = given or {}
-    records_exp = _experiment(read_records(log_dir), log_dir, experiment)
+    records = read_records(log_dir)
+    records_exp = _experiment(records, log_dir, experiment)
     names = [a["name"] for a in records_exp["arms"]]
     control = given.get("control", names[0])
     treatment = given.get("treatment", names[1])
@@ -194,7 +192,7 @@ def analyze_service_log(cfg: Any, log_dir: str | Path, metrics: Sequence[str], r
         if label not in names:
             raise JobmatchError(f"{log_dir}: experiment {records_exp['name']!r} has no arm {label!r} (arms: {names})")
     if records_exp["mode"] == "interleave":
-        users, exp = interleaving_users(log_dir, records_exp["name"])
+        users, exp = interleaving_users(log_dir, records_exp["name"], records)
         result = {"kind": "interleaving", "source": str(log_dir), "experiment": exp,
                   "tests": {e: interleaving_test(users, control, treatment, e, cfg.alpha) for e in EVENTS}, "primary": credit_event,
                   "versions": versions()}
@@ -205,7 +203,7 @@ def analyze_service_log(cfg: Any, log_dir: str | Path, metrics: Sequence[str], r
         write_text(files["md"], "```\n" + format_interleaving(result["primary_test"], exp) + "\n```\n")
         write_text(files["users"], users.to_csv(index=False))
         return result, files
-    users, exp = ab_users(log_dir, records_exp["name"])
+    users, exp = ab_users(log_dir, records_exp["name"], records)
     shares = {a["name"]: a.get("share") for a in exp["arms"]}
     ratio = given.get("expected_ratio", shares[treatment] / (shares[control] + shares[treatment]))
     cfg = dataclasses.replace(cfg, control=control, treatment=treatment, expected_ratio=ratio)

@@ -99,6 +99,15 @@ def event_probabilities(cfg: SimConfig, activity: np.ndarray, pos: np.ndarray, u
     return p_view, _sigmoid(cfg.response_scale * (util - cfg.response_offset)), _sigmoid(cfg.invite_scale * (util - cfg.invite_offset))
 
 
+def sample_events(p_view: np.ndarray, p_resp: np.ndarray, p_inv: np.ndarray, u_view: np.ndarray, u_resp: np.ndarray,
+                  u_inv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The behaviour model's chain for shown pairs, from uniform draws u: (viewed, responded, invited) booleans;
+    a response needs a view, an invite a response."""
+    viewed = u_view < p_view
+    responded = viewed & (u_resp < p_resp)
+    return viewed, responded, responded & (u_inv < p_inv)
+
+
 def _lists(ranking: pd.DataFrame, k: int, source: str) -> pd.DataFrame:
     """Validated (resume_id, vacancy_id, pos) rows: each user's top-k by rank, pos = 0..k-1."""
     for col in (schema.RESUME_ID, schema.VACANCY_ID, "rank"):
@@ -215,9 +224,7 @@ def simulate(
         row, p_view, p_resp, p_inv = probs[arm]
         sel = keep[row]
         row, p_view, p_resp, p_inv = row[sel], p_view[sel], p_resp[sel], p_inv[sel]
-        viewed = rng.random(len(row)) < p_view
-        responded = viewed & (rng.random(len(row)) < p_resp)
-        invited = responded & (rng.random(len(row)) < p_inv)
+        viewed, responded, invited = sample_events(p_view, p_resp, p_inv, rng.random(len(row)), rng.random(len(row)), rng.random(len(row)))
         return np.stack([np.bincount(row, weights=e.astype(np.float64), minlength=n) for e in (viewed, responded, invited)], axis=1)
 
     counts = draw("control", ~is_t) + draw("treatment", is_t)  # (n, 3)

@@ -30,7 +30,8 @@ from dssm import schema
 from dssm.checks import at_least, check_numbers
 from dssm.errors import JobmatchError
 from dssm.io import atomic_path, check_output, config_to_dict, progress, versions, write_json, write_parquet
-from pipelines.evaluation.ab.simulate import METRICS, SimConfig, event_probabilities
+from pipelines.evaluation.ab.simulate import METRICS, SimConfig, event_probabilities, sample_events
+from pipelines.retrieval.servedlog import EVENTS
 
 
 @dataclass
@@ -75,7 +76,7 @@ def drive(url: str, users: pd.DataFrame, utility: Any, cfg: TrafficConfig, behav
     import httpx
 
     lock = threading.Lock()
-    counts = {"lists": 0, "duplicates": 0, "errors": 0, **{f"{e}s": 0 for e in ("view", "response", "invite")}}
+    counts = {"lists": 0, "duplicates": 0, "errors": 0, **{f"{e}s": 0 for e in EVENTS}}
     errors: list[str] = []
     calls = 0
     todo = iter(range(len(users)))
@@ -117,12 +118,10 @@ def drive(url: str, users: pd.DataFrame, utility: Any, cfg: TrafficConfig, behav
             util = np.asarray(utility(np.full(len(vids), rid, dtype=object), vids), dtype=np.float64)
             p_view, p_resp, p_inv = event_probabilities(behaviour, np.full(len(vids), activity), np.arange(len(vids)), util)
             d = draws[: len(vids)]
-            viewed = d[:, 0] < p_view
-            responded = viewed & (d[:, 1] < p_resp)
-            invited = responded & (d[:, 2] < p_inv)
+            happened = sample_events(p_view, p_resp, p_inv, d[:, 0], d[:, 1], d[:, 2])  # (viewed, responded, invited)
             for j, v in enumerate(vids):
-                for event, happened in (("view", viewed[j]), ("response", responded[j]), ("invite", invited[j])):
-                    if not happened:
+                for event, done in zip(EVENTS, happened):
+                    if not done[j]:
                         continue
                     got = call(client, "/events", {"request_id": answer["request_id"], "vacancy_id": v, "event": event})
                     if got is not None:
