@@ -74,3 +74,52 @@ def tiny_resume_index(tiny_run, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny_resume_index") / "resume_index"
     build_embedding_index(IndexConfig(), tiny_run["production"], tiny_run["data"], root, summarizer_dir=tiny_run["summarizer"], side="resumes")
     return root
+
+
+TOY_SKILLS = ("python", "java script", "sql", "docker", "kubernetes", "go lang", "react", "spark", "linux admin", "excel")
+"""Skill names of the toy entity set's train part; its dev part also plants names never seen in training."""
+
+
+def _toy_rows(rng, n: int, skills: list[str], first_doc: int) -> list[dict]:
+    cues = (["experience", "with"], ["knowledge", "of"], ["we", "use"], ["skilled", "in"])
+    filler = "the team works in a bright office and meets every monday to plan the week".split()
+    rows = []
+    for i in range(n):
+        toks, tags = [], []
+        for _ in range(rng.randint(1, 3)):
+            toks += rng.sample(filler, rng.randint(1, 4))
+            tags += ["O"] * (len(toks) - len(tags))
+            cue = rng.choice(cues)
+            skill = rng.choice(skills).split()
+            toks += cue + skill
+            tags += ["O"] * len(cue) + ["B-SKILL"] + ["I-SKILL"] * (len(skill) - 1)
+        rows.append({"doc_id": f"d{first_doc + i // 4}", "sent_idx": i % 4, "tokens": toks, "tags": tags, "note": f"row{i}"})
+    return rows
+
+
+@pytest.fixture(scope="session")
+def toy_entities(tmp_path_factory) -> Path:
+    """A known-answer token set: skills planted after cue words ("experience with X"); train.parquet (500 rows) and
+    dev.parquet (120 rows, half of whose skills are made-up names never in train: a dictionary cannot find them)."""
+    import random
+
+    import pandas as pd
+
+    rng = random.Random(0)
+    syllables = ["zor", "blax", "qui", "ven", "tra", "mol", "dex", "fyn", "ka", "rup"]
+    unseen = sorted({"".join(rng.sample(syllables, 3)) for _ in range(12)})
+    root = tmp_path_factory.mktemp("toy_entities")
+    pd.DataFrame(_toy_rows(rng, 500, list(TOY_SKILLS), 0)).to_parquet(root / "train.parquet")
+    pd.DataFrame(_toy_rows(rng, 120, list(TOY_SKILLS[:5]) + unseen, 1000)).to_parquet(root / "dev.parquet")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_albert(toy_entities, tiny_market, tmp_path_factory) -> Path:
+    """An ALBERT encoder pretrained with the `albert_tiny` preset on the tiny market's documents and the toy set."""
+    from dssm.understanding.albert import load_pretrain_config
+    from pipelines.understanding.pretrain import pretrain
+
+    out = tmp_path_factory.mktemp("albert") / "albert"
+    pretrain(load_pretrain_config("tiny"), [tiny_market, toy_entities], out)
+    return out

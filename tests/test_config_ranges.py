@@ -23,6 +23,8 @@ CONFIGS = {
     "pipelines.evaluation.ab.power.PowerConfig", "pipelines.evaluation.ab.simulate.SimConfig", "pipelines.evaluation.evaluate.EvalConfig", "pipelines.retrieval.index.IndexConfig",
     "pipelines.training.summarizer.SummarizeConfig", "pipelines.evaluation.ab.traffic.TrafficConfig",
     "pipelines.retrieval.experiment.ArmConfig", "pipelines.retrieval.experiment.ExperimentConfig",
+    "dssm.understanding.albert.EncoderConfig", "dssm.understanding.albert.PretrainConfig", "dssm.understanding.tagger.TaggerConfig",
+    "dssm.understanding.classifier.ClassifierConfig",
 }
 """The user-facing configs (flags, YAML); `test_every_config_is_listed` keeps the list complete."""
 

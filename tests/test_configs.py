@@ -19,7 +19,9 @@ def _config_class(path: Path):
     """The dataclass a shipped YAML is for: dssm configs are ModelConfig; another package may map
     file stems to dataclasses in `<package>.config.CONFIG_CLASSES` (or one `CONFIG_CLASS`)."""
     if path.parent == ROOT / "dssm" / "configs":
-        return ModelConfig
+        from dssm.understanding.albert import PRESETS, PretrainConfig
+
+        return PretrainConfig if path.stem in PRESETS else ModelConfig
     import importlib
 
     try:

@@ -1,7 +1,7 @@
 """The package layout is the architecture: imports run down the data flow, never up, never in a circle, never hidden.
 
 Layers, lowest first: the model packages (`dssm`, `summarizer`), then `pipelines.artifacts` and
-the data wing, training, retrieval, evaluation, benchmarks, the demo, the commands, the CLI.
+the data wing, training, understanding (ALBERT, tagger, classifier), retrieval, evaluation, benchmarks, the demo, the commands, the CLI.
 A module may import its own layer or lower ones only; imports inside functions count too.
 """
 
@@ -15,6 +15,7 @@ LAYERS = [
     ("dssm", "summarizer"),
     ("pipelines.artifacts", "pipelines.data"),
     ("pipelines.training",),
+    ("pipelines.understanding",),
     ("pipelines.retrieval",),
     ("pipelines.evaluation",),
     ("pipelines.bench",),

@@ -39,6 +39,11 @@ EXPECTED = {
         ("text/html", "textrank"),  # precision/recall per method
         ("text/html", "recall"),
     ],
+    "understanding_walkthrough.ipynb": [
+        ("text/plain", "true skills marked by the tagger"),
+        ("text/html", "<mark style="),  # the highlighted resume
+        ("text/html", "mean_probability"),  # sections of the resume
+    ],
     "ab_report.ipynb": [
         ("text/plain", "SRM "),  # the printed analysis table
         ("text/plain", "p (Holm)"),

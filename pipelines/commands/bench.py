@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dssm.errors import JobmatchError
 from dssm.io import write_json, write_text
-from pipelines.bench import encode, index, markdown, run_all, summarize
+from pipelines.bench import encode, index, markdown, run_all, summarize, understanding
 from pipelines.commands.flags import add_parser
 
 
@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     register_encode(bench_sub)
     register_index(bench_sub)
     register_summarize(bench_sub)
+    register_understanding(bench_sub)
     a = add_parser(bench_sub, "all", "Run every benchmark; write bench.json and bench.md (tables, the machine); print the Markdown.")
     a.add_argument("--out", type=Path, default=Path("runs/bench"), help="folder for bench.json, bench.md and each benchmark's JSON")
     a.add_argument("--quick", action="store_true", help="tiny sizes, one thread (a smoke test: the figures say nothing about speed)")
@@ -122,4 +123,22 @@ def run_summarize(args: argparse.Namespace) -> int:
         cov = report["key_skill_coverage_held_out"]
         print(f"  key-skill coverage of the {report['budget']}-token input, held-out vacancies: " + ", ".join(f"{m} {v['coverage']:.3f}" for m, v in cov.items())
               + f" (n={next(iter(cov.values()))['documents']}; lr = supervised reference)")
+    return 0
+
+
+def register_understanding(bench_sub: argparse._SubParsersAction) -> None:
+    p = add_parser(bench_sub, "understanding", "Tagging docs/s at 300 and 3,000 tokens (ALBERT -> BiLSTM vs BiLSTM alone) and pretraining pieces/s.")
+    p.add_argument("--n-short", type=int, default=512, help="300-token documents timed")
+    p.add_argument("--n-long", type=int, default=32, help="3,000-token documents timed")
+    p.add_argument("--pretrain-steps", type=int, default=5, help="timed pretraining steps per variant (median kept)")
+    p.add_argument("--threads", type=int, default=2, help="intra-op threads")
+    p.add_argument("--out", type=Path, default=Path("runs/bench"), help="folder for understanding.json")
+    p.add_argument("--json", action="store_true", help="print the JSON report")
+    p.set_defaults(func=run_understanding)
+
+
+def run_understanding(args: argparse.Namespace) -> int:
+    result = understanding.run(args.n_short, args.n_long, args.pretrain_steps, args.threads)
+    write_json(args.out / "understanding.json", result)
+    print(json.dumps(result, default=str, indent=2) if args.json else understanding.reading(result) + "\n\n" + understanding.table(result))
     return 0

@@ -1,0 +1,131 @@
+"""Entity tagger: encoder (ALBERT, or piece embeddings trained from scratch) -> word vectors -> BiLSTM (or nothing) -> one linear tag head per layer.
+
+A window of one row holds P pieces ([CLS] w1-pieces ... wW-pieces [SEP] for ALBERT) and
+`word_of_piece[p]` in 0..W-1 (-1 for specials and padding). A word's vector is the mean of
+its pieces' vectors:
+
+    x_w = Σ_p [word_of_piece_p = w] h_p / |{p : word_of_piece_p = w}|
+
+then, with the BiLSTM head, h'_w = [LSTM→(x)_w ; LSTM←(x)_w] (packed: padding never enters
+the recurrence), and logits_l = W_l h'_w + b_l per tag layer l (SkillSpan has two layers,
+skill and knowledge, over one shared encoder). Training minimises the mean over real words of
+the cross-entropy summed over layers. Tags are read per word by argmax and decoded into spans
+by `tags.tags_to_spans`.
+
+>>> import torch
+>>> cfg = TaggerConfig(encoder="scratch", embedding_dim=8, lstm_hidden=4)
+>>> m = Tagger(cfg, {"tags": 3}, vocab_size=20)
+>>> ids = torch.tensor([[5, 6, 7, 0]]); wop = torch.tensor([[0, 0, 1, -1]])
+>>> {k: tuple(v.shape) for k, v in m(ids, ids != 0, wop, n_words=2).items()}
+{'tags': (1, 2, 3)}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from torch import Tensor, nn
+
+from dssm.checks import at_least, check_numbers, in_range
+
+
+@dataclass
+class TaggerConfig:
+    """How a tagger is built and trained."""
+
+    encoder: Literal["albert", "scratch"] = "albert"
+    """albert: the pretrained encoder given with --albert, fine-tuned; scratch: piece embeddings learned from the training set only."""
+    head: Literal["bilstm", "linear"] = "bilstm"
+    """bilstm: a bidirectional LSTM over word vectors, then the tag heads; linear: the tag heads straight on the word vectors."""
+    embedding_dim: int = 128
+    """Width of the from-scratch piece embeddings (encoder scratch)."""
+    scratch_vocab_size: int = 8000
+    """BPE vocabulary trained on the training tokens for the scratch encoder."""
+    lstm_hidden: int = 128
+    """BiLSTM width per direction."""
+    lstm_layers: int = 1
+    """Stacked BiLSTM layers."""
+    dropout: float = 0.2
+    """Dropout on word vectors and BiLSTM outputs."""
+    lr: float = 0.002
+    """AdamW learning rate of the head (and of scratch embeddings)."""
+    encoder_lr: float = 0.0003
+    """AdamW learning rate of the ALBERT encoder while fine-tuning."""
+    batch_size: int = 32
+    """Windows per step."""
+    max_epochs: int = 20
+    """Epochs at most; the best dev micro-F1 epoch is kept."""
+    patience: int = 4
+    """Stop after this many epochs without a better dev micro-F1."""
+    window: int = 256
+    """Pieces per window for the scratch encoder (ALBERT windows are its max_len)."""
+    overlap: int = 32
+    """Pieces shared by consecutive windows of a long row."""
+    dev_share: float = 0.2
+    """Share of training documents held out as dev when the set has no dev.parquet."""
+    seed: int = 0
+    """Seed of weights, batch order and dropout."""
+
+    def __post_init__(self) -> None:
+        check_numbers(self)
+        at_least(self, 1, "embedding_dim", "lstm_hidden", "lstm_layers", "batch_size", "max_epochs", "patience", "scratch_vocab_size")
+        at_least(self, 8, "window")
+        at_least(self, 0, "overlap", "seed")
+        in_range(self, "dropout", 0.0, 1.0, high_open=True)
+        in_range(self, "lr", 0.0, None, low_open=True)
+        in_range(self, "encoder_lr", 0.0, None, low_open=True)
+        in_range(self, "dev_share", 0.0, 1.0, low_open=True, high_open=True)
+        if self.overlap * 2 >= self.window:
+            raise ValueError(f"overlap {self.overlap} must be less than half the window {self.window}")
+
+
+def word_means(h: Tensor, word_of_piece: Tensor, n_words: int) -> Tensor:
+    """h (B, P, D), word_of_piece (B, P) (-1: no word) -> (B, W, D) mean piece vector per word (0 for absent words)."""
+    valid = word_of_piece >= 0  # (B, P)
+    onehot = nn.functional.one_hot(word_of_piece.clamp(min=0), n_words).to(h.dtype) * valid.unsqueeze(-1)  # (B, P, W)
+    sums = onehot.transpose(1, 2) @ h  # (B, W, D)
+    counts = onehot.sum(1).unsqueeze(-1)  # (B, W, 1)
+    return sums / counts.clamp(min=1)
+
+
+class Tagger(nn.Module):
+    """encoder -> word means -> [BiLSTM] -> per-layer linear heads (see the module docstring).
+
+    `encoder`: a transformers encoder (AlbertModel) whose `last_hidden_state` is read, or None
+    for from-scratch piece embeddings of `vocab_size` rows.
+    """
+
+    def __init__(self, cfg: TaggerConfig, n_tags: dict[str, int], vocab_size: int, encoder: nn.Module | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = encoder
+        if encoder is None:
+            self.embed = nn.Embedding(vocab_size, cfg.embedding_dim, padding_idx=0)
+            dim = cfg.embedding_dim
+        else:
+            self.embed = None
+            dim = int(encoder.config.hidden_size)
+        self.drop = nn.Dropout(cfg.dropout)
+        if cfg.head == "bilstm":
+            self.lstm = nn.LSTM(dim, cfg.lstm_hidden, num_layers=cfg.lstm_layers, batch_first=True, bidirectional=True,
+                                dropout=cfg.dropout if cfg.lstm_layers > 1 else 0.0)
+            dim = 2 * cfg.lstm_hidden
+        else:
+            self.lstm = None
+        self.heads = nn.ModuleDict({k: nn.Linear(dim, n) for k, n in n_tags.items()})
+
+    def forward(self, ids: Tensor, mask: Tensor, word_of_piece: Tensor, n_words: int) -> dict[str, Tensor]:
+        """ids, mask, word_of_piece (B, P) -> {layer: logits (B, W, C_layer)}."""
+        if self.encoder is not None:
+            h = self.encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state  # (B, P, H)
+        else:
+            h = self.embed(ids)  # (B, P, E)
+        x = self.drop(word_means(h, word_of_piece, n_words))  # (B, W, D)
+        if self.lstm is not None:
+            lengths = (word_of_piece.max(1).values + 1).clamp(min=1).cpu()  # (B,)
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out, _ = self.lstm(packed)
+            x, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=n_words)  # (B, W, 2H)
+            x = self.drop(x)
+        return {k: head(x) for k, head in self.heads.items()}  # (B, W, C)

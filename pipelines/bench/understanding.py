@@ -1,0 +1,143 @@
+"""`jobmatch bench understanding`: tagging docs/s and ms/doc at 300 and 3,000 tokens, and pretraining pieces/s.
+
+Models have the shipped shapes (`dssm/configs/albert.yaml`'s encoder, `TaggerConfig`'s
+defaults) and random weights (speed does not depend on them). A token here is one encoder
+piece: a 300-token resume is 300 pieces, read in windows of max_len - 2 pieces with the
+configured overlap, exactly as `tagger predict` reads it (windows -> batches of 64 ->
+per-word argmax -> merge by owner window). Baselines in the same run:
+
+* tagging: ALBERT -> BiLSTM against the BiLSTM on from-scratch embeddings alone;
+* pretraining: the shipped step (MLM head on the masked ~15% only) against the same model's
+  `AlbertForPreTraining(labels=...)` step (MLM head on every position).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dssm.io import write_json
+from pipelines.bench.machine import machine, ratio
+
+GOAL_DOCS_PER_S = 100.0
+"""Resumes per second at 300 tokens on 2 cores for the shipped tagger (issue 14)."""
+BATCH = 64
+QUICK = {"n_short": 8, "n_long": 1, "pretrain_steps": 2, "threads": 1}
+
+
+def _tagger(encoder: bool, vocab: int):
+    from dssm.understanding.albert import hf_config, load_pretrain_config
+    from dssm.understanding.tagger import Tagger, TaggerConfig
+
+    torch.manual_seed(0)
+    cfg = TaggerConfig(encoder="albert" if encoder else "scratch")
+    enc = None
+    if encoder:
+        from transformers import AlbertModel
+
+        enc = AlbertModel(hf_config(load_pretrain_config("albert").encoder, vocab))
+    return Tagger(cfg, {"tags": 17}, vocab, enc).eval(), cfg
+
+
+def tag_docs_per_s(model, cfg, n_docs: int, length: int, vocab: int, seed: int = 0) -> dict[str, float]:
+    """Time tagging `n_docs` documents of `length` pieces end to end (windows, batches, argmax, merge)."""
+    from dssm.understanding.batching import collate, make_windows, merge_rows
+
+    rng = np.random.default_rng(seed)
+    rows = [[[int(i)] for i in rng.integers(5, vocab, length)] for _ in range(n_docs)]
+    window = int(model.encoder.config.max_position_embeddings) - 2 if model.encoder is not None else cfg.window
+    special = model.encoder is not None
+    t0 = time.perf_counter()
+    items = make_windows(rows, window, min(cfg.overlap, window // 2 - 1), 2 if special else None, 3 if special else None)
+    preds = []
+    with torch.inference_mode():
+        for b in range(0, len(items), BATCH):
+            batch = collate(items[b : b + BATCH], 0)
+            logits = model(batch["ids"], batch["mask"], batch["word_of_piece"], batch["n_words"])
+            best = {k: v.argmax(-1).numpy() for k, v in logits.items()}
+            preds += [{k: v[j] for k, v in best.items()} for j in range(len(batch["ids"]))]
+    merge_rows(items, preds, [length] * n_docs)
+    s = time.perf_counter() - t0
+    return {"docs_per_s": n_docs / s, "ms_per_doc": 1000 * s / n_docs, "windows": len(items), "seconds": s}
+
+
+def pretrain_pieces_per_s(steps: int, vocab: int, restricted: bool) -> float:
+    """Pieces/s of full optimiser steps (batch 32 x 128 pieces, 15% masked) of the shipped ALBERT shape."""
+    import torch.nn.functional as F
+    from transformers import AlbertForPreTraining
+
+    from dssm.understanding.albert import hf_config, load_pretrain_config
+
+    cfg = load_pretrain_config("albert")
+    torch.manual_seed(0)
+    model = AlbertForPreTraining(hf_config(cfg.encoder, vocab))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    ids = torch.randint(5, vocab, (cfg.batch_size, cfg.encoder.max_len))
+    labels = torch.where(torch.rand(ids.shape) < cfg.mlm_probability, ids, torch.full_like(ids, -100))
+    order = torch.zeros(cfg.batch_size, dtype=torch.long)
+    mask, types = torch.ones_like(ids), torch.zeros_like(ids)
+    times = []
+    for step in range(steps + 1):
+        t0 = time.perf_counter()
+        if restricted:
+            out = model.albert(input_ids=ids, attention_mask=mask, token_type_ids=types)
+            chosen = labels != -100
+            loss = F.cross_entropy(model.predictions(out.last_hidden_state[chosen]), labels[chosen]) + F.cross_entropy(model.sop_classifier(out.pooler_output), order)
+        else:
+            loss = model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels, sentence_order_label=order).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        if step:  # the first step warms up
+            times.append(time.perf_counter() - t0)
+    return ids.numel() / float(np.median(times))
+
+
+def run(n_short: int = 512, n_long: int = 32, pretrain_steps: int = 5, threads: int = 2, vocab: int = 16001) -> dict[str, Any]:
+    """Both tagging variants at 300 and 3,000 pieces, and both pretraining steps; ratios against the baselines."""
+    torch.set_num_threads(int(threads))
+    result: dict[str, Any] = {"machine": machine(), "threads": int(threads), "vocab": vocab, "tagging": {}, "pretraining": {}}
+    for name, enc in (("albert_bilstm", True), ("bilstm", False)):
+        model, cfg = _tagger(enc, vocab)
+        tag_docs_per_s(model, cfg, 4, 300, vocab)  # warm-up
+        result["tagging"][name] = {"300": tag_docs_per_s(model, cfg, n_short, 300, vocab), "3000": tag_docs_per_s(model, cfg, n_long, 3000, vocab)}
+    for length in ("300", "3000"):
+        a, b = result["tagging"]["albert_bilstm"][length], result["tagging"]["bilstm"][length]
+        result["tagging"][f"ratio_{length}"] = a["docs_per_s"] / b["docs_per_s"]
+    result["meets_goal"] = result["tagging"]["albert_bilstm"]["300"]["docs_per_s"] >= GOAL_DOCS_PER_S
+    shipped = pretrain_pieces_per_s(pretrain_steps, vocab, restricted=True)
+    full = pretrain_pieces_per_s(pretrain_steps, vocab, restricted=False)
+    result["pretraining"] = {"masked_only_pieces_per_s": shipped, "all_positions_pieces_per_s": full, "ratio": shipped / full}
+    return result
+
+
+def run_default(out_dir: Path, quick: bool = False) -> dict[str, Any]:
+    result = run(**QUICK) if quick else run()
+    write_json(Path(out_dir) / "understanding.json", result)
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    t = result["tagging"]
+    lines = ["| tagger | docs/s @300 | ms/doc @300 | docs/s @3000 | ms/doc @3000 |", "|---|---|---|---|---|"]
+    for name in ("albert_bilstm", "bilstm"):
+        a, b = t[name]["300"], t[name]["3000"]
+        lines.append(f"| {name} | {a['docs_per_s']:.1f} | {a['ms_per_doc']:.2f} | {b['docs_per_s']:.1f} | {b['ms_per_doc']:.1f} |")
+    lines.append(f"| ALBERT -> BiLSTM vs BiLSTM alone | {ratio(t['ratio_300'])} | | {ratio(t['ratio_3000'])} | |")
+    p = result["pretraining"]
+    lines += ["", "| pretraining step | pieces/s |", "|---|---|",
+              f"| MLM head on masked pieces only (shipped) | {p['masked_only_pieces_per_s']:.0f} |",
+              f"| MLM head on every position (transformers' default) | {p['all_positions_pieces_per_s']:.0f} |",
+              f"| shipped vs default | {ratio(p['ratio'])} |"]
+    return "\n".join(lines)
+
+
+def reading(result: dict[str, Any]) -> str:
+    a = result["tagging"]["albert_bilstm"]["300"]["docs_per_s"]
+    return (f"ALBERT -> BiLSTM tags {a:.0f} resumes/s at 300 tokens ({ratio(result['tagging']['ratio_300'])} of the BiLSTM alone); "
+            f"goal >= {GOAL_DOCS_PER_S:.0f}: {'met' if result['meets_goal'] else 'NOT met'}. Pretraining's masked-only MLM head: "
+            f"{ratio(result['pretraining']['ratio'])} the pieces/s of the all-positions head.")

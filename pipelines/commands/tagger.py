@@ -1,0 +1,106 @@
+"""`jobmatch tagger train | predict | eval | compare`: the entity tagger (ALBERT -> BiLSTM -> tag heads).
+
+    jobmatch tagger train --data ../shared/data/resumener_zh --albert runs/understanding/albert --out runs/understanding/tagger_zh
+    jobmatch tagger predict --model runs/understanding/tagger_zh --input sentences.parquet --out tagged.parquet
+    jobmatch tagger compare --data ../shared/data/skillspan_en --albert runs/understanding/albert --out runs/understanding/skillspan
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from dssm.understanding.tagger import TaggerConfig
+from pipelines.commands.flags import add_config_flags, add_force_flag, add_parser, config_from_args
+
+SET_HELP = "entity set: a folder with train.parquet [and dev.parquet] (token set: tokens + tags/tags_<layer>; span set: text + spans)"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_parser(sub, "tagger", "Entity tagger: train, predict, evaluate, compare with baselines.")
+    tsub = p.add_subparsers(dest="tagger_command", metavar="ACTION", required=True)
+
+    t = add_parser(tsub, "train", "Train a tagger on an entity set; prints dev exact-span P/R/F1 and unseen-span recall.")
+    t.add_argument("--data", type=Path, required=True, help=SET_HELP)
+    t.add_argument("--out", type=Path, required=True, help="tagger folder to write")
+    t.add_argument("--albert", type=Path, default=None,
+                   help="pretrained encoder folder (`jobmatch albert pretrain`), fine-tuned under the head; without it the "
+                        "encoder is piece embeddings trained from scratch on this set (a BPE learned on its training words)")
+    t.add_argument("--layers", nargs="+", default=None, help="tag layers to learn (default: every tags/tags_<layer> column)")
+    add_config_flags(t, TaggerConfig, skip=("encoder",))
+    add_force_flag(t)
+    t.add_argument("--json", action="store_true", help="print a JSON summary")
+    t.set_defaults(func=train_cmd)
+
+    pr = add_parser(tsub, "predict", "Tag a token set (adds pred_<layer>) or a span set (adds pred_spans); rows kept in order.")
+    pr.add_argument("--model", type=Path, required=True, help="tagger folder")
+    pr.add_argument("--input", type=Path, required=True, help="Parquet file: a token set (tokens column) or a span set (text column)")
+    pr.add_argument("--out", type=Path, required=True, help="Parquet file to write")
+    add_force_flag(pr)
+    pr.add_argument("--json", action="store_true", help="print a JSON summary")
+    pr.set_defaults(func=predict_cmd)
+
+    e = add_parser(tsub, "eval", "Score a tagger on an entity set's dev part (exact spans, per type, unseen-span recall).")
+    e.add_argument("--model", type=Path, required=True, help="tagger folder")
+    e.add_argument("--data", type=Path, required=True, help=SET_HELP)
+    e.add_argument("--json", action="store_true", help="print the scores as JSON")
+    e.set_defaults(func=eval_cmd)
+
+    c = add_parser(tsub, "compare", "Train dictionary, BiLSTM, ALBERT + linear and ALBERT -> BiLSTM on one set; a dev table.")
+    c.add_argument("--data", type=Path, required=True, help=SET_HELP)
+    c.add_argument("--albert", type=Path, required=True, help="pretrained encoder folder")
+    c.add_argument("--out", type=Path, required=True, help="report folder to write (report.json, report.md)")
+    c.add_argument("--systems", nargs="+", default=None, help="subset of: dictionary bilstm albert_linear albert_bilstm (default: all)")
+    add_config_flags(c, TaggerConfig, skip=("encoder", "head"))
+    add_force_flag(c)
+    c.set_defaults(func=compare_cmd)
+
+
+def _line(scores: dict) -> str:
+    m, u = scores["micro"], scores["unseen"]
+    ur = "n/a" if u["recall"] is None else f"{u['recall']:.3f}"
+    return f"P {m['precision']:.3f} R {m['recall']:.3f} F1 {m['f1']:.3f} ({m['support']} spans); unseen-span recall {ur} ({u['support']})"
+
+
+def train_cmd(args: argparse.Namespace) -> int:
+    from pipelines.understanding.tagging import train_tagger
+
+    cfg = config_from_args(TaggerConfig, args)
+    result = train_tagger(cfg, args.data, args.out, albert=args.albert, layers=args.layers, force=args.force)
+    if args.json:
+        print(json.dumps(asdict(result), ensure_ascii=False))
+    else:
+        print(f"tagger: dev {_line(result.dev)} -> {result.out} ({result.train_seconds} s)")
+    return 0
+
+
+def predict_cmd(args: argparse.Namespace) -> int:
+    from pipelines.understanding.tagging import predict_file
+
+    result = predict_file(args.model, args.input, args.out, force=args.force)
+    print(json.dumps(result) if args.json else f"tagger: {result['rows']} rows ({result['words']} tokens) tagged -> {result['out']} ({result['seconds']} s)")
+    return 0
+
+
+def eval_cmd(args: argparse.Namespace) -> int:
+    from pipelines.understanding.tagging import evaluate_tagger
+
+    scores = evaluate_tagger(args.model, args.data)
+    if args.json:
+        print(json.dumps(scores, ensure_ascii=False))
+    else:
+        print(f"dev: {_line(scores)}")
+        for t, s in scores["per_type"].items():
+            print(f"  {t:<24} P {s['precision']:.3f} R {s['recall']:.3f} F1 {s['f1']:.3f} ({s['support']})")
+    return 0
+
+
+def compare_cmd(args: argparse.Namespace) -> int:
+    from pipelines.understanding.tagging import SYSTEMS, compare, report_markdown
+
+    cfg = config_from_args(TaggerConfig, args)
+    report = compare(cfg, args.data, args.albert, args.out, tuple(args.systems or SYSTEMS), force=args.force)
+    print(report_markdown(report), end="")
+    return 0

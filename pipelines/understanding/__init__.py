@@ -1,0 +1,1 @@
+"""Understanding stages: ALBERT pretraining corpus and run, entity-tagger training, comparison and prediction."""

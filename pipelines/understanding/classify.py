@@ -1,0 +1,272 @@
+"""Stages `classifier train | predict | eval`: the ALBERT sentence classifier of document sections, next to TF-IDF + LR.
+
+    jobmatch classifier train --data runs/real --albert runs/understanding/albert --out runs/understanding/sections
+    jobmatch classifier predict --model runs/understanding/sections --input sentences.parquet --out labelled.parquet
+
+Data. `--kind vacancies` (default): the sentences under the section headers of a dataset
+folder's vacancy descriptions (`sections.labelled_sentences`: real hh.ru headers mapped to five
+classes). `--kind resumes`: a synthetic market's resume sentences with their section truth
+(`truth/sentences.parquet`). The split is by document (`sections.vacancy_part`): no vacancy has
+sentences on both sides. Train and report on the same split, in the same run: the ALBERT
+classifier and a TF-IDF (word 1-2-grams + char 2-4-grams) + logistic-regression baseline;
+accuracy, macro precision / recall / F1, per-class scores and the confusion matrix on dev.
+
+Predict contract: a Parquet file with a `text` column (one sentence per row, other columns
+passed through) -> the same rows plus `pred_section` and `prob_<class>` per class.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dssm.errors import DataError, JobmatchError
+from dssm.io import atomic_path, check_output, config_from_dict, config_to_dict, quiet, versions, write_parquet
+from dssm.understanding.albert import TOKENIZER_DIR, WordPieces, hf_config_dict, load_encoder, load_pieces, transformers_output
+from dssm.understanding.batching import collate, make_windows
+from dssm.understanding.classifier import ClassifierConfig, SentenceClassifier, mean_by_row
+from pipelines.understanding.scores import classification_scores
+from pipelines.understanding.sections import labelled_sentences, vacancy_part
+
+CLASSIFIER_FILE = "classifier.yaml"
+WEIGHTS = "model.safetensors"
+PREDICT_BATCH = 128
+
+
+def section_table(data: str | Path, kind: str, dev_share: float, seed: int) -> pd.DataFrame:
+    """doc_id, sent_idx, text, section, part ('train'/'dev') for every labelled sentence of `data` (see the module docstring)."""
+    from dssm.schema import VACANCY_ID
+    from pipelines.understanding.tagsets import read_parquet
+
+    data = Path(data)
+    if kind == "vacancies":
+        path = data / "vacancies.parquet"
+        df = read_parquet(path)
+        for col in (VACANCY_ID, "description"):
+            if col not in df.columns:
+                raise DataError(str(path), col, "missing (a dataset folder in the contract is needed)")
+        rows = [(str(v), i, s, c) for v, d in zip(df[VACANCY_ID], df["description"]) for i, (s, c, _) in enumerate(labelled_sentences(d))]
+    elif kind == "resumes":
+        path = data / "truth" / "sentences.parquet"
+        df = read_parquet(path)
+        df = df[df["kind"] == "resumes"] if "kind" in df.columns else df
+        rows = [(str(d), int(i), str(t), str(c)) for d, i, t, c in zip(df["doc_id"], df["sent_idx"], df["text"], df["section"]) if str(t).strip()]
+    else:
+        raise JobmatchError(f"--kind {kind!r}: vacancies or resumes")
+    table = pd.DataFrame(rows, columns=["doc_id", "sent_idx", "text", "section"])
+    if table.empty:
+        raise DataError(str(path), None, "no labelled sentences (no mapped section headers)" if kind == "vacancies" else "no resume sentences")
+    table["part"] = [vacancy_part(d, dev_share, seed) for d in table["doc_id"]]
+    if table["part"].nunique() < 2:
+        raise JobmatchError(f"{data}: a dev share of {dev_share} leaves one side of the split empty ({table['doc_id'].nunique()} documents)")
+    return table
+
+
+def tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, seed: int) -> tuple[list[str], float]:
+    """TF-IDF (word 1-2-grams + char_wb 2-4-grams) + logistic regression on the same train sentences -> (dev predictions, seconds)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    t0 = time.perf_counter()
+    features = make_union(TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
+                          TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=3, sublinear_tf=True))
+    model = make_pipeline(features, LogisticRegression(max_iter=2000, C=4.0, random_state=seed))
+    model.fit(train["text"].tolist(), train["section"].tolist())
+    return list(model.predict(dev["text"].tolist())), round(time.perf_counter() - t0, 1)
+
+
+def sentence_windows(pieces: WordPieces, texts: list[str], window: int, overlap: int):
+    words = [str(t).split() for t in texts]
+    flat = pieces([w for row in words for w in row])
+    rows, k = [], 0
+    for row in words:
+        rows.append(flat[k : k + len(row)])
+        k += len(row)
+    return make_windows(rows, window, min(overlap, window // 2 - 1), pieces.cls_id, pieces.sep_id)
+
+
+def predict_proba(model: SentenceClassifier, pieces: WordPieces, texts: list[str], overlap: int) -> np.ndarray:
+    """Sentences -> (N, C) class probabilities (window logits averaged per sentence, then softmax)."""
+    import torch
+
+    window = int(model.encoder.config.max_position_embeddings) - 2
+    items = sentence_windows(pieces, texts, window, overlap)
+    order = sorted(range(len(items)), key=lambda k: len(items[k].ids))
+    logits = torch.zeros((len(items), model.head.out_features))
+    model.eval()
+    with torch.inference_mode():
+        for b in range(0, len(order), PREDICT_BATCH):
+            ks = order[b : b + PREDICT_BATCH]
+            batch = collate([items[k] for k in ks], pieces.pad_id)
+            logits[torch.tensor(ks)] = model(batch["ids"], batch["mask"])
+    rows = torch.tensor([w.row for w in items], dtype=torch.long)
+    return torch.softmax(mean_by_row(logits, rows, len(texts)), dim=1).numpy()
+
+
+@dataclass
+class ClassifierResult:
+    out: str
+    classes: list[str]
+    train_sentences: int
+    dev_sentences: int
+    albert: dict
+    tfidf: dict
+    train_seconds: float
+
+
+def train_classifier(cfg: ClassifierConfig, data: str | Path, albert: str | Path, out: str | Path, kind: str = "vacancies",
+                     force: bool = False) -> ClassifierResult:
+    """Fine-tune the ALBERT sentence classifier on `data`'s train documents; score it and TF-IDF + LR on dev; write `out`."""
+    import lightning as L
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.data import DataLoader
+
+    from dssm.understanding.finetune import FinetuneModule
+    from pipelines.training.dssm import lightning_output
+
+    out = check_output(out, [data, albert], force)
+    table = section_table(data, kind, cfg.dev_share, cfg.seed)
+    train, dev = table[table["part"] == "train"], table[table["part"] == "dev"]
+    if cfg.max_train_sentences is not None and len(train) > cfg.max_train_sentences:
+        train = train.iloc[sorted(random.Random(cfg.seed).sample(range(len(train)), int(cfg.max_train_sentences)))]
+    classes = sorted(table["section"].unique())
+    with transformers_output():
+        encoder, pieces, _ = load_encoder(albert)
+    torch.manual_seed(cfg.seed)
+    model = SentenceClassifier(encoder.train(), len(classes), cfg.dropout)
+    window = int(encoder.config.max_position_embeddings) - 2
+    items = sentence_windows(pieces, train["text"].tolist(), window, cfg.overlap)
+    y = torch.tensor([classes.index(c) for c in train["section"]], dtype=torch.long)
+    dev_texts, dev_gold = dev["text"].tolist(), dev["section"].tolist()
+
+    def loss(m: SentenceClassifier, batch: dict) -> Any:
+        return F.cross_entropy(m(batch["ids"], batch["mask"]), batch["y"])
+
+    def evaluate() -> float:
+        pred = [classes[i] for i in predict_proba(model, pieces, dev_texts, cfg.overlap).argmax(1)]
+        return classification_scores(dev_gold, pred, classes)["macro_f1"]
+
+    def batch_of(ws):
+        b = collate(ws, pieces.pad_id)
+        b["y"] = y[torch.tensor([w.row for w in ws])]
+        return b
+
+    module = FinetuneModule(model, loss, evaluate, cfg.lr, cfg.encoder_lr, cfg.patience)
+    loader = DataLoader(items, batch_size=cfg.batch_size, shuffle=True, collate_fn=batch_of, generator=torch.Generator().manual_seed(cfg.seed))
+    L.seed_everything(cfg.seed, verbose=False)
+    t0 = time.perf_counter()
+    with lightning_output(), transformers_output():
+        trainer = L.Trainer(max_epochs=cfg.max_epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                            enable_progress_bar=not quiet(), enable_model_summary=False, num_sanity_val_steps=0, gradient_clip_val=1.0)
+        trainer.fit(module, train_dataloaders=loader)
+    train_s = round(time.perf_counter() - t0, 1)
+    if module.best_state is not None:
+        model.load_state_dict(module.best_state)
+    model.eval()
+    t1 = time.perf_counter()
+    albert_pred = [classes[i] for i in predict_proba(model, pieces, dev_texts, cfg.overlap).argmax(1)]
+    albert_scores = {**classification_scores(dev_gold, albert_pred, classes), "dev_predict_seconds": round(time.perf_counter() - t1, 1)}
+    tfidf_pred, tfidf_s = tfidf_baseline(train, dev, cfg.seed)
+    tfidf_scores = {**classification_scores(dev_gold, tfidf_pred, classes), "train_seconds": tfidf_s}
+    meta = {
+        "kind": "classifier", "config": config_to_dict(cfg), "classes": classes, "documents": kind, "trained_on": str(data),
+        "albert": str(albert), "tokenizer": "bpe" if pieces.bpe is not None else "hf", "tokenizer_fingerprint": pieces.fingerprint,
+        "vocab_size": int(pieces.vocab_size), "encoder_config": hf_config_dict(encoder),
+        "split": {"train_sentences": len(train), "dev_sentences": len(dev), "train_documents": int(train["doc_id"].nunique()),
+                  "dev_documents": int(dev["doc_id"].nunique()), "labelled_sentences": len(table),
+                  "per_class": table["section"].value_counts().to_dict()},
+        "train": {"seconds": train_s, "epochs_run": int(trainer.current_epoch), "best_epoch": module.best_epoch, "history": module.history},
+        "dev": {"albert": albert_scores, "tfidf_lr": tfidf_scores}, "versions": versions(),
+    }
+    save_classifier(out, model, pieces, meta)
+    return ClassifierResult(str(out), classes, len(train), len(dev), albert_scores, tfidf_scores, train_s)
+
+
+def save_classifier(out: Path, model: SentenceClassifier, pieces: WordPieces, meta: dict[str, Any]) -> None:
+    import yaml
+    from safetensors.torch import save_file
+
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / WEIGHTS))
+        if pieces.bpe is not None:
+            shutil.copytree(pieces.bpe.path, tmp / TOKENIZER_DIR)
+        else:
+            pieces.hf.save_pretrained(tmp / TOKENIZER_DIR)
+        (tmp / CLASSIFIER_FILE).write_text(yaml.safe_dump(meta, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def load_classifier(path: str | Path) -> tuple[SentenceClassifier, WordPieces, dict[str, Any]]:
+    """A classifier folder -> (model in eval mode, pieces, info); refuses other artifacts and mismatched vocabularies."""
+    import yaml
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModel
+
+    from dssm.model_io import check_state_shapes
+
+    path = Path(path)
+    f = path / CLASSIFIER_FILE
+    if not f.is_file():
+        raise JobmatchError(f"{path}: not a sentence-classifier folder ({CLASSIFIER_FILE} missing; train one with `jobmatch classifier train`)")
+    info = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+    if info.get("kind") != "classifier":
+        raise JobmatchError(f"{f}: kind {info.get('kind')!r}, expected 'classifier'")
+    cfg = config_from_dict(ClassifierConfig, info["config"], str(f))
+    pieces = load_pieces(path / TOKENIZER_DIR, info.get("tokenizer", "bpe"))
+    if pieces.fingerprint != info.get("tokenizer_fingerprint"):
+        raise JobmatchError(f"{path / TOKENIZER_DIR}: not the vocabulary this classifier was trained with")
+    enc_cfg = dict(info["encoder_config"])
+    model = SentenceClassifier(AutoModel.from_config(AutoConfig.for_model(enc_cfg.pop("model_type"), **enc_cfg)), len(info["classes"]), cfg.dropout)
+    weights = path / WEIGHTS
+    try:
+        state = load_file(str(weights))
+    except Exception as e:  # noqa: BLE001 - safetensors raises bare errors on missing or corrupt files
+        raise JobmatchError(f"{weights}: not a readable safetensors file ({e})") from e
+    check_state_shapes(model.state_dict(), state, str(weights))
+    model.load_state_dict(state)
+    return model.eval(), pieces, info
+
+
+def predict_file(model_dir: str | Path, input: str | Path, out: str | Path, force: bool = False) -> dict[str, Any]:
+    """Label every sentence of `input` (a `text` column) with a section (the predict contract in the module docstring)."""
+    from pipelines.understanding.tagsets import read_parquet
+
+    out = check_output(out, [input, model_dir], force)
+    model, pieces, info = load_classifier(model_dir)
+    df = read_parquet(Path(input))
+    if "text" not in df.columns:
+        raise DataError(str(input), "text", f"missing: one sentence per row is needed (columns: {list(df.columns)[:8]})")
+    bad = [i for i, t in enumerate(df["text"].tolist()) if t is not None and not isinstance(t, str)]
+    if bad:
+        raise DataError(str(input), "text", "not a string", rows=bad)
+    texts = [t or "" for t in df["text"].tolist()]
+    t0 = time.perf_counter()
+    proba = predict_proba(model, pieces, texts, int(info["config"]["overlap"]))
+    frame = df.copy()
+    frame["pred_section"] = [info["classes"][i] for i in proba.argmax(1)]
+    for j, c in enumerate(info["classes"]):
+        frame[f"prob_{c}"] = proba[:, j]
+    write_parquet(out, frame)
+    return {"out": str(out), "rows": len(frame), "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def evaluate_classifier(model_dir: str | Path, data: str | Path) -> dict[str, Any]:
+    """Dev scores of a saved classifier on `data` with the split it was trained with."""
+    model, pieces, info = load_classifier(model_dir)
+    cfg = config_from_dict(ClassifierConfig, info["config"], str(model_dir))
+    table = section_table(data, info["documents"], cfg.dev_share, cfg.seed)
+    dev = table[table["part"] == "dev"]
+    unknown = sorted(set(dev["section"]) - set(info["classes"]))
+    if unknown:
+        raise JobmatchError(f"{data}: sections the classifier was not trained on: {unknown}")
+    pred = [info["classes"][i] for i in predict_proba(model, pieces, dev["text"].tolist(), cfg.overlap).argmax(1)]
+    return classification_scores(dev["section"].tolist(), pred, info["classes"])

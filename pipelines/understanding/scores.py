@@ -1,0 +1,89 @@
+"""Scores of the understanding models: exact-span entity P / R / F1 and unseen-span recall; section-classification accuracy and macro P / R / F1.
+
+Exact match, the seqeval convention: a predicted span counts only when its type and both
+boundaries equal a gold span's. Per type t: P = |pred_t ∩ gold_t| / |pred_t|, R = |pred_t ∩ gold_t| /
+|gold_t|, F1 = 2PR / (P + R) (0 when a denominator is 0); micro sums the counts over types.
+
+Unseen-span recall: recall on gold spans whose normalised text (`normalise_span`) never occurs
+among the training labels. A dictionary of training spans scores 0 there by construction.
+
+>>> gold = [[(0, 2, "ORG"), (3, 4, "LOC")]]
+>>> pred = [[(0, 2, "ORG"), (3, 5, "LOC")]]
+>>> s = span_scores(gold, pred)
+>>> s["micro"]["precision"], s["micro"]["recall"], s["per_type"]["LOC"]["f1"]
+(0.5, 0.5, 0.0)
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+Span = tuple[int, int, str]
+
+
+def _prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float]:
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_gold if n_gold else 0.0
+    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "support": n_gold}
+
+
+def span_scores(gold: Sequence[Iterable[Span]], pred: Sequence[Iterable[Span]]) -> dict:
+    """gold[i], pred[i]: the spans of row i -> {"micro": {precision, recall, f1, support}, "per_type": {type: ...}}."""
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold rows but {len(pred)} predicted rows")
+    tp, n_pred, n_gold = Counter(), Counter(), Counter()
+    for g, p in zip(gold, pred):
+        g, p = set(g), set(p)
+        for s in g:
+            n_gold[s[2]] += 1
+        for s in p:
+            n_pred[s[2]] += 1
+        for s in g & p:
+            tp[s[2]] += 1
+    types = sorted(set(n_gold) | set(n_pred))
+    per_type = {t: _prf(tp[t], n_pred[t], n_gold[t]) for t in types}
+    micro = _prf(sum(tp.values()), sum(n_pred.values()), sum(n_gold.values()))
+    return {"micro": micro, "per_type": per_type}
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise_span(tokens: Sequence[str]) -> str:
+    """A span's text for 'seen in training' checks: tokens joined by one space, casefolded, whitespace runs collapsed.
+
+    >>> normalise_span(["Java", " Script"])
+    'java script'
+    """
+    return _SPACE.sub(" ", " ".join(str(t) for t in tokens)).strip().casefold()
+
+
+def unseen_recall(
+    gold: Sequence[Iterable[Span]], pred: Sequence[Iterable[Span]], tokens: Sequence[Sequence[str]], seen: set[str]
+) -> dict[str, float]:
+    """Recall over gold spans whose normalised text is not in `seen` -> {"recall", "support"} (recall None when there are none)."""
+    hit = total = 0
+    for g, p, toks in zip(gold, pred, tokens):
+        p = set(p)
+        for s in set(g):
+            if normalise_span(toks[s[0] : s[1]]) in seen:
+                continue
+            total += 1
+            hit += s in p
+    return {"recall": hit / total if total else None, "support": total}
+
+
+def classification_scores(gold: list[str], pred: list[str], classes: list[str]) -> dict[str, Any]:
+    """Accuracy, macro P/R/F1, per-class P/R/F1/support and the confusion matrix (rows gold, columns predicted)."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    p, r, f, s = precision_recall_fscore_support(gold, pred, labels=classes, zero_division=0)
+    mp, mr, mf, _ = precision_recall_fscore_support(gold, pred, labels=classes, average="macro", zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(gold, pred)), "macro_precision": float(mp), "macro_recall": float(mr), "macro_f1": float(mf),
+        "per_class": {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])} for i, c in enumerate(classes)},
+        "confusion": {"labels": classes, "matrix": confusion_matrix(gold, pred, labels=classes).tolist()},
+    }

@@ -1,0 +1,419 @@
+"""Stages `tagger train | predict | eval | compare`: the entity tagger on token and span sets.
+
+    jobmatch tagger train --data ../shared/data/resumener_zh --albert runs/understanding/albert --out runs/understanding/tagger_zh
+    jobmatch tagger predict --model runs/understanding/tagger_zh --input sentences.parquet --out tagged.parquet
+    jobmatch tagger compare --data ../shared/data/skillspan_en --albert runs/understanding/albert --out runs/understanding/compare_skillspan
+
+Predict contract: the input is a token set (one row per sentence, a `tokens` list column,
+other columns passed through) or a span set (`text`); the output has the same rows in the
+same order plus `pred_<layer>` per tag layer the model was trained on (`pred_tags`,
+`pred_tags_skill`, ...), one tag per token in the training scheme, or, for a span set,
+`pred_spans` (list of {start, end, label}, character offsets, end exclusive).
+
+Tagger folder: `tagger.yaml` (config, layers with their tag lists and scheme, the encoder's
+Hugging Face config, dev scores, versions), `model.safetensors` (all weights), `tokenizer/`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dssm.errors import DataError, JobmatchError
+from dssm.io import atomic_path, check_output, config_from_dict, config_to_dict, quiet, versions, write_json, write_parquet, write_text
+from dssm.understanding.albert import TOKENIZER_DIR, WordPieces, hf_config_dict, load_encoder, load_pieces, transformers_output
+from dssm.understanding.batching import collate, make_windows, merge_rows
+from dssm.understanding.dictionary import SpanDictionary
+from dssm.understanding.tagger import Tagger, TaggerConfig
+from dssm.understanding.tags import scheme_of, tags_to_spans, word_to_char_spans
+from pipelines.understanding.scores import normalise_span, span_scores, unseen_recall
+from pipelines.understanding.tagsets import TagTable, load_set, read_table
+
+TAGGER_FILE = "tagger.yaml"
+WEIGHTS = "model.safetensors"
+PREDICT_BATCH = 64
+
+
+def pred_column(layer: str) -> str:
+    """Output column of a tag layer: tags -> pred_tags, tags_skill -> pred_tags_skill."""
+    return f"pred_{layer}"
+
+
+def layer_label(layer: str) -> str:
+    """Span type for a layer's untyped tags (B/I): tags_skill -> skill, tags -> entity."""
+    return layer[len("tags_"):] if layer.startswith("tags_") else "entity"
+
+
+def row_spans(tags: list[str], layer: str, n_layers: int) -> list[tuple[int, int, str]]:
+    """Spans of one row's tags, typed (untyped tags take the layer's label; with several layers typed ones are prefixed)."""
+    out = []
+    for s, e, kind in tags_to_spans(tags):
+        if not kind:
+            kind = layer_label(layer)
+        elif n_layers > 1:
+            kind = f"{layer_label(layer)}:{kind}"
+        out.append((s, e, kind))
+    return out
+
+
+def all_spans(tags: dict[str, list[list[str]]]) -> list[list[tuple[int, int, str]]]:
+    """layer -> rows of tags -> rows of spans over every layer."""
+    layers = list(tags)
+    n = len(next(iter(tags.values()))) if tags else 0
+    return [[s for layer in layers for s in row_spans(tags[layer][i], layer, len(layers))] for i in range(n)]
+
+
+# ----------------------------------------------------------------------------- model building
+
+
+@dataclass
+class TagSpace:
+    """The tags of each layer a tagger predicts, and their scheme (from the training data)."""
+
+    tags: dict[str, list[str]]
+    scheme: dict[str, str]
+
+    @classmethod
+    def fit(cls, table: TagTable) -> TagSpace:
+        tags, scheme = {}, {}
+        for layer, rows in table.tags.items():
+            found = sorted({t for r in rows for t in r} - {"O"})
+            tags[layer] = ["O", *found]
+            scheme[layer] = scheme_of(tags[layer])
+        return cls(tags, scheme)
+
+    def ids(self, table: TagTable) -> dict[str, list[np.ndarray]]:
+        """layer -> rows of tag ids (training labels)."""
+        out = {}
+        for layer, rows in table.tags.items():
+            index = {t: i for i, t in enumerate(self.tags[layer])}
+            out[layer] = [np.array([index[t] for t in r], dtype=np.int64) for r in rows]
+        return out
+
+    def check(self, table: TagTable) -> None:
+        """Refuse gold tags a model cannot produce: an unknown layer, scheme or tag (one line naming file and column)."""
+        for layer, rows in table.tags.items():
+            if layer not in self.tags:
+                raise DataError(str(table.path), layer, f"a tag layer the model was not trained on (its layers: {list(self.tags)})")
+            found = {t for r in rows for t in r}
+            unknown = sorted(found - set(self.tags[layer]))
+            if unknown:
+                raise DataError(str(table.path), layer, f"tags the model was not trained on: {unknown[:5]} (scheme {self.scheme[layer]}, model tags: {self.tags[layer][:8]})")
+
+
+def scratch_pieces(train: TagTable, cfg: TaggerConfig, folder: Path) -> WordPieces:
+    """A BPE trained on the training rows' words only (the from-scratch encoder's vocabulary)."""
+    from dssm.tokenizer import Tokenizer
+
+    texts = [" ".join(t) for t in train.tokens if t]
+    return WordPieces(bpe=Tokenizer.train(texts, folder, vocab_size=cfg.scratch_vocab_size, seed=cfg.seed, coverage=1.0))
+
+
+def window_size(model: Tagger, cfg: TaggerConfig) -> int:
+    """Pieces of words per window: the encoder's positions minus [CLS]/[SEP], or the scratch window."""
+    if model.encoder is not None:
+        return int(model.encoder.config.max_position_embeddings) - 2
+    return cfg.window
+
+
+def encode_rows(pieces: WordPieces, tokens: list[list[str]]) -> list[list[list[int]]]:
+    """Rows of words -> rows of per-word piece lists, in one batched tokenizer call."""
+    flat = pieces([w for row in tokens for w in row])
+    out, k = [], 0
+    for row in tokens:
+        out.append(flat[k : k + len(row)])
+        k += len(row)
+    return out
+
+
+def row_windows(model: Tagger, cfg: TaggerConfig, pieces: WordPieces, tokens: list[list[str]]):
+    w = window_size(model, cfg)
+    special = model.encoder is not None
+    overlap = min(cfg.overlap, w // 2 - 1)
+    return make_windows(encode_rows(pieces, tokens), w, overlap, pieces.cls_id if special else None, pieces.sep_id if special else None)
+
+
+def predict_tags(model: Tagger, cfg: TaggerConfig, pieces: WordPieces, space: TagSpace, tokens: list[list[str]]) -> dict[str, list[list[str]]]:
+    """Rows of words -> layer -> rows of predicted tags (one per word; see the module docstring of batching)."""
+    import torch
+
+    items = row_windows(model, cfg, pieces, tokens)
+    order = sorted(range(len(items)), key=lambda k: len(items[k].ids))
+    preds: list[dict[str, np.ndarray] | None] = [None] * len(items)
+    model.eval()
+    with torch.inference_mode():
+        for b in range(0, len(order), PREDICT_BATCH):
+            ks = order[b : b + PREDICT_BATCH]
+            batch = collate([items[k] for k in ks], pieces.pad_id)
+            logits = model(batch["ids"], batch["mask"], batch["word_of_piece"], batch["n_words"])
+            best = {layer: lg.argmax(-1).numpy() for layer, lg in logits.items()}  # (B, W)
+            for j, k in enumerate(ks):
+                preds[k] = {layer: best[layer][j] for layer in best}
+    rows = merge_rows(items, preds, [len(t) for t in tokens])
+    return {layer: [[space.tags[layer][i] for i in r[layer]] for r in rows] for layer in space.tags}
+
+
+def build_model(cfg: TaggerConfig, space: TagSpace, vocab_size: int, encoder=None) -> Tagger:
+    import torch
+
+    torch.manual_seed(cfg.seed)
+    return Tagger(cfg, {layer: len(t) for layer, t in space.tags.items()}, vocab_size, encoder)
+
+
+def tagger_loss(model: Tagger, batch: dict) -> Any:
+    """Σ over tag layers of the mean cross-entropy over real words (padding words are labelled -100)."""
+    import torch.nn.functional as F
+
+    logits = model(batch["ids"], batch["mask"], batch["word_of_piece"], batch["n_words"])
+    return sum(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), batch[f"labels_{k}"].reshape(-1), ignore_index=-100) for k, lg in logits.items())
+
+
+def fit(cfg: TaggerConfig, train: TagTable, dev: TagTable, albert: Path | None, work: Path) -> tuple[Tagger, WordPieces, TagSpace, dict]:
+    """Train one tagger (encoder per `cfg.encoder`); -> (model with the best dev epoch's weights, pieces, tag space, info)."""
+    import lightning as L
+    import torch
+    from torch.utils.data import DataLoader
+
+    from dssm.understanding.finetune import FinetuneModule
+    from pipelines.training.dssm import lightning_output
+
+    space = TagSpace.fit(train)
+    if not any(len(t) > 1 for t in space.tags.values()):
+        raise JobmatchError(f"{train.path}: the training tags hold no entity (every tag is O)")
+    space.check(dev)
+    if cfg.encoder == "albert":
+        if albert is None:
+            raise JobmatchError("encoder 'albert' needs --albert RUN/albert (or --encoder scratch)")
+        with transformers_output():
+            encoder, pieces, _ = load_encoder(albert)
+        encoder.train()
+    else:
+        encoder, pieces = None, scratch_pieces(train, cfg, work / TOKENIZER_DIR)
+    model = build_model(cfg, space, pieces.vocab_size, encoder)
+    labels = space.ids(train)
+    items = row_windows(model, cfg, pieces, train.tokens)
+    gold_dev = all_spans(dev.tags)
+
+    def evaluate() -> float:
+        pred = predict_tags(model, cfg, pieces, space, dev.tokens)
+        return span_scores(gold_dev, all_spans(pred))["micro"]["f1"]
+
+    module = FinetuneModule(model, tagger_loss, evaluate, cfg.lr, cfg.encoder_lr, cfg.patience)
+    loader = DataLoader(items, batch_size=cfg.batch_size, shuffle=True, generator=torch.Generator().manual_seed(cfg.seed),
+                        collate_fn=lambda b: collate(b, pieces.pad_id, labels))
+    L.seed_everything(cfg.seed, verbose=False)
+    t0 = time.perf_counter()
+    with lightning_output(), transformers_output():
+        trainer = L.Trainer(max_epochs=cfg.max_epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                            enable_progress_bar=not quiet(), enable_model_summary=False, num_sanity_val_steps=0, gradient_clip_val=1.0)
+        trainer.fit(module, train_dataloaders=loader)
+    if module.best_state is not None:
+        model.load_state_dict(module.best_state)
+    info = {"train_seconds": round(time.perf_counter() - t0, 1), "epochs_run": int(trainer.current_epoch),
+            "best_epoch": module.best_epoch, "best_dev_micro_f1": round(module.best_score, 4), "history": module.history, "train_rows": len(train.tokens), "train_windows": len(items)}
+    return model.eval(), pieces, space, info
+
+
+# ----------------------------------------------------------------------------- artifact
+
+
+def save_tagger(out: Path, model: Tagger, pieces: WordPieces, space: TagSpace, set_kind: str, meta: dict[str, Any]) -> None:
+    """Write a tagger folder atomically (see the module docstring)."""
+    import yaml
+    from safetensors.torch import save_file
+
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / WEIGHTS))
+        if pieces.bpe is not None:
+            shutil.copytree(pieces.bpe.path, tmp / TOKENIZER_DIR)
+        else:
+            pieces.hf.save_pretrained(tmp / TOKENIZER_DIR)
+        info = {
+            "kind": "tagger", "config": config_to_dict(model.cfg), "layers": space.tags, "scheme": space.scheme, "set_kind": set_kind,
+            "tokenizer": "bpe" if pieces.bpe is not None else "hf", "tokenizer_fingerprint": pieces.fingerprint,
+            "vocab_size": int(pieces.vocab_size), "encoder_config": hf_config_dict(model.encoder) if model.encoder is not None else None,
+            **meta, "versions": versions(),
+        }
+        (tmp / TAGGER_FILE).write_text(yaml.safe_dump(info, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def load_tagger(path: str | Path) -> tuple[Tagger, WordPieces, TagSpace, dict[str, Any]]:
+    """A tagger folder -> (model in eval mode, pieces, tag space, info); no pickles. Refuses other artifacts and mismatched parts."""
+    import yaml
+    from safetensors.torch import load_file
+
+    from dssm.model_io import check_state_shapes
+
+    path = Path(path)
+    f = path / TAGGER_FILE
+    if not f.is_file():
+        what = "an ALBERT encoder (train a tagger on it with `jobmatch tagger train --albert`)" if (path / "albert.yaml").is_file() else "not a tagger folder"
+        raise JobmatchError(f"{path}: {what}; {TAGGER_FILE} missing")
+    info = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+    if info.get("kind") != "tagger":
+        raise JobmatchError(f"{f}: kind {info.get('kind')!r}, expected 'tagger'")
+    cfg = config_from_dict(TaggerConfig, info["config"], str(f))
+    space = TagSpace(info["layers"], info["scheme"])
+    pieces = load_pieces(path / TOKENIZER_DIR, info.get("tokenizer", "bpe"))
+    if pieces.fingerprint != info.get("tokenizer_fingerprint") or pieces.vocab_size != info.get("vocab_size"):
+        raise JobmatchError(f"{path / TOKENIZER_DIR}: not the vocabulary this tagger was trained with ({pieces.fingerprint[:20]}, {pieces.vocab_size} ids; "
+                            f"recorded {str(info.get('tokenizer_fingerprint'))[:20]}, {info.get('vocab_size')})")
+    encoder = None
+    if info.get("encoder_config"):
+        from transformers import AutoConfig, AutoModel
+
+        enc_cfg = dict(info["encoder_config"])
+        encoder = AutoModel.from_config(AutoConfig.for_model(enc_cfg.pop("model_type"), **enc_cfg))
+    model = build_model(cfg, space, pieces.vocab_size, encoder)
+    weights = path / WEIGHTS
+    if not weights.is_file():
+        raise JobmatchError(f"{weights}: missing")
+    try:
+        state = load_file(str(weights))
+    except Exception as e:  # noqa: BLE001 - safetensors raises bare errors on corrupt files
+        raise JobmatchError(f"{weights}: not a readable safetensors file ({e})") from e
+    check_state_shapes(model.state_dict(), state, str(weights))
+    model.load_state_dict(state)
+    return model.eval(), pieces, space, info
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+def score(gold: dict[str, list[list[str]]], pred_spans: list[list[tuple[int, int, str]]], tokens: list[list[str]], seen: set[str]) -> dict:
+    """Exact-span scores and unseen-span recall of predicted spans against gold tags."""
+    g = all_spans(gold)
+    s = span_scores(g, pred_spans)
+    s["unseen"] = unseen_recall(g, pred_spans, tokens, seen)
+    return s
+
+
+def seen_spans(train: TagTable) -> set[str]:
+    """Normalised texts of every training span (all layers)."""
+    return {normalise_span(t[s:e]) for t, row in zip(train.tokens, all_spans(train.tags)) for s, e, _ in row}
+
+
+@dataclass
+class TrainResult:
+    out: str
+    layers: dict[str, int]
+    dev: dict
+    train_seconds: float
+
+
+def train_tagger(cfg: TaggerConfig, data: str | Path, out: str | Path, albert: str | Path | None = None,
+                 layers: list[str] | None = None, force: bool = False) -> TrainResult:
+    """Train a tagger on an entity set (train part; dev: dev.parquet or a seeded share) into `out`; -> dev scores."""
+    out = check_output(out, [data, albert], force)
+    if albert is None and cfg.encoder == "albert":
+        cfg = replace(cfg, encoder="scratch")
+    train, dev = load_set(data, cfg.dev_share, cfg.seed)
+    if layers:
+        unknown = [x for x in layers if x not in train.tags]
+        if unknown:
+            raise JobmatchError(f"--layers {unknown}: not tag layers of {train.path} (its layers: {list(train.tags)})")
+        train = replace(train, tags={k: train.tags[k] for k in layers})
+        dev = replace(dev, tags={k: dev.tags[k] for k in layers})
+    with tempfile.TemporaryDirectory() as work:
+        model, pieces, space, info = fit(cfg, train, dev, Path(albert) if albert else None, Path(work))
+        pred = predict_tags(model, cfg, pieces, space, dev.tokens)
+        dev_scores = score(dev.tags, all_spans(pred), dev.tokens, seen_spans(train))
+        save_tagger(out, model, pieces, space, train.kind, {"trained_on": str(data), "albert": str(albert) if albert else None,
+                                                           "train": info, "dev": dev_scores})
+    return TrainResult(str(out), {k: len(v) for k, v in space.tags.items()}, dev_scores, info["train_seconds"])
+
+
+def predict_file(model_dir: str | Path, input: str | Path, out: str | Path, force: bool = False) -> dict[str, Any]:
+    """Tag every row of `input` with a tagger and write `out` (the predict contract in the module docstring)."""
+    import pandas as pd
+
+    out = check_output(out, [input, model_dir], force)
+    model, pieces, space, info = load_tagger(model_dir)
+    table = read_table(Path(input), with_tags=False)
+    t0 = time.perf_counter()
+    pred = predict_tags(model, model.cfg, pieces, space, table.tokens)
+    seconds = time.perf_counter() - t0
+    frame = table.frame.copy()
+    if table.kind == "spans":
+        layer = next(iter(space.tags))
+        frame["pred_spans"] = pd.Series([
+            [{"start": int(s), "end": int(e), "label": kind} for s, e, kind in word_to_char_spans(off, row_spans(tags, layer, 1))]
+            for tags, off in zip(pred[layer], table.offsets)], dtype=object)
+    else:
+        for layer, rows in pred.items():
+            frame[pred_column(layer)] = pd.Series(rows, dtype=object)
+    write_parquet(out, frame)
+    return {"out": str(out), "rows": len(frame), "words": sum(len(t) for t in table.tokens), "seconds": round(seconds, 3)}
+
+
+def evaluate_tagger(model_dir: str | Path, data: str | Path) -> dict:
+    """Dev scores of a saved tagger on an entity set's dev part (the same split its training used)."""
+    model, pieces, space, info = load_tagger(model_dir)
+    train, dev = load_set(data, model.cfg.dev_share, model.cfg.seed)
+    dev = replace(dev, tags={k: v for k, v in dev.tags.items() if k in space.tags})
+    space.check(dev)
+    pred = predict_tags(model, model.cfg, pieces, space, dev.tokens)
+    return score(dev.tags, all_spans(pred), dev.tokens, seen_spans(train))
+
+
+SYSTEMS = ("dictionary", "bilstm", "albert_linear", "albert_bilstm")
+"""The four systems `compare` trains in one run: the floor, BiLSTM on scratch embeddings, ALBERT + linear head, ALBERT -> BiLSTM."""
+
+
+def compare(cfg: TaggerConfig, data: str | Path, albert: str | Path, out: str | Path, systems: tuple[str, ...] = SYSTEMS,
+            force: bool = False) -> dict:
+    """Train and score the systems on one entity set's dev part; writes out/report.json and out/report.md; -> the report."""
+    out = check_output(out, [data, albert], force)
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        raise JobmatchError(f"--systems {unknown}: known systems are {list(SYSTEMS)}")
+    train, dev = load_set(data, cfg.dev_share, cfg.seed)
+    seen = seen_spans(train)
+    rows: dict[str, dict] = {}
+    for system in systems:
+        t0 = time.perf_counter()
+        if system == "dictionary":
+            train_spans = {layer: [row_spans(r, layer, len(train.tags)) for r in rows_] for layer, rows_ in train.tags.items()}
+            preds = [[] for _ in dev.tokens]
+            for layer, spans in train_spans.items():
+                for i, row in enumerate(SpanDictionary.fit(train.tokens, spans).predict(dev.tokens)):
+                    preds[i] += row
+            info = {"train_seconds": round(time.perf_counter() - t0, 1)}
+        else:
+            encoder, head = ("scratch", "bilstm") if system == "bilstm" else ("albert", system.split("_")[1])
+            with tempfile.TemporaryDirectory() as work:
+                model, pieces, space, info = fit(replace(cfg, encoder=encoder, head=head), train, dev, Path(albert), Path(work))
+                t1 = time.perf_counter()
+                preds = all_spans(predict_tags(model, model.cfg, pieces, space, dev.tokens))
+                info["dev_predict_seconds"] = round(time.perf_counter() - t1, 2)
+        rows[system] = {**score(dev.tags, preds, dev.tokens, seen), **{k: v for k, v in info.items() if k != "history"}}
+    report = {"data": str(data), "albert": str(albert), "config": config_to_dict(cfg), "train_rows": len(train.tokens),
+              "dev_rows": len(dev.tokens), "systems": rows, "versions": versions()}
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        write_json(tmp / "report.json", report)
+        write_text(tmp / "report.md", report_markdown(report))
+    return report
+
+
+def report_markdown(report: dict) -> str:
+    """The compare report as a Markdown table: micro P/R/F1, unseen-span recall, per-type F1."""
+    systems = report["systems"]
+    types = sorted({t for r in systems.values() for t in r["per_type"]})
+    head = "| system | P | R | F1 | unseen R (n) | " + " | ".join(f"F1 {t}" for t in types) + " |"
+    lines = [f"Dev part of {report['data']} ({report['dev_rows']} rows; trained on {report['train_rows']}); encoder {report['albert']}", "",
+             head, "|" + "---|" * (5 + len(types))]
+    for name, r in systems.items():
+        m, u = r["micro"], r["unseen"]
+        ur = "—" if u["recall"] is None else f"{u['recall']:.3f}"
+        per = " | ".join(f"{r['per_type'][t]['f1']:.3f}" if t in r["per_type"] else "—" for t in types)
+        lines.append(f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {ur} ({u['support']}) | {per} |")
+    return "\n".join(lines) + "\n"
+

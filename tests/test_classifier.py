@@ -1,0 +1,75 @@
+"""Sentence classifier: section labels from vacancy headers, train/predict/eval on the tiny market, the TF-IDF baseline beside it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipelines import cli
+from pipelines.understanding.classify import evaluate_classifier, load_classifier, section_table, train_classifier
+from dssm.understanding.classifier import ClassifierConfig
+from pipelines.understanding.sections import labelled_sentences
+
+HTML = ("<p>Мы — банк.</p><p><strong>Обязанности:</strong></p><ul><li>писать сервисы на Go;</li><li>ревьюить код.</li></ul>"
+        "<p><strong>Наш стек:</strong></p><p>Go, Postgres.</p><p><b>Будет плюсом</b></p><ul><li>опыт с Kafka</li></ul>"
+        "<p><strong>Мы предлагаем:</strong></p><ul><li>ДМС</li></ul>")
+
+
+def test_headers_label_the_sentences_under_them_and_are_never_inputs():
+    got = [(s, c) for s, c, _ in labelled_sentences(HTML)]
+    assert got == [("писать сервисы на Go;", "duties"), ("ревьюить код.", "duties"), ("опыт с Kafka", "plus"), ("ДМС", "offer")]
+    assert all("Обязанности" not in s for s, _ in got)  # the header itself, and the unmapped «Наш стек» section, are not inputs
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(tiny_market, tiny_albert, tmp_path_factory):
+    out = tmp_path_factory.mktemp("classifier") / "sections"
+    result = train_classifier(ClassifierConfig(max_epochs=2, lr=0.003, encoder_lr=0.001), tiny_market, tiny_albert, out)
+    return out, result
+
+
+def test_split_is_by_document_and_both_systems_are_scored_on_it(tiny_classifier, tiny_market):
+    out, result = tiny_classifier
+    table = section_table(tiny_market, "vacancies", 0.2, 0)
+    assert not set(table[table.part == "train"].doc_id) & set(table[table.part == "dev"].doc_id)
+    assert result.dev_sentences == int((table.part == "dev").sum())
+    classes = result.classes
+    assert set(classes) <= {"duties", "requirements", "plus", "offer", "company"} and len(classes) >= 3
+    majority = table[table.part == "dev"].section.value_counts(normalize=True).iloc[0]
+    assert result.tfidf["accuracy"] > 0.9  # the synthetic sections are lexically distinct
+    assert result.albert["accuracy"] > majority, (result.albert["accuracy"], majority)
+    m = result.albert["confusion"]["matrix"]
+    assert sum(map(sum, m)) == result.dev_sentences
+    assert evaluate_classifier(out, tiny_market)["accuracy"] == pytest.approx(result.albert["accuracy"])
+
+
+def test_predict_contract_keeps_rows_and_adds_probabilities(tiny_classifier, tmp_path):
+    out, result = tiny_classifier
+    texts = ["Опыт работы с Python от 3 лет.", "", "ДМС и гибкий график. " * 40]  # empty, and longer than a window
+    pd.DataFrame({"text": texts, "id": [1, 2, 3]}).to_parquet(tmp_path / "in.parquet")
+    assert cli.main(["classifier", "predict", "--model", str(out), "--input", str(tmp_path / "in.parquet"), "--out", str(tmp_path / "o.parquet")]) == 0
+    df = pd.read_parquet(tmp_path / "o.parquet")
+    assert df["id"].tolist() == [1, 2, 3] and set(df["pred_section"]) <= set(result.classes)
+    probs = df[[f"prob_{c}" for c in result.classes]].to_numpy()
+    assert probs.shape == (3, len(result.classes)) and abs(probs.sum(1) - 1).max() < 1e-5
+    model, _, info = load_classifier(out)
+    assert info["classes"] == result.classes and sorted(p.name for p in out.iterdir()) == ["classifier.yaml", "model.safetensors", "tokenizer"]
+
+
+def test_resume_sections_from_the_synthetic_truth(tiny_market):
+    table = section_table(tiny_market, "resumes", 0.2, 0)
+    assert {"experience", "education"} <= set(table.section) and table.part.nunique() == 2
+
+
+def test_bad_input_is_one_line(tiny_classifier, tiny_albert, tmp_path, capsys):
+    out, _ = tiny_classifier
+    pd.DataFrame({"sentence": ["x"]}).to_parquet(tmp_path / "bad.parquet")
+    for argv, needle in [
+        (["classifier", "predict", "--model", str(out), "--input", str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "o.parquet")], "column text: missing"),
+        (["classifier", "predict", "--model", str(tiny_albert), "--input", str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "o.parquet")], "not a sentence-classifier folder"),
+        (["classifier", "train", "--data", str(tmp_path), "--albert", str(tiny_albert), "--out", str(tmp_path / "c")], "vacancies.parquet: file not found"),
+    ]:
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "o.parquet").exists() and not (tmp_path / "c").exists()

@@ -1,0 +1,146 @@
+"""Entity tagger: a known-answer toy (planted spans, unseen names), the predict contract, windows, round trip, bad input."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dssm.understanding.tagger import TaggerConfig
+from dssm.understanding.tags import tags_to_spans
+from pipelines import cli
+from pipelines.understanding.tagging import compare, load_tagger, predict_tags, train_tagger
+
+TOY = dict(embedding_dim=32, lstm_hidden=32, scratch_vocab_size=300, max_epochs=12, patience=3, lr=0.01, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def toy_tagger(toy_entities, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tagger") / "tagger"
+    train_tagger(TaggerConfig(encoder="scratch", **TOY), toy_entities, out)
+    return out
+
+
+def test_a_bilstm_learns_planted_spans_and_finds_unseen_names(toy_tagger, toy_entities, tmp_path):
+    _, _, _, info = load_tagger(toy_tagger)
+    assert info["dev"]["micro"]["f1"] >= 0.9, info["dev"]["micro"]
+    assert info["dev"]["unseen"]["support"] > 20 and info["dev"]["unseen"]["recall"] >= 0.8, info["dev"]["unseen"]
+    report = compare(TaggerConfig(**TOY), toy_entities, None, tmp_path / "cmp", systems=("dictionary",))
+    dictionary = report["systems"]["dictionary"]
+    assert dictionary["unseen"]["recall"] == 0.0 and dictionary["micro"]["recall"] < info["dev"]["micro"]["recall"]
+    assert (tmp_path / "cmp" / "report.md").read_text().count("| dictionary |") == 1
+
+
+def test_tiny_albert_to_bilstm_tagger_trains_and_round_trips(tiny_albert, toy_entities, tmp_path):
+    out = tmp_path / "tagger"
+    assert cli.main(["tagger", "train", "--data", str(toy_entities), "--albert", str(tiny_albert), "--out", str(out),
+                     "--max-epochs", "4", "--lr", "0.01", "--encoder-lr", "0.003", "--lstm-hidden", "32", "--batch-size", "16"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["model.safetensors", "tagger.yaml", "tokenizer"]  # no pickles
+    model, pieces, space, info = load_tagger(out)
+    assert model.encoder is not None and type(model.encoder).__name__ == "AlbertModel" and info["albert"] == str(tiny_albert)
+    floor = compare(TaggerConfig(**TOY), toy_entities, None, tmp_path / "cmp", systems=("dictionary",))["systems"]["dictionary"]
+    assert info["dev"]["micro"]["f1"] > floor["micro"]["f1"] and info["dev"]["unseen"]["recall"] > 0, info["dev"]
+    dev = pd.read_parquet(toy_entities / "dev.parquet")
+    tokens = [list(t) for t in dev["tokens"]]
+    reloaded = load_tagger(out)[0]
+    assert predict_tags(reloaded, model.cfg, pieces, space, tokens) == predict_tags(model, model.cfg, pieces, space, tokens)
+
+
+def test_predict_contract_rows_order_columns_and_one_tag_per_token(toy_tagger, toy_entities, tmp_path):
+    src = pd.read_parquet(toy_entities / "dev.parquet").drop(columns=["tags"]).iloc[::-1].reset_index(drop=True)
+    src.loc[3, "tokens"] = []  # an empty sentence
+    src.to_parquet(tmp_path / "in.parquet")
+    assert cli.main(["tagger", "predict", "--model", str(toy_tagger), "--input", str(tmp_path / "in.parquet"), "--out", str(tmp_path / "out.parquet")]) == 0
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert list(out.columns) == [*src.columns, "pred_tags"] and out["note"].tolist() == src["note"].tolist()
+    assert all(len(p) == len(t) for p, t in zip(out["pred_tags"], out["tokens"])) and len(out.loc[3, "pred_tags"]) == 0
+    assert all(set(p) <= {"O", "B-SKILL", "I-SKILL"} for p in out["pred_tags"])
+
+
+def test_a_set_with_two_layers_predicts_both(toy_entities, tmp_path):
+    for part in ("train", "dev"):
+        df = pd.read_parquet(toy_entities / f"{part}.parquet")
+        df["tags_skill"] = [[t.split("-")[0] for t in tags] for tags in df["tags"]]
+        df["tags_knowledge"] = [["B" if t == "with" else "O" for t in toks] for toks in df["tokens"]]
+        (tmp_path / "two").mkdir(exist_ok=True)
+        df.drop(columns=["tags"]).to_parquet(tmp_path / "two" / f"{part}.parquet")
+    train_tagger(TaggerConfig(encoder="scratch", **{**TOY, "max_epochs": 3}), tmp_path / "two", tmp_path / "t2")
+    cli.main(["tagger", "predict", "--model", str(tmp_path / "t2"), "--input", str(tmp_path / "two" / "dev.parquet"), "--out", str(tmp_path / "o.parquet")])
+    out = pd.read_parquet(tmp_path / "o.parquet")
+    assert {"pred_tags_skill", "pred_tags_knowledge"} <= set(out.columns)
+    assert all(set(p) <= {"O", "B", "I"} for p in out["pred_tags_knowledge"])
+
+
+def test_span_sets_get_pred_spans_in_character_offsets(toy_entities, tmp_path):
+    dev = pd.read_parquet(toy_entities / "train.parquet").head(300)
+    rows = []
+    for toks, tags in zip(dev["tokens"], dev["tags"]):
+        text, spans, pos = "", [], []
+        for t in toks:
+            pos.append(len(text))
+            text += t + " "
+        for s, e, kind in tags_to_spans(list(tags)):
+            spans.append({"start": pos[s], "end": pos[e - 1] + len(toks[e - 1]), "label": "Tool"})
+        rows.append({"doc_id": str(len(rows)), "text": text.strip(), "spans": spans})
+    (tmp_path / "spans").mkdir()
+    pd.DataFrame(rows).to_parquet(tmp_path / "spans" / "train.parquet")
+    result = train_tagger(TaggerConfig(encoder="scratch", **TOY), tmp_path / "spans", tmp_path / "ts")
+    assert result.dev["micro"]["f1"] >= 0.9  # dev = a seeded share of the documents
+    pd.DataFrame(rows[:20]).drop(columns=["spans"]).to_parquet(tmp_path / "in.parquet")
+    cli.main(["tagger", "predict", "--model", str(tmp_path / "ts"), "--input", str(tmp_path / "in.parquet"), "--out", str(tmp_path / "o.parquet")])
+    out = pd.read_parquet(tmp_path / "o.parquet")
+    found = [(r["text"][s["start"]:s["end"]], s["label"]) for _, r in out.iterrows() for s in r["pred_spans"]]
+    gold = [(r["text"][s["start"]:s["end"]], s["label"]) for r in rows[:20] for s in r["spans"]]
+    assert len(found) > 0 and sum(g in found for g in gold) / len(gold) >= 0.9
+
+
+def test_long_rows_are_read_whole_and_window_stride_barely_changes_tags(toy_tagger, toy_entities):
+    """A ~700-token row is tagged whole in many windows; other strides change a word's context only, so at most 1% of tags."""
+    from pipelines.understanding.scores import span_scores
+
+    model, pieces, space, _ = load_tagger(toy_tagger)
+    dev = pd.read_parquet(toy_entities / "dev.parquet")
+    long_row = [t for toks in dev["tokens"][:60] for t in toks]
+    gold = tags_to_spans([t for tags in dev["tags"][:60] for t in tags])
+    assert len(long_row) > 400
+    runs = [predict_tags(model, replace(model.cfg, window=w, overlap=o), pieces, space, [long_row])["tags"][0] for w, o in ((24, 8), (80, 16), (256, 32))]
+    assert all(len(r) == len(long_row) for r in runs)
+    for r in runs[1:]:
+        assert sum(x != y for x, y in zip(runs[0], r)) <= 0.01 * len(long_row)
+    f1 = [span_scores([gold], [tags_to_spans(r)])["micro"]["f1"] for r in runs]
+    assert min(f1) >= 0.85 and max(f1) - min(f1) <= 0.02, f1
+
+
+def test_bad_input_is_one_line_and_writes_nothing(toy_tagger, tiny_albert, toy_entities, tmp_path, capsys):
+    pd.DataFrame({"words": [["a"]]}).to_parquet(tmp_path / "no_tokens.parquet")
+    (tmp_path / "bmes").mkdir()
+    bmes = pd.read_parquet(toy_entities / "dev.parquet")
+    bmes["tags"] = [["S-SKILL" if t.startswith("B") else "O" for t in tags] for tags in bmes["tags"]]
+    bmes.to_parquet(tmp_path / "bmes" / "dev.parquet")
+    pd.read_parquet(toy_entities / "train.parquet").to_parquet(tmp_path / "bmes" / "train.parquet")
+    (tmp_path / "misaligned").mkdir()
+    bad = pd.read_parquet(toy_entities / "train.parquet")
+    bad.loc[4, "tags"] = ["O"]
+    bad.to_parquet(tmp_path / "misaligned" / "train.parquet")
+    swapped = tmp_path / "swapped"
+    import shutil
+
+    shutil.copytree(toy_tagger, swapped)
+    shutil.rmtree(swapped / "tokenizer")
+    shutil.copytree(tiny_albert / "tokenizer", swapped / "tokenizer")
+    out = tmp_path / "out.parquet"
+    cases = [
+        (["tagger", "predict", "--model", str(toy_tagger), "--input", str(tmp_path / "no_tokens.parquet"), "--out", str(out)], "column tokens: missing"),
+        (["tagger", "predict", "--model", str(tiny_albert), "--input", str(toy_entities / "dev.parquet"), "--out", str(out)], "an ALBERT encoder"),
+        (["tagger", "predict", "--model", str(swapped), "--input", str(toy_entities / "dev.parquet"), "--out", str(out)], "not the vocabulary"),
+        (["tagger", "eval", "--model", str(toy_tagger), "--data", str(tmp_path / "bmes")], "tags the model was not trained on"),
+        (["tagger", "train", "--data", str(tmp_path / "misaligned"), "--out", str(tmp_path / "t")], "rows 4"),
+        (["tagger", "predict", "--model", str(toy_tagger), "--input", str(tmp_path / "missing.parquet"), "--out", str(out)], "file not found"),
+    ]
+    for argv, needle in cases:
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert not out.exists() and not (tmp_path / "t").exists()
