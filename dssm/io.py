@@ -170,7 +170,7 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in ("jobmatch", "torch", "lightning", "youtokentome", "razdel", "scikit-learn", "faiss", "pandas", "pyarrow", "numpy"):
+    for name in ("jobmatch", "torch", "lightning", "transformers", "youtokentome", "razdel", "scikit-learn", "faiss", "pandas", "pyarrow", "numpy"):
         for dist in (f"{name}-cpu", f"{name}-gpu", name) if name == "faiss" else (name,):
             try:
                 out[name] = version(dist) + (f" ({dist})" if dist != name else "")

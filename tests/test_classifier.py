@@ -17,7 +17,7 @@ HTML = ("<p>Мы — банк.</p><p><strong>Обязанности:</strong></p
 
 def test_headers_label_the_sentences_under_them_and_are_never_inputs():
     got = [(s, c) for s, c, _ in labelled_sentences(HTML)]
-    assert got == [("писать сервисы на Go;", "duties"), ("ревьюить код.", "duties"), ("опыт с Kafka", "plus"), ("ДМС", "offer")]
+    assert got == [("- писать сервисы на Go;", "duties"), ("- ревьюить код.", "duties"), ("- опыт с Kafka", "plus"), ("- ДМС", "offer")]
     assert all("Обязанности" not in s for s, _ in got)  # the header itself, and the unmapped «Наш стек» section, are not inputs
 
 
@@ -64,10 +64,11 @@ def test_resume_sections_from_the_synthetic_truth(tiny_market):
 def test_bad_input_is_one_line(tiny_classifier, tiny_albert, tmp_path, capsys):
     out, _ = tiny_classifier
     pd.DataFrame({"sentence": ["x"]}).to_parquet(tmp_path / "bad.parquet")
+    (tmp_path / "empty").mkdir()
     for argv, needle in [
         (["classifier", "predict", "--model", str(out), "--input", str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "o.parquet")], "column text: missing"),
         (["classifier", "predict", "--model", str(tiny_albert), "--input", str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "o.parquet")], "not a sentence-classifier folder"),
-        (["classifier", "train", "--data", str(tmp_path), "--albert", str(tiny_albert), "--out", str(tmp_path / "c")], "vacancies.parquet: file not found"),
+        (["classifier", "train", "--data", str(tmp_path / "empty"), "--albert", str(tiny_albert), "--out", str(tmp_path / "c")], "vacancies.parquet: file not found"),
     ]:
         assert cli.main(argv) == 2
         err = capsys.readouterr().err.strip()

@@ -23,8 +23,8 @@ vacancies of ../shared/data: see `jobmatch classifier sections --data` for the c
 'plus'
 >>> section_of_header("Стек технологий:") is None
 True
->>> [(s, c) for s, c, _ in labelled_sentences("Мы банк.\\nОбязанности:\\nПисать код. Ревьюить.\\nУсловия:\\nДМС")]
-[('Писать код.', 'duties'), ('Ревьюить.', 'duties'), ('ДМС', 'offer')]
+>>> [(s, c) for s, c, _ in labelled_sentences("Мы банк.\\nОбязанности:\\nПисать код. Ревьюить.\\nБудет плюсом\\nОпыт с Kafka\\nУсловия:\\nДМС")]
+[('Писать код.', 'duties'), ('Ревьюить.', 'duties'), ('Опыт с Kafka', 'plus'), ('ДМС', 'offer')]
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ SECTION_RULES: tuple[tuple[str, re.Pattern], ...] = (
 """Normalised header -> class: the first rule whose pattern is found wins (so "Наши преимущества" is offer, "Будет преимуществом" plus)."""
 
 MAX_HEADER_WORDS = 8
+BARE_HEADERS = frozenset({
+    "обязанности", "требования", "условия", "задачи", "мы предлагаем", "что мы предлагаем", "будет плюсом", "плюсом будет",
+    "будет преимуществом", "желательно", "о компании", "о нас", "кто мы", "чем предстоит заниматься", "наши ожидания",
+    "responsibilities", "requirements", "we offer", "nice to have", "about us",
+})
+"""Headers recognised without a trailing colon (only exactly these, so a short item such as «Опыт с Kafka» is content)."""
 _PUNCT = re.compile(r"[^\w\s]+")
 
 
@@ -63,12 +69,12 @@ def section_of_header(line: str) -> str | None:
 
 
 def is_header(line: str) -> bool:
-    """A short line ending with ':' or one that is only a known header phrase (<= 4 words)."""
+    """A short line (not a list item) ending with ':', or exactly one of `BARE_HEADERS`."""
     text = line.strip()
-    words = normalise_header(text).split()
-    if not words or len(words) > MAX_HEADER_WORDS:
+    norm = normalise_header(text)
+    if not norm or len(norm.split()) > MAX_HEADER_WORDS or text[:1] in "-•*–—" or text[:1].isdigit():
         return False
-    return text.endswith(":") or (len(words) <= 4 and section_of_header(text) is not None)
+    return text.endswith(":") or norm in BARE_HEADERS
 
 
 def labelled_sentences(description: str | None) -> list[tuple[str, str, str]]:
