@@ -64,7 +64,8 @@ class PretrainModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         row = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith("val_")}
         row["step"] = int(self.global_step)
-        self.history.append(row)
+        if not self.history or self.history[-1]["step"] != row["step"]:  # the final validate repeats the last step
+            self.history.append(row)
 
     def configure_optimizers(self):
         cfg = self.cfg

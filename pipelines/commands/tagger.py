@@ -48,6 +48,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--json", action="store_true", help="print the scores as JSON")
     e.set_defaults(func=eval_cmd)
 
+    s = add_parser(tsub, "silver", "Build a silver SKILL token set from a dataset's vacancies: their own key skills found in their own text.")
+    s.add_argument("--data", type=Path, required=True, help="dataset folder with vacancies.parquet (title, description, skills)")
+    s.add_argument("--out", type=Path, required=True, help="entity-set folder to write (train.parquet, dev.parquet; split by vacancy)")
+    s.add_argument("--dev-share", type=float, default=0.2, help="share of vacancies in dev")
+    s.add_argument("--seed", type=int, default=0, help="seed of the split")
+    add_force_flag(s)
+    s.set_defaults(func=silver_cmd)
+
     c = add_parser(tsub, "compare", "Train dictionary, BiLSTM, ALBERT + linear and ALBERT -> BiLSTM on one set; a dev table.")
     c.add_argument("--data", type=Path, required=True, help=SET_HELP)
     c.add_argument("--albert", type=Path, required=True, help="pretrained encoder folder")
@@ -94,6 +102,15 @@ def eval_cmd(args: argparse.Namespace) -> int:
         print(f"dev: {_line(scores)}")
         for t, s in scores["per_type"].items():
             print(f"  {t:<24} P {s['precision']:.3f} R {s['recall']:.3f} F1 {s['f1']:.3f} ({s['support']})")
+    return 0
+
+
+def silver_cmd(args: argparse.Namespace) -> int:
+    from pipelines.understanding.silver import build_silver
+
+    r = build_silver(args.data, args.out, args.dev_share, args.seed, force=args.force)
+    print(f"silver SKILL spans -> {r['out']}: " + "; ".join(f"{k} {v['vacancies']} vacancies, {v['sentences']} sentences, {v['spans']} spans"
+                                                         for k, v in r.items() if k != "out"))
     return 0
 
 
