@@ -67,7 +67,7 @@ def test_bad_input_is_one_line(tiny_classifier, tiny_albert, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     for argv, needle in [
         (["classifier", "predict", "--model", str(out), "--input", str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "o.parquet")], "column text: missing"),
-        (["classifier", "predict", "--model", str(tiny_albert), "--input", str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "o.parquet")], "not a sentence-classifier folder"),
+        (["classifier", "predict", "--model", str(tiny_albert), "--input", str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "o.parquet")], "an ALBERT encoder, not a fine-tuned model"),
         (["classifier", "train", "--data", str(tmp_path / "empty"), "--albert", str(tiny_albert), "--out", str(tmp_path / "c")], "vacancies.parquet: file not found"),
     ]:
         assert cli.main(argv) == 2

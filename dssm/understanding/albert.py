@@ -271,16 +271,20 @@ def save_encoder(out: Path, model, pieces: WordPieces, meta: dict[str, Any]) -> 
 
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
+    kind = save_pieces(pieces, out / TOKENIZER_DIR)
+    info = {"kind": "encoder", "tokenizer": kind, "mask_id": int(pieces.mask_id), "vocab_size": int(pieces.vocab_size), **meta}
+    (out / ENCODER_FILE).write_text(yaml.safe_dump(info, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def save_pieces(pieces: WordPieces, folder: Path) -> str:
+    """Write the vocabulary into `folder`; -> its kind ('bpe' or 'hf')."""
     if pieces.bpe is not None:
         import shutil
 
-        shutil.copytree(pieces.bpe.path, out / TOKENIZER_DIR)
-        kind = "bpe"
-    else:
-        pieces.hf.save_pretrained(out / TOKENIZER_DIR)
-        kind = "hf"
-    info = {"kind": "encoder", "tokenizer": kind, "mask_id": int(pieces.mask_id), "vocab_size": int(pieces.vocab_size), **meta}
-    (out / ENCODER_FILE).write_text(yaml.safe_dump(info, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        shutil.copytree(pieces.bpe.path, folder)
+        return "bpe"
+    pieces.hf.save_pretrained(folder)
+    return "hf"
 
 
 def load_pieces(tokenizer_dir: Path, kind: str) -> WordPieces:

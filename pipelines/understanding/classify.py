@@ -18,7 +18,6 @@ passed through) -> the same rows plus `pred_section` and `prob_<class>` per clas
 from __future__ import annotations
 
 import random
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,15 +27,15 @@ import numpy as np
 import pandas as pd
 
 from dssm.errors import DataError, JobmatchError
-from dssm.io import atomic_path, check_output, config_from_dict, config_to_dict, quiet, versions, write_parquet
-from dssm.understanding.albert import TOKENIZER_DIR, WordPieces, hf_config_dict, load_encoder, load_pieces, transformers_output
+from dssm.io import check_output, config_from_dict, config_to_dict, quiet, write_parquet
+from dssm.understanding.albert import WordPieces, hf_config_dict, load_encoder, transformers_output
+from dssm.understanding.artifact import WEIGHTS, encoder_from_config, read_model_folder, write_model_folder
 from dssm.understanding.batching import collate, make_windows
 from dssm.understanding.classifier import ClassifierConfig, SentenceClassifier, mean_by_row
 from pipelines.understanding.scores import classification_scores
 from pipelines.understanding.sections import labelled_sentences, vacancy_part
 
 CLASSIFIER_FILE = "classifier.yaml"
-WEIGHTS = "model.safetensors"
 PREDICT_BATCH = 128
 
 
@@ -179,59 +178,30 @@ def train_classifier(cfg: ClassifierConfig, data: str | Path, albert: str | Path
     tfidf_scores = {**classification_scores(dev_gold, tfidf_pred, classes), "train_seconds": tfidf_s}
     meta = {
         "kind": "classifier", "config": config_to_dict(cfg), "classes": classes, "documents": kind, "trained_on": str(data),
-        "albert": str(albert), "tokenizer": "bpe" if pieces.bpe is not None else "hf", "tokenizer_fingerprint": pieces.fingerprint,
-        "vocab_size": int(pieces.vocab_size), "encoder_config": hf_config_dict(encoder),
+        "albert": str(albert), "encoder_config": hf_config_dict(encoder),
         "split": {"train_sentences": len(train), "dev_sentences": len(dev), "train_documents": int(train["doc_id"].nunique()),
                   "dev_documents": int(dev["doc_id"].nunique()), "labelled_sentences": len(table),
                   "per_class": table["section"].value_counts().to_dict()},
         "train": {"seconds": train_s, "epochs_run": int(trainer.current_epoch), "best_epoch": module.best_epoch, "history": module.history},
-        "dev": {"albert": albert_scores, "tfidf_lr": tfidf_scores}, "versions": versions(),
+        "dev": {"albert": albert_scores, "tfidf_lr": tfidf_scores},
     }
     save_classifier(out, model, pieces, meta)
     return ClassifierResult(str(out), classes, len(train), len(dev), albert_scores, tfidf_scores, train_s)
 
 
 def save_classifier(out: Path, model: SentenceClassifier, pieces: WordPieces, meta: dict[str, Any]) -> None:
-    import yaml
-    from safetensors.torch import save_file
-
-    with atomic_path(out) as tmp:
-        tmp.mkdir()
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / WEIGHTS))
-        if pieces.bpe is not None:
-            shutil.copytree(pieces.bpe.path, tmp / TOKENIZER_DIR)
-        else:
-            pieces.hf.save_pretrained(tmp / TOKENIZER_DIR)
-        (tmp / CLASSIFIER_FILE).write_text(yaml.safe_dump(meta, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    """Write a classifier folder atomically (`dssm.understanding.artifact`)."""
+    write_model_folder(out, model, pieces, CLASSIFIER_FILE, meta)
 
 
 def load_classifier(path: str | Path) -> tuple[SentenceClassifier, WordPieces, dict[str, Any]]:
     """A classifier folder -> (model in eval mode, pieces, info); refuses other artifacts and mismatched vocabularies."""
-    import yaml
-    from safetensors.torch import load_file
-    from transformers import AutoConfig, AutoModel
-
     from dssm.model_io import check_state_shapes
 
-    path = Path(path)
-    f = path / CLASSIFIER_FILE
-    if not f.is_file():
-        raise JobmatchError(f"{path}: not a sentence-classifier folder ({CLASSIFIER_FILE} missing; train one with `jobmatch classifier train`)")
-    info = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
-    if info.get("kind") != "classifier":
-        raise JobmatchError(f"{f}: kind {info.get('kind')!r}, expected 'classifier'")
-    cfg = config_from_dict(ClassifierConfig, info["config"], str(f))
-    pieces = load_pieces(path / TOKENIZER_DIR, info.get("tokenizer", "bpe"))
-    if pieces.fingerprint != info.get("tokenizer_fingerprint"):
-        raise JobmatchError(f"{path / TOKENIZER_DIR}: not the vocabulary this classifier was trained with")
-    enc_cfg = dict(info["encoder_config"])
-    model = SentenceClassifier(AutoModel.from_config(AutoConfig.for_model(enc_cfg.pop("model_type"), **enc_cfg)), len(info["classes"]), cfg.dropout)
-    weights = path / WEIGHTS
-    try:
-        state = load_file(str(weights))
-    except Exception as e:  # noqa: BLE001 - safetensors raises bare errors on missing or corrupt files
-        raise JobmatchError(f"{weights}: not a readable safetensors file ({e})") from e
-    check_state_shapes(model.state_dict(), state, str(weights))
+    info, pieces, state = read_model_folder(path, CLASSIFIER_FILE, "classifier", "train one with `jobmatch classifier train`")
+    cfg = config_from_dict(ClassifierConfig, info["config"], str(Path(path) / CLASSIFIER_FILE))
+    model = SentenceClassifier(encoder_from_config(info["encoder_config"]), len(info["classes"]), cfg.dropout)
+    check_state_shapes(model.state_dict(), state, str(Path(path) / WEIGHTS))
     model.load_state_dict(state)
     return model.eval(), pieces, info
 

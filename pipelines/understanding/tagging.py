@@ -16,7 +16,6 @@ Hugging Face config, dev scores, versions), `model.safetensors` (all weights), `
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -27,7 +26,8 @@ import numpy as np
 
 from dssm.errors import DataError, JobmatchError
 from dssm.io import atomic_path, check_output, config_from_dict, config_to_dict, quiet, versions, write_json, write_parquet, write_text
-from dssm.understanding.albert import TOKENIZER_DIR, WordPieces, hf_config_dict, load_encoder, load_pieces, transformers_output
+from dssm.understanding.albert import TOKENIZER_DIR, WordPieces, hf_config_dict, load_encoder, transformers_output
+from dssm.understanding.artifact import WEIGHTS, encoder_from_config, read_model_folder, write_model_folder
 from dssm.understanding.batching import collate, make_windows, merge_rows
 from dssm.understanding.dictionary import SpanDictionary
 from dssm.understanding.tagger import Tagger, TaggerConfig
@@ -36,7 +36,6 @@ from pipelines.understanding.scores import normalise_span, span_scores, unseen_r
 from pipelines.understanding.tagsets import TagTable, load_set, read_table
 
 TAGGER_FILE = "tagger.yaml"
-WEIGHTS = "model.safetensors"
 PREDICT_BATCH = 64
 
 
@@ -224,62 +223,22 @@ def fit(cfg: TaggerConfig, train: TagTable, dev: TagTable, albert: Path | None, 
 
 
 def save_tagger(out: Path, model: Tagger, pieces: WordPieces, space: TagSpace, set_kind: str, meta: dict[str, Any]) -> None:
-    """Write a tagger folder atomically (see the module docstring)."""
-    import yaml
-    from safetensors.torch import save_file
-
-    with atomic_path(out) as tmp:
-        tmp.mkdir()
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / WEIGHTS))
-        if pieces.bpe is not None:
-            shutil.copytree(pieces.bpe.path, tmp / TOKENIZER_DIR)
-        else:
-            pieces.hf.save_pretrained(tmp / TOKENIZER_DIR)
-        info = {
-            "kind": "tagger", "config": config_to_dict(model.cfg), "layers": space.tags, "scheme": space.scheme, "set_kind": set_kind,
-            "tokenizer": "bpe" if pieces.bpe is not None else "hf", "tokenizer_fingerprint": pieces.fingerprint,
-            "vocab_size": int(pieces.vocab_size), "encoder_config": hf_config_dict(model.encoder) if model.encoder is not None else None,
-            **meta, "versions": versions(),
-        }
-        (tmp / TAGGER_FILE).write_text(yaml.safe_dump(info, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    """Write a tagger folder atomically (`dssm.understanding.artifact`)."""
+    write_model_folder(out, model, pieces, TAGGER_FILE, {
+        "kind": "tagger", "config": config_to_dict(model.cfg), "layers": space.tags, "scheme": space.scheme, "set_kind": set_kind,
+        "encoder_config": hf_config_dict(model.encoder) if model.encoder is not None else None, **meta})
 
 
 def load_tagger(path: str | Path) -> tuple[Tagger, WordPieces, TagSpace, dict[str, Any]]:
     """A tagger folder -> (model in eval mode, pieces, tag space, info); no pickles. Refuses other artifacts and mismatched parts."""
-    import yaml
-    from safetensors.torch import load_file
-
     from dssm.model_io import check_state_shapes
 
-    path = Path(path)
-    f = path / TAGGER_FILE
-    if not f.is_file():
-        what = "an ALBERT encoder (train a tagger on it with `jobmatch tagger train --albert`)" if (path / "albert.yaml").is_file() else "not a tagger folder"
-        raise JobmatchError(f"{path}: {what}; {TAGGER_FILE} missing")
-    info = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
-    if info.get("kind") != "tagger":
-        raise JobmatchError(f"{f}: kind {info.get('kind')!r}, expected 'tagger'")
-    cfg = config_from_dict(TaggerConfig, info["config"], str(f))
+    info, pieces, state = read_model_folder(path, TAGGER_FILE, "tagger", "train one with `jobmatch tagger train`")
+    cfg = config_from_dict(TaggerConfig, info["config"], str(Path(path) / TAGGER_FILE))
     space = TagSpace(info["layers"], info["scheme"])
-    pieces = load_pieces(path / TOKENIZER_DIR, info.get("tokenizer", "bpe"))
-    if pieces.fingerprint != info.get("tokenizer_fingerprint") or pieces.vocab_size != info.get("vocab_size"):
-        raise JobmatchError(f"{path / TOKENIZER_DIR}: not the vocabulary this tagger was trained with ({pieces.fingerprint[:20]}, {pieces.vocab_size} ids; "
-                            f"recorded {str(info.get('tokenizer_fingerprint'))[:20]}, {info.get('vocab_size')})")
-    encoder = None
-    if info.get("encoder_config"):
-        from transformers import AutoConfig, AutoModel
-
-        enc_cfg = dict(info["encoder_config"])
-        encoder = AutoModel.from_config(AutoConfig.for_model(enc_cfg.pop("model_type"), **enc_cfg))
+    encoder = encoder_from_config(info["encoder_config"]) if info.get("encoder_config") else None
     model = build_model(cfg, space, pieces.vocab_size, encoder)
-    weights = path / WEIGHTS
-    if not weights.is_file():
-        raise JobmatchError(f"{weights}: missing")
-    try:
-        state = load_file(str(weights))
-    except Exception as e:  # noqa: BLE001 - safetensors raises bare errors on corrupt files
-        raise JobmatchError(f"{weights}: not a readable safetensors file ({e})") from e
-    check_state_shapes(model.state_dict(), state, str(weights))
+    check_state_shapes(model.state_dict(), state, str(Path(path) / WEIGHTS))
     model.load_state_dict(state)
     return model.eval(), pieces, space, info
 
