@@ -43,8 +43,6 @@ from dssm.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer
 
 ENCODER_FILE = "albert.yaml"
 TOKENIZER_DIR = "tokenizer"
-HF_WEIGHTS = "model.safetensors"
-HF_CONFIG = "config.json"
 PRESETS = ("albert_tiny", "albert")
 """Shipped pretraining presets under dssm/configs: `albert_tiny` for tests, `albert` for all the real text (<= 60 min on 2 cores)."""
 
@@ -177,6 +175,15 @@ class WordPieces:
         else:
             ids = [self.hf.encode(str(w), add_special_tokens=False) for w in words]
         return [list(p) if len(p) else [self.unk_id] for p in ids]
+
+    def rows(self, rows: Sequence[Sequence[str]]) -> list[list[list[int]]]:
+        """Rows of words -> rows of per-word piece lists, in one batched tokenizer call over all words."""
+        flat = self([w for row in rows for w in row])
+        out, k = [], 0
+        for row in rows:
+            out.append(flat[k : k + len(row)])
+            k += len(row)
+        return out
 
 
 def mask_tokens(ids: Tensor, special: Tensor, pieces: WordPieces, prob: float, gen: torch.Generator) -> tuple[Tensor, Tensor]:

@@ -5,9 +5,9 @@ words (<= `window` pieces, ~`overlap` shared); each word is predicted by its own
 (`tags.owner_window`: the window where it is furthest from an edge), so long documents are
 read whole, never cut, and spans crossing a window edge come out whole.
 
->>> w = make_windows([[[7], [8, 9], [10]]], window=3, overlap=2, cls_id=2, sep_id=3)
+>>> w = make_windows([[[7], [8, 9], [10], [11, 12]]], window=4, overlap=1, cls_id=2, sep_id=3)
 >>> [(x.start, x.end, x.ids) for x in w]
-[(0, 2, [2, 7, 8, 9, 3]), (1, 3, [2, 8, 9, 10, 3])]
+[(0, 3, [2, 7, 8, 9, 10, 3]), (2, 4, [2, 10, 11, 12, 3])]
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def make_windows(rows: Sequence[Sequence[Sequence[int]]], window: int, overlap: 
     """rows[r][w] = the pieces of word w of row r -> windows in row order (an empty row gives one empty window).
 
     `window` counts pieces without [CLS]/[SEP]; a word longer than a window keeps its first `window` pieces.
+    `overlap` is capped below half the window (a longer one would make consecutive windows mostly the same).
     """
+    overlap = min(overlap, window // 2 - 1)
     out: list[Window] = []
     for r, words in enumerate(rows):
         counts = [min(len(p), window) for p in words]

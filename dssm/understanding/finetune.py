@@ -3,15 +3,17 @@
 `loss(model, batch) -> Tensor` is the model's training loss (the tagger's summed per-layer
 cross-entropy, the classifier's cross-entropy). After each training epoch `evaluate()` (a
 callable from the stage that predicts the dev part through the same code as `predict` and
-scores it: micro span-F1 for the tagger, macro-F1 for the classifier) returns the dev score;
-the weights of the best epoch are kept in memory and training stops after `patience` epochs
-without improvement. Two AdamW groups: the pretrained encoder at `encoder_lr`, the rest at `lr`.
+scores it: micro span-F1 for the tagger, macro-F1 for the classifier) returns (dev score,
+predictions); the weights and the dev predictions of the best epoch are kept in memory
+(`best_state`, `best_predictions`: the stage scores those, it does not predict dev again) and
+training stops after `patience` epochs without improvement. Two AdamW groups: the pretrained encoder at `encoder_lr`, the rest at `lr`.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from typing import Any
 
 import lightning as L
 import torch
@@ -19,12 +21,12 @@ from torch import Tensor, nn
 
 
 class FinetuneModule(L.LightningModule):
-    def __init__(self, model: nn.Module, loss: Callable[[nn.Module, dict], Tensor], evaluate: Callable[[], float],
+    def __init__(self, model: nn.Module, loss: Callable[[nn.Module, dict], Tensor], evaluate: Callable[[], tuple[float, Any]],
                  lr: float, encoder_lr: float, patience: int):
         super().__init__()
         self.model, self.loss_fn, self.evaluate = model, loss, evaluate
         self.lr, self.encoder_lr, self.patience = lr, encoder_lr, patience
-        self.best_score, self.best_epoch, self.best_state = -1.0, -1, None
+        self.best_score, self.best_epoch, self.best_state, self.best_predictions = -1.0, -1, None, None
         self.history: list[dict] = []
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
@@ -34,13 +36,14 @@ class FinetuneModule(L.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         self.model.eval()
-        score = float(self.evaluate())
+        score, predictions = self.evaluate()
+        score = float(score)
         self.model.train()
         epoch = int(self.current_epoch)
         self.history.append({"epoch": epoch, "dev_score": round(score, 4)})
         if score > self.best_score:
             self.best_score, self.best_epoch = score, epoch
-            self.best_state = copy.deepcopy(self.model.state_dict())
+            self.best_state, self.best_predictions = copy.deepcopy(self.model.state_dict()), predictions
         elif epoch - self.best_epoch >= self.patience:
             self.trainer.should_stop = True
 

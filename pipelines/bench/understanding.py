@@ -3,8 +3,8 @@
 Models have the shipped shapes (`dssm/configs/albert.yaml`'s encoder, `TaggerConfig`'s
 defaults) and random weights (speed does not depend on them). A token here is one encoder
 piece: a 300-token resume is 300 pieces, read in windows of max_len - 2 pieces with the
-configured overlap, exactly as `tagger predict` reads it (windows -> batches of 64 ->
-per-word argmax -> merge by owner window). Baselines in the same run:
+configured overlap, by the code `tagger predict` runs (`tagging.tag_rows`: windows ->
+length-sorted batches of 64 -> per-word argmax -> merge by owner window). Baselines in the same run:
 
 * tagging: ALBERT -> BiLSTM against the BiLSTM on from-scratch embeddings alone;
 * pretraining: the shipped step (MLM head on the masked ~15% only) against the same model's
@@ -25,7 +25,6 @@ from pipelines.bench.machine import machine, ratio
 
 GOAL_DOCS_PER_S = 100.0
 """Resumes per second at 300 tokens on 2 cores for the shipped tagger (issue 14)."""
-BATCH = 64
 QUICK = {"n_short": 8, "n_long": 1, "pretrain_steps": 2, "threads": 1}
 
 
@@ -44,25 +43,16 @@ def _tagger(encoder: bool, vocab: int):
 
 
 def tag_docs_per_s(model, cfg, n_docs: int, length: int, vocab: int, seed: int = 0) -> dict[str, float]:
-    """Time tagging `n_docs` documents of `length` pieces end to end (windows, batches, argmax, merge)."""
-    from dssm.understanding.batching import collate, make_windows, merge_rows
+    """Time tagging `n_docs` documents of `length` pieces with `tag_rows`, the path of `tagger predict` after the tokenizer."""
+    from dssm.tokenizer import BOS_ID, EOS_ID, PAD_ID
+    from pipelines.understanding.tagging import row_windows, tag_rows
 
     rng = np.random.default_rng(seed)
     rows = [[[int(i)] for i in rng.integers(5, vocab, length)] for _ in range(n_docs)]
-    window = int(model.encoder.config.max_position_embeddings) - 2 if model.encoder is not None else cfg.window
-    special = model.encoder is not None
     t0 = time.perf_counter()
-    items = make_windows(rows, window, min(cfg.overlap, window // 2 - 1), 2 if special else None, 3 if special else None)
-    preds = []
-    with torch.inference_mode():
-        for b in range(0, len(items), BATCH):
-            batch = collate(items[b : b + BATCH], 0)
-            logits = model(batch["ids"], batch["mask"], batch["word_of_piece"], batch["n_words"])
-            best = {k: v.argmax(-1).numpy() for k, v in logits.items()}
-            preds += [{k: v[j] for k, v in best.items()} for j in range(len(batch["ids"]))]
-    merge_rows(items, preds, [length] * n_docs)
+    tag_rows(model, cfg, rows, PAD_ID, BOS_ID, EOS_ID)
     s = time.perf_counter() - t0
-    return {"docs_per_s": n_docs / s, "ms_per_doc": 1000 * s / n_docs, "windows": len(items), "seconds": s}
+    return {"docs_per_s": n_docs / s, "ms_per_doc": 1000 * s / n_docs, "windows": len(row_windows(model, cfg, rows, BOS_ID, EOS_ID)), "seconds": s}
 
 
 def pretrain_pieces_per_s(steps: int, vocab: int, restricted: bool) -> float:

@@ -4,6 +4,7 @@ market's left-out real vacancies). Users are split for training and evaluation b
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from collections.abc import Sequence
 
@@ -18,6 +19,17 @@ def holdout_mask(doc_ids: Sequence[str], share: float, salt: str = "") -> np.nda
     very vacancies the market already left out.
     """
     return np.fromiter((zlib.crc32(f"{salt}{d}".encode("utf-8")) % 1000 < share * 1000 for d in doc_ids), dtype=bool, count=len(doc_ids))
+
+
+def seeded_dev_mask(doc_ids: Sequence[str], share: float, seed: int) -> np.ndarray:
+    """Dev documents of the understanding sets (entity sets without a dev part, vacancy sections, silver skills):
+    sha256(f"{seed}:{doc_id}")'s first 8 hex digits / 16^8 < share. Seeded, unlike `holdout_mask`.
+
+    >>> seeded_dev_mask(["a", "b", "c", "d"], 0.5, 0).tolist()
+    [False, False, False, True]
+    """
+    return np.fromiter((int(hashlib.sha256(f"{seed}:{d}".encode()).hexdigest()[:8], 16) / 16**8 < share for d in doc_ids),
+                       dtype=bool, count=len(doc_ids))
 
 
 MARKET_HOLDOUT_SALT = "market:"

@@ -6,7 +6,7 @@
 Data. `--kind vacancies` (default): the sentences under the section headers of a dataset
 folder's vacancy descriptions (`sections.labelled_sentences`: real hh.ru headers mapped to five
 classes). `--kind resumes`: a synthetic market's resume sentences with their section truth
-(`truth/sentences.parquet`). The split is by document (`sections.vacancy_part`): no vacancy has
+(`truth/sentences.parquet`). The split is by document (`pipelines.data.split.seeded_dev_mask`): no vacancy has
 sentences on both sides. Train and report on the same split, in the same run: the ALBERT
 classifier and a TF-IDF (word 1-2-grams + char 2-4-grams) + logistic-regression baseline;
 accuracy, macro precision / recall / F1, per-class scores and the confusion matrix on dev.
@@ -33,7 +33,8 @@ from dssm.understanding.artifact import WEIGHTS, encoder_from_config, read_model
 from dssm.understanding.batching import collate, make_windows
 from dssm.understanding.classifier import ClassifierConfig, SentenceClassifier, mean_by_row
 from pipelines.understanding.scores import classification_scores
-from pipelines.understanding.sections import labelled_sentences, vacancy_part
+from pipelines.data.split import seeded_dev_mask
+from pipelines.understanding.sections import labelled_sentences
 
 CLASSIFIER_FILE = "classifier.yaml"
 PREDICT_BATCH = 128
@@ -62,7 +63,7 @@ def section_table(data: str | Path, kind: str, dev_share: float, seed: int) -> p
     table = pd.DataFrame(rows, columns=["doc_id", "sent_idx", "text", "section"])
     if table.empty:
         raise DataError(str(path), None, "no labelled sentences (no mapped section headers)" if kind == "vacancies" else "no resume sentences")
-    table["part"] = [vacancy_part(d, dev_share, seed) for d in table["doc_id"]]
+    table["part"] = np.where(seeded_dev_mask(table["doc_id"].tolist(), dev_share, seed), "dev", "train")
     if table["part"].nunique() < 2:
         raise JobmatchError(f"{data}: a dev share of {dev_share} leaves one side of the split empty ({table['doc_id'].nunique()} documents)")
     return table
@@ -82,30 +83,25 @@ def tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, seed: int) -> tuple[l
     return list(model.predict(dev["text"].tolist())), round(time.perf_counter() - t0, 1)
 
 
-def sentence_windows(pieces: WordPieces, texts: list[str], window: int, overlap: int):
-    words = [str(t).split() for t in texts]
-    flat = pieces([w for row in words for w in row])
-    rows, k = [], 0
-    for row in words:
-        rows.append(flat[k : k + len(row)])
-        k += len(row)
-    return make_windows(rows, window, min(overlap, window // 2 - 1), pieces.cls_id, pieces.sep_id)
+def sentence_windows(encoder, pieces: WordPieces, texts: list[str], overlap: int):
+    """Sentences (words split on whitespace) -> [CLS] pieces [SEP] windows of the encoder's length."""
+    window = int(encoder.config.max_position_embeddings) - 2
+    return make_windows(pieces.rows([str(t).split() for t in texts]), window, overlap, pieces.cls_id, pieces.sep_id)
 
 
 def predict_proba(model: SentenceClassifier, pieces: WordPieces, texts: list[str], overlap: int) -> np.ndarray:
     """Sentences -> (N, C) class probabilities (window logits averaged per sentence, then softmax)."""
     import torch
 
-    window = int(model.encoder.config.max_position_embeddings) - 2
-    items = sentence_windows(pieces, texts, window, overlap)
-    order = sorted(range(len(items)), key=lambda k: len(items[k].ids))
+    from dssm.batching import length_sorted_batches
+
+    items = sentence_windows(model.encoder, pieces, texts, overlap)
     logits = torch.zeros((len(items), model.head.out_features))
     model.eval()
     with torch.inference_mode():
-        for b in range(0, len(order), PREDICT_BATCH):
-            ks = order[b : b + PREDICT_BATCH]
+        for ks in length_sorted_batches(np.array([len(w.ids) for w in items]), PREDICT_BATCH):
             batch = collate([items[k] for k in ks], pieces.pad_id)
-            logits[torch.tensor(ks)] = model(batch["ids"], batch["mask"])
+            logits[torch.as_tensor(ks)] = model(batch["ids"], batch["mask"])
     rows = torch.tensor([w.row for w in items], dtype=torch.long)
     return torch.softmax(mean_by_row(logits, rows, len(texts)), dim=1).numpy()
 
@@ -142,17 +138,18 @@ def train_classifier(cfg: ClassifierConfig, data: str | Path, albert: str | Path
         encoder, pieces, _ = load_encoder(albert)
     torch.manual_seed(cfg.seed)
     model = SentenceClassifier(encoder.train(), len(classes), cfg.dropout)
-    window = int(encoder.config.max_position_embeddings) - 2
-    items = sentence_windows(pieces, train["text"].tolist(), window, cfg.overlap)
+    items = sentence_windows(encoder, pieces, train["text"].tolist(), cfg.overlap)
     y = torch.tensor([classes.index(c) for c in train["section"]], dtype=torch.long)
     dev_texts, dev_gold = dev["text"].tolist(), dev["section"].tolist()
 
     def loss(m: SentenceClassifier, batch: dict) -> Any:
         return F.cross_entropy(m(batch["ids"], batch["mask"]), batch["y"])
 
-    def evaluate() -> float:
+    def evaluate() -> tuple[float, tuple[dict, float]]:
+        t = time.perf_counter()
         pred = [classes[i] for i in predict_proba(model, pieces, dev_texts, cfg.overlap).argmax(1)]
-        return classification_scores(dev_gold, pred, classes)["macro_f1"]
+        scores = classification_scores(dev_gold, pred, classes)
+        return scores["macro_f1"], (scores, round(time.perf_counter() - t, 1))
 
     def batch_of(ws):
         b = collate(ws, pieces.pad_id)
@@ -168,12 +165,10 @@ def train_classifier(cfg: ClassifierConfig, data: str | Path, albert: str | Path
                             enable_progress_bar=not quiet(), enable_model_summary=False, num_sanity_val_steps=0, gradient_clip_val=1.0)
         trainer.fit(module, train_dataloaders=loader)
     train_s = round(time.perf_counter() - t0, 1)
-    if module.best_state is not None:
-        model.load_state_dict(module.best_state)
+    model.load_state_dict(module.best_state)
     model.eval()
-    t1 = time.perf_counter()
-    albert_pred = [classes[i] for i in predict_proba(model, pieces, dev_texts, cfg.overlap).argmax(1)]
-    albert_scores = {**classification_scores(dev_gold, albert_pred, classes), "dev_predict_seconds": round(time.perf_counter() - t1, 1)}
+    best_scores, predict_s = module.best_predictions
+    albert_scores = {**best_scores, "dev_predict_seconds": predict_s}
     tfidf_pred, tfidf_s = tfidf_baseline(train, dev, cfg.seed)
     tfidf_scores = {**classification_scores(dev_gold, tfidf_pred, classes), "train_seconds": tfidf_s}
     meta = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -63,15 +63,9 @@ def read_corpus(folders: list[Path], cfg: PretrainConfig) -> tuple[list[list[lis
 
 def encode_corpus(docs: list[list[list[str]]], pieces: WordPieces) -> list[list[list[int]]]:
     """Documents of word lists -> documents of piece-id sentences (a sentence's pieces = its words' pieces in order)."""
-    if pieces.bpe is not None:
-        flat = pieces.bpe.encode_sentences([" ".join(w) for d in docs for w in d])
-    else:
-        flat = [[p for wp in pieces(w) for p in wp] for d in docs for w in d]
-    out, k = [], 0
-    for d in docs:
-        out.append(flat[k : k + len(d)])
-        k += len(d)
-    return out
+    if pieces.bpe is not None:  # the BPE splits on spaces and merges within words: a sentence encodes as its words do
+        return pieces.bpe.encode_documents([[" ".join(w) for w in d] for d in docs])
+    return [[[p for wp in sent for p in wp] for sent in pieces.rows(d)] for d in docs]
 
 
 def _initial_model(cfg: PretrainConfig, pieces: WordPieces, init: Path | None):
@@ -173,7 +167,7 @@ def pretrain(
     n_sent = sum(len(d) for d in encoded)
     n_pieces = sum(len(s) for d in encoded for s in d)
     meta = {
-        "config": config_to_dict(replace(cfg)),
+        "config": config_to_dict(cfg),
         "init": str(init) if init is not None else None,
         "corpus": {"sources": sources, "documents": len(docs), "sentences": n_sent, "pieces": n_pieces, "pairs": len(pairs)},
         "trained": {"steps": int(trainer.global_step), "tokens": module.tokens_seen, "fit_seconds": round(fit_s, 1),

@@ -29,7 +29,6 @@ True
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 SECTIONS = ("duties", "requirements", "plus", "offer", "company")
@@ -93,8 +92,3 @@ def labelled_sentences(description: str | None) -> list[tuple[str, str, str]]:
             out.extend((s, current, header) for s in split_sentences(line))
     return out
 
-
-def vacancy_part(vacancy_id: str, dev_share: float, seed: int) -> str:
-    """'dev' when sha256(f"{seed}:{id}")'s first 8 hex digits / 16^8 < dev_share, else 'train' (split by vacancy)."""
-    u = int(hashlib.sha256(f"{seed}:{vacancy_id}".encode()).hexdigest()[:8], 16) / 16**8
-    return "dev" if u < dev_share else "train"

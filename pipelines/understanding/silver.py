@@ -6,7 +6,7 @@ For each vacancy with key skills (`skills` in the contract: hh.ru's key_skills, 
 market's known skills) every sentence of its title and description is split into words
 (`tags.word_offsets`) and every occurrence of one of its skills (casefolded word sequence, ё =
 е; longest first, no overlaps) is tagged B-SKILL / I-SKILL. Vacancies are split into train and
-dev by `sections.vacancy_part` (by document, seeded): a skill is only ever labelled from the
+dev by `pipelines.data.split.seeded_dev_mask` (by document, seeded): a skill is only ever labelled from the
 vacancy that lists it, and dev spans are as silver as train spans (a skill the employer did
 not list is untagged in both) — dev figures on silver sets measure agreement with the key
 skills, not true recall.
@@ -21,7 +21,7 @@ import pandas as pd
 from dssm.errors import DataError, JobmatchError
 from dssm.io import atomic_path, check_output
 from dssm.understanding.tags import spans_to_tags, word_offsets
-from pipelines.understanding.sections import vacancy_part
+from pipelines.data.split import seeded_dev_mask
 
 
 def _key(words: list[str]) -> tuple[str, ...]:
@@ -79,12 +79,12 @@ def build_silver(data: str | Path, out: str | Path, dev_share: float = 0.2, seed
     if not rows:
         raise JobmatchError(f"{path}: no vacancy has key skills: nothing to label")
     table = pd.DataFrame(rows)
-    part = [vacancy_part(d, dev_share, seed) for d in table["doc_id"]]
+    dev = seeded_dev_mask(table["doc_id"].tolist(), dev_share, seed)
     counts = {}
     with atomic_path(out) as tmp:
         tmp.mkdir()
         for name in ("train", "dev"):
-            sub = table[[p == name for p in part]].reset_index(drop=True)
+            sub = table[dev if name == "dev" else ~dev].reset_index(drop=True)
             sub.to_parquet(tmp / f"{name}.parquet", index=False)
             counts[name] = {"vacancies": int(sub["doc_id"].nunique()), "sentences": len(sub),
                             "spans": int(sum(t.count("B-SKILL") for t in sub["tags"]))}

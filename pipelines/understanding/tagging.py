@@ -121,40 +121,34 @@ def window_size(model: Tagger, cfg: TaggerConfig) -> int:
     return cfg.window
 
 
-def encode_rows(pieces: WordPieces, tokens: list[list[str]]) -> list[list[list[int]]]:
-    """Rows of words -> rows of per-word piece lists, in one batched tokenizer call."""
-    flat = pieces([w for row in tokens for w in row])
-    out, k = [], 0
-    for row in tokens:
-        out.append(flat[k : k + len(row)])
-        k += len(row)
-    return out
-
-
-def row_windows(model: Tagger, cfg: TaggerConfig, pieces: WordPieces, tokens: list[list[str]]):
-    w = window_size(model, cfg)
+def row_windows(model: Tagger, cfg: TaggerConfig, rows: list[list[list[int]]], cls_id: int, sep_id: int):
+    """Rows of per-word pieces -> the model's windows ([CLS]/[SEP] around each only when it has a pretrained encoder)."""
     special = model.encoder is not None
-    overlap = min(cfg.overlap, w // 2 - 1)
-    return make_windows(encode_rows(pieces, tokens), w, overlap, pieces.cls_id if special else None, pieces.sep_id if special else None)
+    return make_windows(rows, window_size(model, cfg), cfg.overlap, cls_id if special else None, sep_id if special else None)
 
 
-def predict_tags(model: Tagger, cfg: TaggerConfig, pieces: WordPieces, space: TagSpace, tokens: list[list[str]]) -> dict[str, list[list[str]]]:
-    """Rows of words -> layer -> rows of predicted tags (one per word; see the module docstring of batching)."""
+def tag_rows(model: Tagger, cfg: TaggerConfig, rows: list[list[list[int]]], pad_id: int, cls_id: int, sep_id: int) -> list[dict[str, np.ndarray]]:
+    """Rows of per-word pieces -> per row, layer -> tag id per word: windows, length-sorted batches, argmax, merge by owner window."""
     import torch
 
-    items = row_windows(model, cfg, pieces, tokens)
-    order = sorted(range(len(items)), key=lambda k: len(items[k].ids))
+    from dssm.batching import length_sorted_batches
+
+    items = row_windows(model, cfg, rows, cls_id, sep_id)
     preds: list[dict[str, np.ndarray] | None] = [None] * len(items)
     model.eval()
     with torch.inference_mode():
-        for b in range(0, len(order), PREDICT_BATCH):
-            ks = order[b : b + PREDICT_BATCH]
-            batch = collate([items[k] for k in ks], pieces.pad_id)
+        for ks in length_sorted_batches(np.array([len(w.ids) for w in items]), PREDICT_BATCH):
+            batch = collate([items[k] for k in ks], pad_id)
             logits = model(batch["ids"], batch["mask"], batch["word_of_piece"], batch["n_words"])
             best = {layer: lg.argmax(-1).numpy() for layer, lg in logits.items()}  # (B, W)
             for j, k in enumerate(ks):
                 preds[k] = {layer: best[layer][j] for layer in best}
-    rows = merge_rows(items, preds, [len(t) for t in tokens])
+    return merge_rows(items, preds, [len(r) for r in rows])
+
+
+def predict_tags(model: Tagger, cfg: TaggerConfig, pieces: WordPieces, space: TagSpace, tokens: list[list[str]]) -> dict[str, list[list[str]]]:
+    """Rows of words -> layer -> rows of predicted tags (one per word; see the module docstring of batching)."""
+    rows = tag_rows(model, cfg, pieces.rows(tokens), pieces.pad_id, pieces.cls_id, pieces.sep_id)
     return {layer: [[space.tags[layer][i] for i in r[layer]] for r in rows] for layer in space.tags}
 
 
@@ -173,8 +167,9 @@ def tagger_loss(model: Tagger, batch: dict) -> Any:
     return sum(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), batch[f"labels_{k}"].reshape(-1), ignore_index=-100) for k, lg in logits.items())
 
 
-def fit(cfg: TaggerConfig, train: TagTable, dev: TagTable, albert: Path | None, work: Path) -> tuple[Tagger, WordPieces, TagSpace, dict]:
-    """Train one tagger (encoder per `cfg.encoder`); -> (model with the best dev epoch's weights, pieces, tag space, info)."""
+def fit(cfg: TaggerConfig, train: TagTable, dev: TagTable, albert: Path | None, work: Path) -> tuple[Tagger, WordPieces, TagSpace, dict, list]:
+    """Train one tagger (encoder per `cfg.encoder`); -> (model with the best dev epoch's weights, pieces, tag space, info,
+    that epoch's dev spans per row)."""
     import lightning as L
     import torch
     from torch.utils.data import DataLoader
@@ -196,12 +191,13 @@ def fit(cfg: TaggerConfig, train: TagTable, dev: TagTable, albert: Path | None, 
         encoder, pieces = None, scratch_pieces(train, cfg, work / TOKENIZER_DIR)
     model = build_model(cfg, space, pieces.vocab_size, encoder)
     labels = space.ids(train)
-    items = row_windows(model, cfg, pieces, train.tokens)
+    items = row_windows(model, cfg, pieces.rows(train.tokens), pieces.cls_id, pieces.sep_id)
     gold_dev = all_spans(dev.tags)
 
-    def evaluate() -> float:
-        pred = predict_tags(model, cfg, pieces, space, dev.tokens)
-        return span_scores(gold_dev, all_spans(pred))["micro"]["f1"]
+    def evaluate() -> tuple[float, tuple[list, float]]:
+        t = time.perf_counter()
+        pred = all_spans(predict_tags(model, cfg, pieces, space, dev.tokens))
+        return span_scores(gold_dev, pred)["micro"]["f1"], (pred, round(time.perf_counter() - t, 2))
 
     module = FinetuneModule(model, tagger_loss, evaluate, cfg.lr, cfg.encoder_lr, cfg.patience)
     loader = DataLoader(items, batch_size=cfg.batch_size, shuffle=True, generator=torch.Generator().manual_seed(cfg.seed),
@@ -212,11 +208,12 @@ def fit(cfg: TaggerConfig, train: TagTable, dev: TagTable, albert: Path | None, 
         trainer = L.Trainer(max_epochs=cfg.max_epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                             enable_progress_bar=not quiet(), enable_model_summary=False, num_sanity_val_steps=0, gradient_clip_val=1.0)
         trainer.fit(module, train_dataloaders=loader)
-    if module.best_state is not None:
-        model.load_state_dict(module.best_state)
+    model.load_state_dict(module.best_state)
+    dev_spans, predict_s = module.best_predictions
     info = {"train_seconds": round(time.perf_counter() - t0, 1), "epochs_run": int(trainer.current_epoch),
-            "best_epoch": module.best_epoch, "best_dev_micro_f1": round(module.best_score, 4), "history": module.history, "train_rows": len(train.tokens), "train_windows": len(items)}
-    return model.eval(), pieces, space, info
+            "best_epoch": module.best_epoch, "best_dev_micro_f1": round(module.best_score, 4), "history": module.history,
+            "train_rows": len(train.tokens), "train_windows": len(items), "dev_predict_seconds": predict_s}
+    return model.eval(), pieces, space, info, dev_spans
 
 
 # ----------------------------------------------------------------------------- artifact
@@ -281,9 +278,8 @@ def train_tagger(cfg: TaggerConfig, data: str | Path, out: str | Path, albert: s
         train = replace(train, tags={k: train.tags[k] for k in layers})
         dev = replace(dev, tags={k: dev.tags[k] for k in layers})
     with tempfile.TemporaryDirectory() as work:
-        model, pieces, space, info = fit(cfg, train, dev, Path(albert) if albert else None, Path(work))
-        pred = predict_tags(model, cfg, pieces, space, dev.tokens)
-        dev_scores = score(dev.tags, all_spans(pred), dev.tokens, seen_spans(train))
+        model, pieces, space, info, dev_spans = fit(cfg, train, dev, Path(albert) if albert else None, Path(work))
+        dev_scores = score(dev.tags, dev_spans, dev.tokens, seen_spans(train))
         save_tagger(out, model, pieces, space, train.kind, {"trained_on": str(data), "albert": str(albert) if albert else None,
                                                            "train": info, "dev": dev_scores})
     return TrainResult(str(out), {k: len(v) for k, v in space.tags.items()}, dev_scores, info["train_seconds"])
@@ -348,10 +344,7 @@ def compare(cfg: TaggerConfig, data: str | Path, albert: str | Path, out: str | 
         else:
             encoder, head = ("scratch", "bilstm") if system == "bilstm" else ("albert", system.split("_")[1])
             with tempfile.TemporaryDirectory() as work:
-                model, pieces, space, info = fit(replace(cfg, encoder=encoder, head=head), train, dev, Path(albert), Path(work))
-                t1 = time.perf_counter()
-                preds = all_spans(predict_tags(model, model.cfg, pieces, space, dev.tokens))
-                info["dev_predict_seconds"] = round(time.perf_counter() - t1, 2)
+                *_, info, preds = fit(replace(cfg, encoder=encoder, head=head), train, dev, Path(albert), Path(work))
         rows[system] = {**score(dev.tags, preds, dev.tokens, seen), **{k: v for k, v in info.items() if k != "history"}}
     report = {"data": str(data), "albert": str(albert), "config": config_to_dict(cfg), "train_rows": len(train.tokens),
               "dev_rows": len(dev.tokens), "systems": rows, "versions": versions()}

@@ -11,7 +11,6 @@ Every problem is one line naming the file, the column and the first rows.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,10 +163,11 @@ def doc_of_rows(df: pd.DataFrame) -> list[str]:
 def split_dev(table: TagTable, share: float, seed: int) -> tuple[list[int], list[int]]:
     """Seeded split of a set without a dev part, by document: -> (train rows, dev rows).
 
-    A document goes to dev when sha256(f"{seed}:{doc_id}")'s first 8 hex digits / 16^8 < share.
+    Dev documents: `pipelines.data.split.seeded_dev_mask`.
     """
-    docs = doc_of_rows(table.frame)
-    dev = [int(hashlib.sha256(f"{seed}:{d}".encode()).hexdigest()[:8], 16) / 16**8 < share for d in docs]
+    from pipelines.data.split import seeded_dev_mask
+
+    dev = seeded_dev_mask(doc_of_rows(table.frame), share, seed)
     train_rows = [i for i, d in enumerate(dev) if not d]
     dev_rows = [i for i, d in enumerate(dev) if d]
     if not train_rows or not dev_rows:
@@ -245,8 +245,9 @@ def corpus_documents(folder: str | Path) -> tuple[str, list[list[list[str]]]]:
 
         docs = [[s.split() for s in d] for kind_docs in read_documents(folder).values() for d in kind_docs]
         return "dataset", docs
-    train, _ = load_set(folder) if (folder / "dev.parquet").is_file() or (folder / "train.parquet").is_file() else (None, None)
-    if train is None:
+    if (folder / "train.parquet").is_file() or (folder / "dev.parquet").is_file():
+        train, _ = load_set(folder)  # without a dev part, its seeded dev documents stay out too
+    else:
         files = sorted(p for p in folder.glob("*.parquet") if p.stem not in ("dev", "test"))
         if not files:
             raise JobmatchError(f"{folder}: neither a dataset folder (vacancies/resumes.parquet) nor an entity set (train.parquet)")
