@@ -20,6 +20,8 @@ from dssm.checks import at_least, check_numbers
 
 ATTENTION_ON = ("rnn", "embedding", "token")
 """What a tower's attention scores read (`TowerConfig.attention_on`)."""
+ACCELERATORS = ("auto", "cpu", "gpu")
+STRATEGIES = ("auto", "ddp")
 
 
 @dataclass
@@ -124,11 +126,22 @@ class TrainConfig:
     """Cap on positive pairs per epoch, sampled once (0 = all); keeps the teacher's epochs short."""
     num_workers: int = 0
     """DataLoader worker processes (0 = batches built in the training process)."""
+    accelerator: str = "auto"
+    """Lightning accelerator: "auto" (a GPU when torch sees one, else the CPU), "cpu" or "gpu"."""
+    devices: int = 1
+    """Training processes (CPU processes or GPUs). Above 1 each takes `batch_size` pairs per step (the global
+    batch is devices * batch_size) and the in-batch candidates are gathered across them."""
+    strategy: str = "auto"
+    """"auto" (one process) or "ddp" (distributed data parallel over `devices` processes, gloo on CPU, NCCL on GPUs)."""
 
     def __post_init__(self) -> None:
         check_numbers(self)
         at_least(self, 0, "seed")
-        at_least(self, 1, "batch_size", "max_epochs", "patience", "recall_k")
+        at_least(self, 1, "batch_size", "max_epochs", "patience", "recall_k", "devices")
+        if self.accelerator not in ACCELERATORS or self.strategy not in STRATEGIES:
+            raise ValueError(f"accelerator must be one of {ACCELERATORS} and strategy one of {STRATEGIES}, got {self.accelerator!r}, {self.strategy!r}")
+        if self.devices > 1 and self.strategy != "ddp":
+            raise ValueError(f"devices {self.devices} needs strategy ddp (got {self.strategy!r})")
         at_least(self, 0, "hard_negatives", "random_negatives", "max_train_pairs", "num_workers")
         if self.lr <= 0 or self.temperature <= 0:
             raise ValueError(f"lr and temperature must be > 0, got {self.lr}, {self.temperature}")

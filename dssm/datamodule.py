@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from dssm.batching import TokenStore, length_sorted_batches
 from dssm.config import TrainConfig
@@ -52,9 +52,9 @@ def _prefixed(prefix: str, d: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
 class PairCollator:
     """Turns a list of positive-pair indices into one training batch (see module docstring)."""
 
-    def __init__(self, vacancies: TowerInputs, resumes: TowerInputs, pairs: PairData, cfg: TrainConfig):
+    def __init__(self, vacancies: TowerInputs, resumes: TowerInputs, pairs: PairData, cfg: TrainConfig, rank: int = 0):
         self.vacancies, self.resumes, self.pairs, self.cfg = vacancies, resumes, pairs, cfg
-        self.rng = np.random.default_rng(cfg.seed + 1)
+        self.rng = np.random.default_rng(cfg.seed + 1 + rank)
 
     def __call__(self, idx: list[int]) -> dict[str, torch.Tensor]:
         pos = self.pairs.pos[np.asarray(idx, dtype=np.int64)]
@@ -75,6 +75,8 @@ class PairCollator:
             "hit_mask": torch.from_numpy(self.pairs.is_positive(r[:, None], cand[None, :])),
             "neg_idx": torch.from_numpy(neg_idx),
             "neg_mask": torch.from_numpy(neg >= 0),
+            "res_rows": torch.from_numpy(r.astype(np.int64)),
+            "cand_rows": torch.from_numpy(cand.astype(np.int64)),
         }
         return out
 
@@ -121,21 +123,28 @@ class PairDataModule(L.LightningDataModule):
     def n_train_pairs(self) -> int:
         return len(self.train_index)
 
+    def _ranks(self) -> tuple[int, int]:
+        """(rank, world size) of this process: (0, 1) outside distributed training."""
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
     def train_dataloader(self) -> DataLoader:
+        """Shuffled positive pairs; under DDP each rank gets its own `batch_size` share of every step."""
+        rank, world = self._ranks()
+        collate = PairCollator(self.vacancies, self.resumes, self.pairs, self.cfg, rank)
+        index = self.train_index.tolist()
+        drop_last = len(self.train_index) > self.cfg.batch_size * world
+        if world > 1:
+            sampler = DistributedSampler(index, num_replicas=world, rank=rank, shuffle=True, seed=self.cfg.seed, drop_last=True)
+            return DataLoader(index, batch_size=self.cfg.batch_size, sampler=sampler, drop_last=drop_last, collate_fn=collate, num_workers=self.cfg.num_workers)
         g = torch.Generator().manual_seed(self.cfg.seed)
-        return DataLoader(
-            self.train_index.tolist(),
-            batch_size=self.cfg.batch_size,
-            shuffle=True,
-            generator=g,
-            drop_last=len(self.train_index) > self.cfg.batch_size,
-            collate_fn=PairCollator(self.vacancies, self.resumes, self.pairs, self.cfg),
-            num_workers=self.cfg.num_workers,
-        )
+        return DataLoader(index, batch_size=self.cfg.batch_size, shuffle=True, generator=g, drop_last=drop_last, collate_fn=collate, num_workers=self.cfg.num_workers)
 
     def val_dataloader(self) -> DataLoader:
-        lengths = self.resumes.tokens.lengths[self.val_rows]
-        batches = [self.val_rows[b] for b in length_sorted_batches(lengths, self.eval_batch_size)]
+        """Length-sorted batches of held-out resumes; under DDP every rank takes every W-th resume (none repeated)."""
+        rank, world = self._ranks()
+        rows = self.val_rows[rank::world]
+        batches = [rows[b] for b in length_sorted_batches(self.resumes.tokens.lengths[rows], self.eval_batch_size)]
         return DataLoader(batches, batch_size=1, shuffle=False, collate_fn=ResumeCollator(self.resumes))
 
     def vacancy_batches(self):

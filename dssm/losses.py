@@ -23,6 +23,9 @@ explicit negatives are not sampled by popularity and get no correction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -59,3 +62,49 @@ def in_batch_softmax_loss(
             x = x.masked_fill(~extra_mask, float("-inf"))  # (B, M)
         logits = torch.cat([logits, x], dim=1)  # (B, N + M)
     return F.cross_entropy(logits, target)
+
+
+def global_candidates(
+    cand: Tensor,
+    cand_rows: Tensor,
+    log_q: Tensor,
+    target: Tensor,
+    res_rows: Tensor,
+    is_positive: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    gather: Callable[[Tensor, bool], Tensor],
+    rank: int,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """One rank's in-batch candidates widened to every rank's: -> (cand, log_q, target, hit_mask) for the loss.
+
+    cand (N, D) this rank's distinct candidate embeddings, cand_rows (N,) their vacancy rows, log_q (N,),
+    target (B,) into cand, res_rows (B,) this rank's resume rows; `is_positive(r, v)` is the training-positive
+    lookup (`PairData.is_positive`); `gather(t, grads)` stacks every rank's `t` -> (W, ...), keeping the
+    gradient path back to each rank when `grads`. Ranks hold different N, so each pads to the largest.
+
+    The result counts each distinct vacancy of the global batch once: padding and a vacancy already met on
+    an earlier rank go into hit_mask (the loss sets those logits to -inf) unless the column is the query's
+    own target, and the query's positives elsewhere are accidental hits as in one process. So W ranks of B
+    queries give the loss of one process on the W * B queries (mean of the ranks' means), and under DDP's
+    gradient averaging its gradients too (tests/test_ddp.py checks both with two gloo processes).
+    """
+    n_max = int(gather(torch.tensor([cand.shape[0]], device=cand.device), False).max())
+    pad = n_max - cand.shape[0]
+    world_cand = gather(F.pad(cand, (0, 0, 0, pad)), True)  # (W, n_max, D)
+    world_rows = gather(F.pad(cand_rows, (0, pad), value=-1), False).reshape(-1)  # (W * n_max,)
+    world_log_q = gather(F.pad(log_q, (0, pad)), False).reshape(-1)  # (W * n_max,)
+    rows = world_rows.cpu().numpy()
+    drop = repeats(rows)  # (W * n_max,)
+    hit = is_positive(res_rows.cpu().numpy()[:, None], np.maximum(rows, 0)[None, :]) & (rows >= 0)[None, :]  # (B, W * n_max)
+    hit_mask = torch.from_numpy(hit | drop[None, :]).to(cand.device)
+    return world_cand.reshape(-1, cand.shape[1]), world_log_q, target + rank * n_max, hit_mask
+
+
+def repeats(rows: np.ndarray) -> np.ndarray:
+    """True where rows[i] is padding (< 0) or equals an earlier entry.
+
+    >>> repeats(np.array([3, 1, 3, -1, 1, 2])).tolist()
+    [False, False, True, True, True, False]
+    """
+    first = np.zeros(len(rows), dtype=bool)
+    first[np.unique(rows, return_index=True)[1]] = True
+    return ~first | (rows < 0)

@@ -52,6 +52,9 @@ def _expected_ratios(name: str, result: dict) -> set[str]:
         t, p = result["tagging"], result["pretraining"]
         return {f"{t['albert_bilstm'][n]['docs_per_s'] / t['bilstm'][n]['docs_per_s']:.2f}" for n in ("300", "3000")} | {
             f"{p['masked_only_pieces_per_s'] / p['all_positions_pieces_per_s']:.2f}"}
+    if name == "train":
+        base = result["arms"][0]["pairs_per_s"]
+        return {f"{r['pairs_per_s'] / base:.2f}" for r in result["arms"]}
     raise AssertionError(f"no expected ratios written for benchmark {name!r}: add them here")
 
 
@@ -63,7 +66,7 @@ def test_bench_all_quick_writes_json_and_markdown_with_machine_and_consistent_ra
     assert json.loads(capsys.readouterr().out) == report
     md = (out / "bench.md").read_text()
     assert md == markdown(report)  # bench.md is rebuilt from bench.json alone
-    assert set(report["benchmarks"]) == set(BENCHMARKS) == {"encode", "index", "summarize", "understanding"}
+    assert set(report["benchmarks"]) == set(BENCHMARKS) == {"encode", "index", "summarize", "understanding", "train"}
     assert report["quick"] is True and set(report["machine"]) >= {"cpu", "cores_available", "ram_bytes", "gpu", "os", "versions"}
     head, *_ = md.splitlines()
     assert head.startswith("# ") and report["date"] in head and machine_line(report["machine"]) in head

@@ -105,11 +105,12 @@ def test_attention_lr_puts_the_attention_scorers_in_their_own_group():
 
 def test_resume_from_checkpoint_and_mismatch(tmp_path):
     cfg, *rest = prepared(toy_config(max_epochs=1))
-    fit(cfg, *rest, out=tmp_path / "m")
+    first = fit(cfg, *rest, out=tmp_path / "m")
     cfg2, *rest2 = prepared(toy_config(max_epochs=2))
     metrics = fit(cfg2, *rest2, out=tmp_path / "m", resume=True)
     assert metrics["resumed"] and metrics["epochs_run"] == 2
-    assert sorted(e["epoch"] for e in metrics["epochs"]) == [1]  # only the new epoch ran
+    assert [e["epoch"] for e in metrics["epochs"]] == [0, 1]
+    assert metrics["epochs"][0] == first["epochs"][0]  # epoch 0 came back from the checkpoint; only epoch 1 ran
     bigger = ModelConfig(
         vacancy=TowerConfig(**{**cfg.vacancy.__dict__, "vocab_size": 40}), resume=TowerConfig(**{**cfg.resume.__dict__, "vocab_size": 40}), train=cfg2.train
     )

@@ -18,10 +18,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipelines.bench import encode, index, summarize, understanding
+from pipelines.bench import encode, index, summarize, train, understanding
 from pipelines.bench.machine import machine, machine_line
 
-BENCHMARKS = {"encode": encode, "index": index, "summarize": summarize, "understanding": understanding}
+BENCHMARKS = {"encode": encode, "index": index, "summarize": summarize, "understanding": understanding, "train": train}
 """benchmark name -> module, in report order."""
 
 

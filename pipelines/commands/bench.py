@@ -1,4 +1,4 @@
-"""`jobmatch bench encode|index|summarize|all`: speed and memory benchmarks, each a ratio against a baseline measured in the same run.
+"""`jobmatch bench encode|index|summarize|understanding|train|all`: speed and memory benchmarks, each a ratio against a baseline measured in the same run.
 
 `bench all` runs each benchmark's `run_default(out_dir, quick)` (`pipelines.bench.run_all`) and
 writes OUT/bench.json (date, machine, each benchmark's result) and OUT/bench.md (the same as
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dssm.errors import JobmatchError
 from dssm.io import write_json, write_text
-from pipelines.bench import encode, index, markdown, run_all, summarize, understanding
+from pipelines.bench import encode, index, markdown, run_all, summarize, train, understanding
 from pipelines.commands.flags import add_parser
 
 
@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     register_index(bench_sub)
     register_summarize(bench_sub)
     register_understanding(bench_sub)
+    register_train(bench_sub)
     a = add_parser(bench_sub, "all", "Run every benchmark; write bench.json and bench.md (tables, the machine); print the Markdown.")
     a.add_argument("--out", type=Path, default=Path("runs/bench"), help="folder for bench.json, bench.md and each benchmark's JSON")
     a.add_argument("--quick", action="store_true", help="tiny sizes, one thread (a smoke test: the figures say nothing about speed)")
@@ -141,4 +142,23 @@ def run_understanding(args: argparse.Namespace) -> int:
     result = understanding.run(args.n_short, args.n_long, args.pretrain_steps, args.threads)
     write_json(args.out / "understanding.json", result)
     print(json.dumps(result, default=str, indent=2) if args.json else understanding.reading(result) + "\n\n" + understanding.table(result))
+    return 0
+
+
+def register_train(bench_sub: argparse._SubParsersAction) -> None:
+    p = add_parser(bench_sub, "train", "Training pairs/s: one process vs DDP over CPU processes (and a GPU when present), same global batch.")
+    p.add_argument("--vacancies", type=int, default=5000, help="vacancies of the synthetic market trained on")
+    p.add_argument("--resumes", type=int, default=3000, help="resumes of the synthetic market")
+    p.add_argument("--config", default="production", help="model preset or YAML")
+    p.add_argument("--epochs", type=int, default=1, help="epochs per arm")
+    p.add_argument("--ddp-devices", type=int, default=2, help="processes of the DDP arm (1 = no DDP arm)")
+    p.add_argument("--out", type=Path, default=Path("runs/bench"), help="folder for train.json")
+    p.add_argument("--json", action="store_true", help="print the JSON report")
+    p.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    result = train.run(args.vacancies, args.resumes, args.config, args.epochs, args.ddp_devices)
+    write_json(args.out / "train.json", result)
+    print(json.dumps(result, default=str, indent=2) if args.json else train.reading(result) + "\n\n" + train.table(result))
     return 0

@@ -10,6 +10,10 @@ The run is built in `.OUT.partial` beside OUT and replaces OUT whole when it fin
 killed run never leaves a half-written model under OUT; `--resume` continues a killed run
 from `.OUT.partial/last.ckpt`, or a finished one from `OUT/last.ckpt`.
 
+`--devices N --strategy ddp` trains in N spawned processes (CPU/gloo, or N GPUs) whose in-batch
+candidates are gathered across processes (`dssm.lightning_module`); the parent reads the result
+back from the checkpoints, so the model dir is the same as a one-process run's.
+
 Tokenizer: `--tokenizer DIR` uses an existing one; without it, `<out>/../tokenizer`
 is used when present, else a tokenizer is trained there on all document texts
 (vocab_size from the config) and reused by the next model of the run.
@@ -17,11 +21,7 @@ is used when present, else a tokenizer is trained there on all document texts
 
 from __future__ import annotations
 
-import logging
 import time
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,30 +54,6 @@ def split_positives(inter: pd.DataFrame, val_rows: np.ndarray) -> list[np.ndarra
     return [pos.get(int(r), np.zeros(0, np.int64)) for r in val_rows]
 
 
-LIGHTNING_NOISE = (
-    r"Checkpoint directory .* exists and is not empty",  # ours: split.json is written into the model dir first
-    r"`isinstance\(treespec, LeafSpec\)` is deprecated",  # raised inside Lightning, not actionable here
-    r"The number of training batches .* is smaller than the logging interval",  # small runs: the per-epoch rows are still written
-)
-"""Warnings Lightning raises on every `jobmatch train` that say nothing about the run."""
-
-
-@contextmanager
-def lightning_output() -> Iterator[None]:
-    """Drop `LIGHTNING_NOISE`; when `quiet()` also Lightning's info lines (accelerator, logger tips)."""
-    log = logging.getLogger("lightning.pytorch")
-    level = log.level
-    with warnings.catch_warnings():
-        for pattern in LIGHTNING_NOISE:
-            warnings.filterwarnings("ignore", message=pattern)
-        if quiet():
-            log.setLevel(logging.WARNING)
-        try:
-            yield
-        finally:
-            log.setLevel(level)
-
-
 def fit(
     cfg: ModelConfig,
     features: dict[str, FeatureSpace],
@@ -96,7 +72,8 @@ def fit(
     from lightning.pytorch.loggers import CSVLogger
 
     from dssm.datamodule import PairDataModule
-    from dssm.lightning_module import DSSMModule
+    from dssm.lightning_module import EPOCH_STATS, DSSMModule
+    from dssm.trainer import lightning_output, strategy
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -115,8 +92,9 @@ def fit(
     with lightning_output():
         trainer = L.Trainer(
             max_epochs=tc.max_epochs,
-            accelerator="cpu",
-            devices=1,
+            accelerator=tc.accelerator,
+            devices=tc.devices,
+            strategy=strategy(tc.strategy),
             logger=CSVLogger(save_dir=str(out), name="", version=LOG_DIR),
             log_every_n_steps=10,
             callbacks=[best, EarlyStopping(monitor="val_recall", mode="max", patience=tc.patience)],
@@ -131,11 +109,14 @@ def fit(
     if best.best_model_path:
         state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
         model.load_state_dict({k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")})
-    epochs = [module.epoch_stats[k] for k in sorted(module.epoch_stats)]
+    last = torch.load(out / "last.ckpt", map_location="cpu", weights_only=True)  # the epoch statistics of every rank-0 run, DDP's too
+    stats = last.get(EPOCH_STATS, {})
+    epochs = [stats[k] for k in sorted(stats)]
     speeds = [e["pairs_per_s"] for e in epochs if "pairs_per_s" in e]
+    recalls = [e["val_recall"] for e in epochs if "val_recall" in e]
     metrics = {
-        f"best_val_recall@{tc.recall_k}": float(best.best_model_score) if best.best_model_score is not None else None,
-        "epochs_run": int(trainer.current_epoch),
+        f"best_val_recall@{tc.recall_k}": max(recalls) if recalls else None,
+        "epochs_run": int(last["epoch"]) + 1,
         "epochs": epochs,
         "pairs_per_s": float(np.mean(speeds)) if speeds else None,
         "train_pairs_per_epoch": dm.n_train_pairs,

@@ -126,7 +126,7 @@ def train_classifier(cfg: ClassifierConfig, data: str | Path, albert: str | Path
     from torch.utils.data import DataLoader
 
     from dssm.understanding.finetune import FinetuneModule
-    from pipelines.training.dssm import lightning_output
+    from dssm.trainer import lightning_output
 
     out = check_output(out, [data, albert], force)
     table = section_table(data, kind, cfg.dev_share, cfg.seed)

@@ -110,7 +110,7 @@ def pretrain(
 
     from dssm.tokenizer import Tokenizer
     from dssm.understanding.pretrain_module import PretrainModule, heads
-    from pipelines.training.dssm import lightning_output
+    from dssm.trainer import lightning_output
 
     folders = [Path(d) for d in data]
     out = check_output(out, [*folders, init], force or resume)

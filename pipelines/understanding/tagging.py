@@ -175,7 +175,7 @@ def fit(cfg: TaggerConfig, train: TagTable, dev: TagTable, albert: Path | None, 
     from torch.utils.data import DataLoader
 
     from dssm.understanding.finetune import FinetuneModule
-    from pipelines.training.dssm import lightning_output
+    from dssm.trainer import lightning_output
 
     space = TagSpace.fit(train)
     if not any(len(t) > 1 for t in space.tags.values()):
