@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install "$(TORCH_SPEC)"
 	$(PIP) install cython setuptools wheel
 	$(PIP) install --no-build-isolation youtokentome==1.0.6
-	$(PIP) install -e ".[dev]"
+	$(PIP) install -e ".[dev,ray]"
 	touch $(STAMP)
 
 demo: $(STAMP)

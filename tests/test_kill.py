@@ -1,6 +1,6 @@
 """Kill matrix: every writing stage is `kill -9`-ed at seeded random moments while it replaces an artifact.
 
-For each stage (train, label, summarizer train, summarize, index build, refresh) on a private copy
+For each stage (train, label, summarizer train, summarize, index build, refresh, refresh on a local Ray) on a private copy
 of the tiny run: one complete run (its wall time D sets the kill window), then `JOBMATCH_KILL_TRIALS`
 runs (default 2) killed after a seeded uniform delay in [0.2 D, 1.05 D], each followed by the checks
 
@@ -97,6 +97,7 @@ STAGES = [
     Stage("index build", lambda w, m: ["index", "build", "--model", f"{w}/production", "--data", str(m), "--summarizer", f"{w}/summarizer", "--out", f"{w}/index"],
           "index", loads_index),
     Stage("refresh", lambda w, m: ["refresh", "--data", str(m), "--run", str(w), "--full"], "index", loads_index),
+    Stage("refresh on ray", lambda w, m: ["refresh", "--data", str(m), "--run", str(w), "--full", "--engine", "ray"], "index", loads_index),
 ]
 
 

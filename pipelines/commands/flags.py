@@ -153,3 +153,18 @@ def add_force_flag(parser: argparse.ArgumentParser) -> None:
     """`--force`: let a command replace an existing output (whole, once the new one is complete); never an input."""
     parser.add_argument("--force", action="store_true",
                         help="replace an existing output (it is swapped in whole once complete; an output inside an input is refused even so)")
+
+
+def add_engine_flags(parser: argparse.ArgumentParser) -> None:
+    """`--engine local|ray`, `--address`, `--actors`: where documents are embedded (`pipelines.retrieval.refresh.Engine`)."""
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="embed in this process (local) or with Ray Data actors holding the model (ray; pip install \"jobmatch[ray]\")")
+    parser.add_argument("--address", default=None, help="with --engine ray: an existing Ray cluster (HOST:PORT from `ray start --head`); default a local Ray on this machine")
+    parser.add_argument("--actors", type=int, default=None, help="with --engine ray: actors holding the model (default one per CPU of the cluster)")
+
+
+def engine_from_args(args: argparse.Namespace):
+    """The `Engine` of `add_engine_flags`' flags (a bad combination is a one-line error)."""
+    from pipelines.retrieval.refresh import Engine
+
+    return Engine(args.engine, args.address, args.actors)

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from dssm.io import load_config
-from pipelines.commands.flags import add_config_flags, add_parser, config_from_args
+from pipelines.commands.flags import add_config_flags, add_engine_flags, add_parser, config_from_args, engine_from_args
 from pipelines.retrieval.index import IndexConfig, rollback, switch
 from pipelines.retrieval.refresh import RefreshReport, build_embedding_index, versions_table
 
@@ -45,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--budget", type=int, default=None, help="summary tokens (default: the budget of the summaries the model was trained on, else the summarizer's)")
     b.add_argument("--no-switch", action="store_true", help="build and check but leave CURRENT as it is")
     add_index_config_args(b)
+    add_engine_flags(b)
     b.add_argument("--json", action="store_true", help="print the report as JSON")
     b.set_defaults(func=run_build)
 
@@ -64,7 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    report = build_embedding_index(index_config(args), args.model, args.data, args.out, args.summarizer, args.budget, switch=not args.no_switch, side=args.side)
+    report = build_embedding_index(index_config(args), args.model, args.data, args.out, args.summarizer, args.budget, switch=not args.no_switch, side=args.side,
+                                  engine=engine_from_args(args))
     print_report(report, args.json)
     return 0 if report.action != "rejected" else 1
 

@@ -1,6 +1,7 @@
 """`jobmatch refresh`: nightly update of RUN/index from the dataset, re-embedding only new/changed vacancies.
 
     jobmatch refresh --data runs/demo/market --run runs/demo
+    jobmatch refresh --data runs/demo/market --run runs/demo --engine ray --address HEAD:6379
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from pipelines.commands.flags import add_parser
+from pipelines.commands.flags import add_engine_flags, add_parser, engine_from_args
 from pipelines.commands.index import add_index_config_args, index_config, print_report
 from pipelines.retrieval.refresh import refresh_index
 
@@ -23,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--summarizer", type=Path, default=None, help="summarizer dir; default: the one the served index was built with (a different one needs --full)")
     p.add_argument("--full", action="store_true", help="re-embed every vacancy")
     add_index_config_args(p)
+    add_engine_flags(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run_refresh)
 
@@ -33,6 +35,6 @@ def run_refresh(args: argparse.Namespace) -> int:
     if not quiet():
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         logging.getLogger("faiss").setLevel(logging.WARNING)
-    report = refresh_index(index_config(args), args.data, args.run, args.index, args.model, args.summarizer, full=args.full)
+    report = refresh_index(index_config(args), args.data, args.run, args.index, args.model, args.summarizer, full=args.full, engine=engine_from_args(args))
     print_report(report, args.json)
     return 0 if report.action != "rejected" else 1

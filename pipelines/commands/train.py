@@ -3,6 +3,7 @@
     jobmatch train --data runs/demo/market --config production --out runs/demo/production
     jobmatch train --data runs/demo/market --config teacher --out runs/demo/teacher --max-epochs 2
     jobmatch encode --model runs/demo/production --data runs/demo/market --kind vacancies --out runs/demo/vac.parquet
+    jobmatch encode --model runs/demo/production --data runs/demo/market --out runs/demo/vac_shards --engine ray
 
 The towers come from `--config` (a preset or YAML); the flags after it are the fields of its
 `train` section (`dssm.config.TrainConfig`) and override the preset's values.
@@ -16,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from dssm.config import SHIPPED, TrainConfig, load_model_config
-from pipelines.commands.flags import add_config_flags, add_force_flag, add_parser, config_from_args
+from pipelines.commands.flags import add_config_flags, add_engine_flags, add_force_flag, add_parser, config_from_args, engine_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--out", type=Path, required=True, help="output Parquet (id, embedding[, attention, sent_idx])")
     e.add_argument("--attention", action="store_true", help="also write per-token attention weights and sentence indices")
     e.add_argument("--batch-size", type=int, default=64, help="documents per forward pass")
+    add_engine_flags(e)
     add_force_flag(e)
     e.add_argument("--json", action="store_true", help="print a JSON summary")
     e.set_defaults(func=run_encode)
@@ -60,6 +62,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_encode(args: argparse.Namespace) -> int:
     from pipelines.retrieval.encode import encode
 
-    summary = encode(args.model, args.data, args.kind, args.out, attention=args.attention, batch_size=args.batch_size, force=args.force)
+    summary = encode(args.model, args.data, args.kind, args.out, attention=args.attention, batch_size=args.batch_size, force=args.force,
+                     engine=engine_from_args(args))
     print(json.dumps(summary) if args.json else f"{args.out}: {summary['n']} {args.kind} x {summary['dim']}")
     return 0

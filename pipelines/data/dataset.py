@@ -81,11 +81,30 @@ def load_dataset(root: str | Path, validate: bool = True) -> Dataset:
         paths = {t: root / spec[0] for t, spec in schema.TABLES.items()}
         vacancies, resumes = (pq.read_table(paths[t]).to_pandas() for t in ("vacancies", "resumes"))
         interactions = pq.read_table(paths["interactions"]).to_pandas() if paths["interactions"].exists() else None
-    return Dataset(root, _normalise(vacancies), _normalise(resumes), None if interactions is None else _normalise(interactions))
+    return Dataset(root, normalise_frame(vacancies), normalise_frame(resumes), None if interactions is None else normalise_frame(interactions))
 
 
-def _normalise(df: pd.DataFrame) -> pd.DataFrame:
-    """Lists as Python lists, time-zone-aware timestamps as naive UTC."""
+def dataset_table(root: str | Path, kind: str) -> Path:
+    """The Parquet file of table `kind` in dataset folder `root`, its schema checked (columns and types; not the rows),
+    for engines that read the file themselves (`encode --engine ray`)."""
+    from pipelines.data.contract import check_arrow_schema, unreadable_parquet
+
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(str(root), None, "dataset folder not found")
+    path = root / schema.TABLES[kind][0]
+    if not path.exists():
+        raise DataError(str(path), None, "required file missing")
+    try:
+        got = pq.read_schema(path)
+    except Exception as e:  # pyarrow raises several kinds for a damaged file
+        raise unreadable_parquet(str(path), e) from e
+    check_arrow_schema(kind, got, str(path))
+    return path
+
+
+def normalise_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Lists as Python lists, time-zone-aware timestamps as naive UTC (what `load_dataset` gives every table)."""
     df = df.copy()
     for column in df.columns:
         s = df[column]

@@ -93,6 +93,23 @@ def embed_documents(encoder: EncoderLike, docs: pd.DataFrame, preprocess: Prepro
     return checked_embeddings(encoder.embed(df, kind), docs, kind, encoder.dim)
 
 
+Embedder = Callable[[pd.DataFrame, str, Path], np.ndarray]
+"""(documents, kind, scratch folder) -> (N, D) embeddings in row order: an engine other than the local one."""
+
+
+def _embed_rows(docs: pd.DataFrame, kind: str, encoder: EncoderLike, preprocess: Preprocess | None, embedder: Embedder | None, root: Path) -> np.ndarray:
+    """The embeddings of the rows a build re-embeds: in this process, or by `embedder` in a scratch folder
+    `root/.embed-PID.tmp` (a killed run's is removed by the next one's `clean_partial`)."""
+    if embedder is None:
+        return embed_documents(encoder, docs, preprocess, kind)
+    scratch = root / f".embed-{os.getpid()}.tmp"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        return checked_embeddings(embedder(docs, kind, scratch), docs, kind, encoder.dim)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def index_lock(root: Path) -> Iterator[None]:
     """Exclusive, non-blocking lock on root/.lock; JobmatchError if another build holds it."""
@@ -170,6 +187,7 @@ def refresh(
     on_stage: Callable[[str], None] | None = None,
     switch_current: bool = True,
     side: str = "vacancies",
+    embedder: Embedder | None = None,
 ) -> RefreshReport:
     """Bring the index under `root` up to date with `docs` (see module docstring); returns what it did.
 
@@ -178,6 +196,8 @@ def refresh(
     realistic queries for the recall check. `full` re-embeds every row.
     `on_stage(name)` is called after "embedded", "built" and "checked" (progress logging).
     With `switch_current=False` the checked version is written but CURRENT is left alone.
+    `embedder` replaces the in-process embedding of the rows to re-embed (the Ray engine,
+    `pipelines.retrieval.ray_engine.RayEmbedder`); everything else is the same.
     """
     cfg = cfg or IndexConfig()
     root = Path(root)
@@ -231,7 +251,7 @@ def refresh(
         rows = np.flatnonzero(todo)
         log.info("embedding %d of %d %s (%s)", len(rows), len(ids), sd.kind, reason or "incremental")
         if len(rows):
-            emb[rows] = embed_documents(encoder, docs.iloc[rows], preprocess, sd.kind)
+            emb[rows] = _embed_rows(docs.iloc[rows], sd.kind, encoder, preprocess, embedder, root)
         stage("embedded")
         query_emb = _query_sample(encoder, queries, preprocess, cfg.recall_sample, cfg.seed, sd.query_kind)
         meta = {"preprocess_id": preprocess_id, "built_from": previous, "embedded_rows": int(len(rows)), **(extra or {})}
@@ -274,7 +294,7 @@ def _provenance(model_dir: str | Path, data: str | Path, summarizer_dir: str | P
 
 
 def build_embedding_index(cfg: IndexConfig, model_dir: str | Path, data: str | Path, out: str | Path, summarizer_dir: str | Path | None = None,
-                          budget: int | None = None, switch: bool = True, side: str = "vacancies") -> RefreshReport:
+                          budget: int | None = None, switch: bool = True, side: str = "vacancies", engine: Engine | None = None) -> RefreshReport:
     """Stage `index build`: embed every vacancy (or, with side="resumes", every resume) of `data` (summarized when
     `summarizer_dir` is given) into a new checked version under `out`.
 
@@ -296,11 +316,13 @@ def build_embedding_index(cfg: IndexConfig, model_dir: str | Path, data: str | P
         raise JobmatchError(f"{model_dir} was trained on other summaries than --summarizer {summarizer_dir} makes: {'; '.join(parts)}")
     ds = load_dataset(data)
     docs, queries = (ds.vacancies, ds.resumes) if side_of(side).kind == "vacancies" else (ds.resumes, ds.vacancies)
-    return refresh(docs, out, encoder, cfg, preprocess, pid, queries, _provenance(model_dir, data, summarizer_dir), full=True, switch_current=switch, side=side)
+    with _engine(engine, model_dir, summarizer_dir, pid) as embedder:
+        return refresh(docs, out, encoder, cfg, preprocess, pid, queries, _provenance(model_dir, data, summarizer_dir), full=True, switch_current=switch, side=side,
+                       embedder=embedder)
 
 
 def refresh_index(cfg: IndexConfig, data: str | Path, run: str | Path, index_root: str | Path | None = None, model_dir: str | Path | None = None,
-                  summarizer_dir: str | Path | None = None, full: bool = False) -> RefreshReport:
+                  summarizer_dir: str | Path | None = None, full: bool = False, engine: Engine | None = None) -> RefreshReport:
     """Stage `refresh`: bring RUN/index (or `index_root`) up to date with today's vacancies of `data`, with the served
     version's summarizer and budget unless `summarizer_dir` is given."""
     run = Path(run)
@@ -314,4 +336,41 @@ def refresh_index(cfg: IndexConfig, data: str | Path, run: str | Path, index_roo
     ds = load_dataset(data)
     side = manifest.get("side", "vacancies")
     docs, queries = (ds.vacancies, ds.resumes) if side == "vacancies" else (ds.resumes, ds.vacancies)
-    return refresh(docs, root, encoder, cfg, preprocess, pid, queries, _provenance(model, data, summarizer), full=full, side=side)
+    with _engine(engine, model, summarizer, pid) as embedder:
+        return refresh(docs, root, encoder, cfg, preprocess, pid, queries, _provenance(model, data, summarizer), full=full, side=side, embedder=embedder)
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where documents are embedded: "local" (this process, the default) or "ray" (`pipelines.retrieval.ray_engine`)."""
+
+    name: str = "local"
+    address: str | None = None
+    """Ray cluster address (None = a local Ray on this machine's cores)."""
+    actors: int | None = None
+    """Ray actors holding the model (None = one per CPU of the cluster)."""
+
+    def __post_init__(self) -> None:
+        if self.name not in ENGINES:
+            raise JobmatchError(f"--engine must be one of {ENGINES}, got {self.name!r}")
+        if self.name == "local" and (self.address or self.actors):
+            raise JobmatchError("--address and --actors go with --engine ray")
+        if self.actors is not None and self.actors < 1:
+            raise JobmatchError(f"--actors must be >= 1, got {self.actors}")
+
+
+ENGINES = ("local", "ray")
+
+
+@contextlib.contextmanager
+def _engine(engine: Engine | None, model_dir: Path, summarizer_dir: str | Path | None, pid: str | None) -> Iterator[Embedder | None]:
+    """None for the local engine; for Ray, a `RayEmbedder` inside a Ray session."""
+    if engine is None or engine.name == "local":
+        yield None
+        return
+    from pipelines.retrieval.ray_engine import EmbedSpec, RayEmbedder, ray_session
+
+    budget = int(parse_preprocess_id(pid)["budget"]) if pid else None
+    spec = EmbedSpec(str(Path(model_dir).resolve()), str(Path(summarizer_dir).resolve()) if summarizer_dir else None, budget, pid)
+    with ray_session(engine.address):
+        yield RayEmbedder(spec, engine.actors)
