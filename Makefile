@@ -2,6 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
+# GPU machines: make install GPU=1 TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126"
+GPU ?=
+comma := ,
+EXTRAS := dev,ray$(if $(GPU),$(comma)gpu)
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 STAMP := $(VENV)/.installed
@@ -15,7 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install "$(TORCH_SPEC)"
 	$(PIP) install cython setuptools wheel
 	$(PIP) install --no-build-isolation youtokentome==1.0.6
-	$(PIP) install -e ".[dev,ray]"
+	$(PIP) install -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 demo: $(STAMP)

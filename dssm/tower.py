@@ -112,10 +112,23 @@ class Tower(nn.Module):
         sizes = rnn_chunks(lengths[order].tolist())
         chunks = [self._rnn(x[rows, : int(lengths[rows].max())], lengths[rows]) for rows in order.split(sizes)]
         h = torch.cat([F.pad(c, (0, 0, 0, T - c.shape[1])) for c in chunks])[torch.argsort(order)]  # (B, T, H)
+        return self._attend(ids, x, h, valid)
+
+    def _attend(self, ids: Tensor, x: Tensor, h: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
+        """Masked attention pooling of GRU states h (B, T, H) -> pooled (B, H), attn (B, T)."""
         s = self.score({"rnn": h, "embedding": x, "token": ids}[self.cfg.attention_on]).squeeze(-1).masked_fill(~valid, float("-inf"))  # (B, T)
         attn = torch.softmax(s, dim=1)  # (B, T), exactly 0 on padding
         pooled = torch.bmm(attn.unsqueeze(1), h).squeeze(1)  # (B, H)
         return pooled, attn
+
+    def dense_forward(self, ids: Tensor, mask: Tensor, cat: Tensor, num: Tensor) -> Tensor:
+        """`forward` with one GRU call over the whole padded batch instead of length chunks: the same maths
+        (padding never reaches an embedding) without data-dependent Python, so it traces (`dssm.onnx_export`)."""
+        lengths = mask.bool().sum(1).clamp(min=1)  # (B,)
+        x = self.tok(ids)  # (B, T, E)
+        valid = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]  # (B, T)
+        pooled, _ = self._attend(ids, x, self._rnn(x, lengths), valid)  # (B, H)
+        return self._head(pooled, cat, num)
 
     def _rnn(self, x: Tensor, lengths: Tensor) -> Tensor:
         """GRU outputs of prefix-padded rows: x (b, t, E), lengths (b,) -> (b, t, H); outputs past a row's length are unused."""
@@ -131,11 +144,14 @@ class Tower(nn.Module):
     def encode(self, ids: Tensor, mask: Tensor, cat: Tensor, num: Tensor) -> tuple[Tensor, Tensor]:
         """ids/mask (B, T), cat (B, C) long, num (B, K) float -> emb (B, D) unit norm, attn (B, T)."""
         pooled, attn = self.pool(ids, mask)  # (B, H), (B, T)
+        return self._head(pooled, cat, num), attn
+
+    def _head(self, pooled: Tensor, cat: Tensor, num: Tensor) -> Tensor:
+        """Pooled text (B, H) + side features -> unit embedding (B, D)."""
         parts = [pooled] + [table(cat[:, i]) for i, table in enumerate(self.cats)]  # (B, H), (B, cat_dim)...
         if self.cfg.num_dim:
             parts.append(num.to(pooled.dtype))  # (B, K)
-        z = self.head(torch.cat(parts, dim=1))  # (B, D)
-        return F.normalize(z, dim=1), attn
+        return F.normalize(self.head(torch.cat(parts, dim=1)), dim=1)  # (B, D)
 
     def forward(self, ids: Tensor, mask: Tensor, cat: Tensor, num: Tensor) -> Tensor:
         """The embedding only: (B, D), unit rows."""

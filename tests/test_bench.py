@@ -79,3 +79,23 @@ def test_bench_all_quick_writes_json_and_markdown_with_machine_and_consistent_ra
         assert BENCHMARKS[name].table(result) in section
         shown = set(RATIO.findall(section))
         assert shown == _expected_ratios(name, result), f"{name}: ratios in bench.md {sorted(shown)} differ from the JSON's"
+
+
+def test_bench_refresh_grows_the_catalogue_and_refreshes_only_what_changed(tiny_run, tmp_path):
+    from pipelines.bench import refresh
+
+    result = refresh.run(600, tiny_run["production"], tiny_run["data"], change=0.01, work=tmp_path)
+    full, ref = result["rows"]
+    assert result["changes"] == {"edited": 2, "removed": 2, "new": 2}
+    assert (full["documents"], full["embedded"], full["reused"], full["action"]) == (600, 600, 0, "built")
+    assert (ref["documents"], ref["embedded"], ref["reused"], ref["action"]) == (600, 4, 596, "refreshed")
+    assert full["checks_ok"] and ref["checks_ok"] and ref["ratio"] == ref["wall_s"] / full["wall_s"]
+    grown = refresh.catalogue(load_dataset_vacancies(tiny_run["data"]), 600)
+    assert grown["vacancy_id"].is_unique and (grown["title"].to_numpy()[:300] != grown["title"].to_numpy()[300:]).all()
+    assert f"{ref['ratio']:.2f}" in refresh.table(result)
+
+
+def load_dataset_vacancies(path):
+    from pipelines.data.dataset import load_dataset
+
+    return load_dataset(path).vacancies

@@ -103,7 +103,7 @@ def test_cli_single_json_batch_parquet_and_errors(served, capsys):
 
 def test_a_non_finite_embedding_is_refused_for_queries_and_for_index_builds(tmp_path):
     """Scores are never NaN: an encoder row that is not finite is named by id instead of ranked or indexed."""
-    from pipelines.retrieval.refresh import embed_documents
+    from pipelines.retrieval.recommend import embed_documents
 
     class NaNEncoder(HashEncoder):
         def embed(self, df, kind):

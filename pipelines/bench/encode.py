@@ -5,7 +5,7 @@ tower called one document at a time (unbatched). Variants tried, each recorded:
 batched + length-sorted (the shipped `Encoder` path), batched in arrival order
 (mixed lengths, shows what sorting saves), 1 vs 2 intra-op threads, int8
 dynamic quantization of GRU/Linear (`torch.ao.quantization.quantize_dynamic`),
-and torch.compile / ONNX Runtime where available. Weights are random (speed
+and torch.compile / ONNX Runtime (the tower exported to ONNX, outputs compared) where available. Weights are random (speed
 does not depend on them); documents have lengths uniform in [L/2, L].
 Peak memory is the resident-set high-water mark per variant (Linux
 /proc/self/status VmHWM, reset through /proc/self/clear_refs), plus the
@@ -27,7 +27,7 @@ from dssm.batching import length_sorted_batches
 from dssm.config import load_model_config
 from dssm.io import write_json
 from dssm.tower import Tower
-from pipelines.bench.machine import machine, ratio
+from pipelines.bench.machine import machine, peak_rss_mb, ratio, reset_peak_rss
 
 GOALS = {"production_docs_per_s": 1000.0, "teacher_ms_per_doc": 50.0}
 """Targets on 2 CPU cores (issue 3)."""
@@ -36,23 +36,6 @@ SHIPPED_VARIANT = "batch_64_length_sorted"
 QUICK = {"n_production": 16, "n_teacher": 2, "threads": 1, "try_compile": False}
 """`bench all --quick`: a smoke test. One thread: beside another busy process on 2 cores, two intra-op
 threads took 9 s where one took 0.03 s for the same 4 documents (each waits for the other at every step)."""
-
-
-def _reset_peak() -> None:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def _peak_mb() -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
 
 
 def _docs(n: int, max_len: int, vocab: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
@@ -77,7 +60,7 @@ def _measure(name: str, tower: torch.nn.Module, docs: list[np.ndarray], batches:
         prepared = [_batch(docs, rows, n_cat, num_dim) for rows in batches]
         with torch.inference_mode():
             tower(*prepared[0])
-            _reset_peak()
+            reset_peak_rss()
             t0 = time.perf_counter()
             for b in prepared:
                 tower(*b)
@@ -94,7 +77,7 @@ def _measure(name: str, tower: torch.nn.Module, docs: list[np.ndarray], batches:
         "docs_per_s": n / dt,
         "ms_per_doc": 1000 * dt / n,
         "tokens_per_s": tokens / dt,
-        "peak_rss_mb": _peak_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -114,7 +97,45 @@ def _variants(tower: Tower, docs: list[np.ndarray], lengths: np.ndarray, n_naive
     out.append(_measure("int8_dynamic_quant_length_sorted", q, docs, sorted_b, n_cat, num_dim, threads))
     for bs in (32, 64):
         out.append(_measure(f"batch_{bs}_length_sorted", tower, docs, length_sorted_batches(lengths, bs), n_cat, num_dim, threads))
+    out.append(_measure("dense_gru_batch_64_length_sorted", _DenseCall(tower), docs, length_sorted_batches(lengths, 64), n_cat, num_dim, threads))
+    if _onnx_installed():
+        out.append(_measure_onnx(tower, docs, length_sorted_batches(lengths, 64), threads))
     return out
+
+
+class _DenseCall(torch.nn.Module):
+    """`Tower.dense_forward` (one GRU call per batch, no length chunks): what the ONNX graph computes, in torch."""
+
+    def __init__(self, tower: Tower):
+        super().__init__()
+        self.tower = tower
+
+    def forward(self, *b: torch.Tensor) -> torch.Tensor:
+        return self.tower.dense_forward(*b)
+
+
+def _onnx_installed() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _measure_onnx(tower: Tower, docs: list[np.ndarray], batches: list[np.ndarray], threads: int) -> dict[str, Any]:
+    """The shipped batches through the tower exported to ONNX (`dssm.onnx_export`), on onnxruntime with `threads`
+    intra-op threads; `max_abs_diff`: its largest difference from the torch tower over every embedding."""
+    import tempfile
+
+    from dssm.onnx_export import OnnxTower, export_tower
+
+    n_cat, num_dim = len(tower.cardinalities), tower.cfg.num_dim
+    with tempfile.TemporaryDirectory() as tmp:
+        runner = OnnxTower(export_tower(tower, Path(tmp) / "tower.onnx"), threads=threads)
+        row = _measure("onnxruntime_batch_64_length_sorted", runner, docs, batches, n_cat, num_dim, threads)
+        with torch.inference_mode():
+            diffs = [np.abs(runner(*b) - tower(*b).numpy()).max() for b in (_batch(docs, rows, n_cat, num_dim) for rows in batches)]
+    return {**row, "max_abs_diff": float(max(diffs))}
 
 
 def _tower(preset: str, seed: int = 0) -> Tower:
@@ -136,7 +157,7 @@ def run(n_production: int = 2048, n_teacher: int = 128, threads: int = 2, seed: 
         best = max(rows, key=lambda r: r["docs_per_s"])
         report[name] = {"max_len": tower.cfg.max_len, "mean_tokens": float(lengths.mean()), "batch_size": bs, "variants": rows, "fastest": best["variant"]}
     report["torch_compile"] = _try_compile(seed) if try_compile else {"status": "skipped"}
-    report["onnxruntime"] = _try_onnx()
+    report["onnxruntime"] = _try_onnx(report)
     shipped = {r["variant"]: r for r in report["production"]["variants"]}[SHIPPED_VARIANT]
     teacher = {r["variant"]: r for r in report["teacher"]["variants"]}[SHIPPED_VARIANT]
     report["shipped_variant"] = SHIPPED_VARIANT
@@ -173,12 +194,19 @@ def _timed(fn: Callable, b: tuple, reps: int = 3) -> float:
     return (time.perf_counter() - t0) / reps
 
 
-def _try_onnx() -> dict[str, Any]:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return {"status": "not installed", "note": "onnxruntime is not a dependency; not measured"}
-    return {"status": "installed, not measured", "note": "an ONNX export of the towers is not implemented"}
+def _try_onnx(report: dict[str, Any]) -> dict[str, Any]:
+    """ONNX Runtime against the shipped torch path, both encoders: docs/s each and the largest output difference."""
+    from dssm.onnx_export import ONNX_TOLERANCE
+
+    if not _onnx_installed():
+        return {"status": "not installed", "note": "pip install onnxruntime onnx to measure it"}
+    out: dict[str, Any] = {"status": "ok", "tolerance": ONNX_TOLERANCE}
+    for name in ("production", "teacher"):
+        rows = {r["variant"]: r for r in report[name]["variants"]}
+        onnx, torch_row = rows["onnxruntime_batch_64_length_sorted"], rows[SHIPPED_VARIANT]
+        out[name] = {"onnx_docs_per_s": onnx["docs_per_s"], "torch_docs_per_s": torch_row["docs_per_s"], "max_abs_diff": onnx["max_abs_diff"],
+                     "equal_within_tolerance": onnx["max_abs_diff"] <= ONNX_TOLERANCE, "faster": onnx["docs_per_s"] > torch_row["docs_per_s"]}
+    return out
 
 
 def run_default(out_dir: Path, quick: bool = False) -> dict[str, Any]:
@@ -205,11 +233,16 @@ def table(report: dict[str, Any]) -> str:
     else:
         compiled = tc["status"] + (f": {tc['error']}" if "error" in tc else "")
     onnx = report["onnxruntime"]
+    if onnx["status"] == "ok":
+        onnx_line = "; ".join(f"{n} {onnx[n]['onnx_docs_per_s']:.1f} docs/s vs torch {onnx[n]['torch_docs_per_s']:.1f}, largest difference {onnx[n]['max_abs_diff']:.1e}"
+                              f" ({'within' if onnx[n]['equal_within_tolerance'] else 'OVER'} the {onnx['tolerance']:.0e} tolerance)" for n in ("production", "teacher"))
+    else:
+        onnx_line = f"{onnx['status']} ({onnx['note']})"
     return "\n".join([
         *lines, "",
         f"Documents: lengths uniform in [L/2, L] tokens, random weights. naive = the same tower, one document per call. Process peak RSS {report['ru_maxrss_mb']:.0f} MB.",
         f"torch.compile (production, one batch of 256): {compiled}.",
-        f"ONNX Runtime: {onnx['status']} ({onnx['note']}).",
+        f"ONNX Runtime (the tower exported by `dssm.onnx_export`, same batches as the shipped path): {onnx_line}.",
     ])
 
 

@@ -20,6 +20,25 @@ def ratio(x: float | None) -> str:
     return "–" if x is None or x != x else f"×{x:.2f}"
 
 
+def reset_peak_rss() -> None:
+    """Reset this process's resident-set high-water mark (Linux: /proc/self/clear_refs), so `peak_rss_mb` measures from here."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb() -> float | None:
+    """This process's resident-set high-water mark in MB (VmHWM), None where /proc does not say."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """The CPU's model name from /proc/cpuinfo ("model name", else ARM's "Hardware"/"Model"); else platform.processor()."""
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dssm.errors import JobmatchError
 from dssm.io import write_json, write_text
-from pipelines.bench import encode, index, markdown, run_all, summarize, train, understanding
+from pipelines.bench import encode, index, markdown, refresh, run_all, summarize, train, understanding
 from pipelines.commands.flags import add_parser
 
 
@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     register_summarize(bench_sub)
     register_understanding(bench_sub)
     register_train(bench_sub)
+    register_refresh(bench_sub)
     a = add_parser(bench_sub, "all", "Run every benchmark; write bench.json and bench.md (tables, the machine); print the Markdown.")
     a.add_argument("--out", type=Path, default=Path("runs/bench"), help="folder for bench.json, bench.md and each benchmark's JSON")
     a.add_argument("--quick", action="store_true", help="tiny sizes, one thread (a smoke test: the figures say nothing about speed)")
@@ -161,4 +162,24 @@ def run_train(args: argparse.Namespace) -> int:
     result = train.run(args.vacancies, args.resumes, args.config, args.epochs, args.ddp_devices)
     write_json(args.out / "train.json", result)
     print(json.dumps(result, default=str, indent=2) if args.json else train.reading(result) + "\n\n" + train.table(result))
+    return 0
+
+
+def register_refresh(bench_sub: argparse._SubParsersAction) -> None:
+    p = add_parser(bench_sub, "refresh", "Index build over a catalogue grown to --n vacancies, then a refresh after --change of them changed: wall time, peak RSS, documents embedded.")
+    p.add_argument("--n", type=int, default=1_000_000, help="vacancies in the grown catalogue")
+    p.add_argument("--model", type=Path, required=True, help="production model dir (e.g. runs/demo/production)")
+    p.add_argument("--data", type=Path, required=True, help="dataset folder whose vacancies are grown (e.g. runs/demo/market)")
+    p.add_argument("--change", type=float, default=0.01, help="share of the catalogue changed before the refresh")
+    p.add_argument("--out", type=Path, default=Path("runs/bench"), help="folder for refresh.json")
+    p.add_argument("--json", action="store_true", help="print the JSON report")
+    p.set_defaults(func=run_refresh)
+
+
+def run_refresh(args: argparse.Namespace) -> int:
+    if args.n < 3 or not 0 < args.change < 1:
+        raise JobmatchError(f"--n must be >= 3 and --change in (0, 1), got {args.n}, {args.change}")
+    result = refresh.run(args.n, args.model, args.data, args.change)
+    write_json(args.out / "refresh.json", result)
+    print(json.dumps(result, default=str, indent=2) if args.json else refresh.reading(result) + "\n\n" + refresh.table(result))
     return 0

@@ -57,7 +57,7 @@ def _encode_on_ray(model: Path, data: Path, kind: str, out: Path, engine: Engine
     enc = load_encoder(model)  # the driver checks the model dir before any worker starts
     with ray_session(engine.address), atomic_path(out) as tmp:
         blocks = block_count(pq.ParquetFile(source).metadata.num_rows, engine.actors)
-        docs = ray.data.read_parquet(str(source.resolve()), override_num_blocks=max(1, blocks)).materialize()  # read before the actors take every CPU
+        docs = ray.data.read_parquet(str(source.resolve())).repartition(blocks).materialize()  # read (and split row groups) before the actors take every CPU
         embed_to_shards(docs, EmbedSpec(str(model.resolve())), kind, tmp, engine.actors)
         n = len(pd.read_parquet(tmp, columns=[TABLES[kind][3]]))
     return {"out": str(out), "n": n, "dim": enc.dim, "model_hash": enc.model_hash, "attention": False, "engine": "ray"}

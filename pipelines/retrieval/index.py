@@ -131,6 +131,9 @@ class IndexConfig:
     """Seed for IVF training sample and the recall query sample."""
     min_recall: float = 0.9
     """A new version whose recall@10 against exact search is below this is built but not switched to."""
+    gpu: bool = True
+    """Search on the first GPU when faiss has GPU support and sees one (`pip install ".[gpu]"`): flat and IVF
+    indexes, unfiltered queries, k <= 2048 (faiss's GPU limit); HNSW and filtered searches stay on the CPU."""
 
     def __post_init__(self) -> None:
         check_numbers(self)
@@ -176,7 +179,16 @@ def content_hashes(docs: pd.DataFrame, side: str = "vacancies") -> np.ndarray:
     """sha256 (first 16 hex) per row over the side's content columns present; equal content -> equal hash."""
     cols = [c for c in side_of(side).content if c in docs.columns]
     out = np.empty(len(docs), dtype=object)
-    frame = docs[cols].astype(object)
+    for start in range(0, len(docs), HASH_CHUNK):  # a million rows as Python objects at once would take gigabytes
+        out[start : start + HASH_CHUNK] = _hashes(docs[cols].iloc[start : start + HASH_CHUNK].astype(object), cols)
+    return out
+
+
+HASH_CHUNK = 50_000
+
+
+def _hashes(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    out = np.empty(len(frame), dtype=object)
     for i, row in enumerate(frame.itertuples(index=False, name=None)):
         parts = []
         for c, v in zip(cols, row):
@@ -209,6 +221,22 @@ def gpu_available() -> bool:
     import faiss
 
     return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+
+
+GPU_MAX_K = 2048
+"""The largest k faiss searches on a GPU."""
+
+
+def _gpu_copy(index: Any, manifest: dict) -> Any:
+    """A GPU copy of a flat or IVF index (IVF with the version's nprobe); its resources live as long as it does."""
+    import faiss
+
+    res = faiss.StandardGpuResources()
+    gpu_index = faiss.index_cpu_to_gpu(res, 0, index)
+    gpu_index.jobmatch_resources = res
+    if manifest["index_type"] == "ivf":
+        faiss.GpuParameterSpace().set_index_parameter(gpu_index, "nprobe", int(manifest["params"]["nprobe"]))
+    return gpu_index
 
 
 def choose_index_type(n: int, cfg: IndexConfig) -> str:
@@ -454,6 +482,7 @@ class EmbeddingIndex:
 
     def __init__(self, root: Path, version: str, index: Any, meta: pd.DataFrame, emb: np.ndarray, manifest: dict, cfg: IndexConfig):
         self.root, self.version, self.index, self.meta, self.emb, self.manifest, self.cfg = root, version, index, meta, emb, manifest, cfg
+        self.gpu_index = _gpu_copy(index, manifest) if cfg.gpu and manifest["index_type"] in ("flat", "ivf") and gpu_available() else None
         self.side = side_of(manifest.get("side", "vacancies"))
         self.ids = meta[self.side.id_col].astype(str).to_numpy(dtype=object)
         self.titles = meta["title"].astype(object).where(meta["title"].notna(), None).to_numpy(dtype=object)
@@ -544,7 +573,10 @@ class EmbeddingIndex:
         rows = self.allowed(filters)
         if rows is None:
             k = min(k, self.n)
-            scores, found = self.index.search(queries, k, params=self._search_params(k))
+            if self.gpu_index is not None and k <= GPU_MAX_K:
+                scores, found = self.gpu_index.search(queries, k)
+            else:
+                scores, found = self.index.search(queries, k, params=self._search_params(k))
             if (found >= 0).all():
                 return scores, found
             rows = np.arange(self.n)

@@ -62,7 +62,7 @@ class EmbedActor:
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         from pipelines.data.dataset import normalise_frame
-        from pipelines.retrieval.refresh import embed_documents
+        from pipelines.retrieval.recommend import embed_documents
 
         emb = embed_documents(self.encoder, normalise_frame(batch.reset_index(drop=True)), self.preprocess, self.kind)  # (B, D)
         return pd.DataFrame({self.id_col: batch[self.id_col].astype(str).to_numpy(), "embedding": list(emb)})
@@ -71,12 +71,13 @@ class EmbedActor:
 @contextlib.contextmanager
 def ray_session(address: str | None = None) -> Iterator[None]:
     """Ray for the block: the cluster at `address`, else a local one on this machine's cores (stopped after).
-    An already initialised Ray (a caller's session) is used as it is."""
+    An already initialised Ray (a caller's session) is used as it is, with Ray Data told to keep row order."""
     try:
         import ray
     except ImportError as e:
         raise JobmatchError('--engine ray needs Ray: pip install "jobmatch[ray]" (or "ray[data]")') from e
     if ray.is_initialized():
+        ray.data.DataContext.get_current().execution_options.preserve_order = True
         yield
         return
     if quiet():
@@ -86,7 +87,9 @@ def ray_session(address: str | None = None) -> Iterator[None]:
                  logging_level=logging.ERROR if quiet() else logging.WARNING)
     except ConnectionError as e:
         raise JobmatchError(f"--address {address}: no Ray cluster answers there ({e})") from e
-    ray.data.DataContext.get_current().enable_progress_bars = not quiet()
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = not quiet()
+    ctx.execution_options.preserve_order = True  # shards in the input's order, reads and splits included
     try:
         yield
     finally:
@@ -97,8 +100,6 @@ def embed_to_shards(ds, spec: EmbedSpec, kind: str, out_dir: Path, actors: int |
     """Embed Ray Dataset `ds` (documents of `kind`) with `EmbedActor`s into Parquet shards under `out_dir`, input order kept."""
     import ray
 
-    ctx = ray.data.DataContext.get_current()
-    ctx.execution_options.preserve_order = True
     pool = ray.data.ActorPoolStrategy(size=actors or cluster_cpus())
     embedded = ds.map_batches(EmbedActor, fn_constructor_args=(spec, kind), batch_size=BATCH_SIZE, batch_format="pandas", compute=pool, num_cpus=1)
     embedded.write_parquet(str(out_dir), ray_remote_args=WRITE_TASK)

@@ -79,6 +79,21 @@ def checked_embeddings(emb: np.ndarray, df: pd.DataFrame, kind: str, dim: int) -
     return emb
 
 
+EMBED_CHUNK = 20_000
+"""Documents summarized and encoded at a time: the token lists of a million documents at once would take
+gigabytes of Python objects; chunks keep memory flat (the embeddings agree up to float rounding)."""
+
+
+def embed_documents(encoder: EncoderLike, docs: pd.DataFrame, preprocess: Preprocess | None = None, kind: str = "vacancies") -> np.ndarray:
+    """(Summarized) vacancies or resumes (`kind`) -> (N, D) float32 unit rows, `EMBED_CHUNK` documents at a time."""
+    out = np.zeros((len(docs), int(encoder.dim)), np.float32)
+    for start in range(0, len(docs), EMBED_CHUNK):
+        part = docs.iloc[start : start + EMBED_CHUNK]
+        df = preprocess(part, kind) if preprocess else part
+        out[start : start + len(part)] = checked_embeddings(encoder.embed(df, kind), part, kind, encoder.dim)
+    return out
+
+
 def documents_from_records(records: Sequence[dict[str, Any]], kind: str = "resumes", source: str = "resume") -> pd.DataFrame:
     """Resume (or, kind="vacancies", vacancy) dicts with contract fields, the id optional -> a validated frame.
 

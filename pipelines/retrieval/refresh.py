@@ -51,7 +51,7 @@ from pipelines.retrieval.index import (
     served_manifest,
     switch,
 )
-from pipelines.retrieval.recommend import EncoderLike, Preprocess, checked_embeddings, preprocess_for_manifest
+from pipelines.retrieval.recommend import EncoderLike, Preprocess, checked_embeddings, embed_documents, preprocess_for_manifest
 
 log = logging.getLogger("jobmatch.refresh")
 LOG_FILE = "refresh_log.jsonl"
@@ -83,14 +83,6 @@ class RefreshReport:
     reason: str = ""
     checks: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def embed_documents(encoder: EncoderLike, docs: pd.DataFrame, preprocess: Preprocess | None = None, kind: str = "vacancies") -> np.ndarray:
-    """(Summarized) vacancies or resumes (`kind`) -> (N, D) float32 unit rows."""
-    if len(docs) == 0:
-        return np.zeros((0, int(encoder.dim)), np.float32)
-    df = preprocess(docs, kind) if preprocess else docs
-    return checked_embeddings(encoder.embed(df, kind), docs, kind, encoder.dim)
 
 
 Embedder = Callable[[pd.DataFrame, str, Path], np.ndarray]
