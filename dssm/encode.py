@@ -25,11 +25,19 @@ from dssm.io import file_sha256
 from dssm.model_io import WEIGHTS, load_model, resolve_tokenizer_dir
 
 
+RUNTIMES = ("torch", "onnx")
+
+
 class Encoder:
     """Embeds vacancies and resumes with a trained TwoTower (eval mode, no gradients)."""
 
-    def __init__(self, model: Any, cfg: Any, features: dict, tokenizer: Any, model_hash: str):
+    def __init__(self, model: Any, cfg: Any, features: dict, tokenizer: Any, model_hash: str, runtime: str = "torch"):
+        if runtime not in RUNTIMES:
+            raise JobmatchError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
         self.model, self.cfg, self.features, self.tokenizer = model.eval(), cfg, features, tokenizer
+        self.runtime = runtime
+        """"torch", or "onnx": the towers exported (`dssm.onnx_export`, on first use) and run on ONNX Runtime."""
+        self._onnx: dict[str, Any] = {}
         self.model_hash = model_hash
         """sha256 of weights.safetensors (index manifests store it)."""
         self.tokenizer_hash = getattr(tokenizer, "model_hash", None)
@@ -40,7 +48,7 @@ class Encoder:
         """Tokens read per vacancy (resumes: `cfg.resume.max_len`)."""
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> Encoder:
+    def load(cls, model_dir: str | Path, runtime: str = "torch") -> Encoder:
         """Load a model dir; JobmatchError on missing/corrupt files or a tokenizer of another vocabulary."""
         from dssm.tokenizer import Tokenizer
 
@@ -52,7 +60,21 @@ class Encoder:
         tok = Tokenizer.load(tok_dir)
         if int(tok.vocab_size) != cfg.vacancy.vocab_size:
             raise JobmatchError(f"{tok_dir}: tokenizer vocab_size {tok.vocab_size} != model vocab_size {cfg.vacancy.vocab_size}")
-        return cls(model, cfg, features, tok, file_sha256(model_dir / WEIGHTS))
+        return cls(model, cfg, features, tok, file_sha256(model_dir / WEIGHTS), runtime)
+
+    def _call(self, kind: str) -> Any:
+        """The tower of `kind` as a function (ids, mask, cat, num) -> (emb (B, D), attn (B, T)) numpy arrays."""
+        tower = self.model.tower(kind)
+        if self.runtime == "torch":
+            return lambda *b: tuple(t.numpy() for t in tower.encode(*b))
+        if kind not in self._onnx:
+            import tempfile
+
+            from dssm.onnx_export import OnnxTower, export_tower
+
+            with tempfile.TemporaryDirectory() as tmp:  # the session holds the graph in memory once built
+                self._onnx[kind] = OnnxTower(export_tower(tower, Path(tmp) / f"{kind}.onnx"), threads=torch.get_num_threads())
+        return self._onnx[kind].encode
 
     def _tower_cfg(self, kind: str):
         return self.model.tower(kind).cfg
@@ -65,7 +87,7 @@ class Encoder:
 
     @torch.inference_mode()
     def _run(self, store: TokenStore, df: pd.DataFrame, kind: str, batch_size: int, attention: bool):
-        tower = self.model.tower(kind)
+        call = self._call(kind)
         if len(store) != len(df):
             raise JobmatchError(f"{kind}: {len(store)} documents but {len(df)} feature rows")
         cat, num = self.features[kind].transform(df)
@@ -73,11 +95,10 @@ class Encoder:
         attn: list[np.ndarray] = [np.zeros(0, np.float32)] * len(store)
         for rows in length_sorted_batches(store.lengths, batch_size):
             ids, mask = store.batch(rows)
-            e, a = tower.encode(ids, mask, torch.from_numpy(cat[rows]), torch.from_numpy(num[rows]))  # (B, D), (B, T)
-            emb[rows] = e.numpy()
+            e, a = call(ids, mask, torch.from_numpy(cat[rows]), torch.from_numpy(num[rows]))  # (B, D), (B, T)
+            emb[rows] = e
             if attention:
                 lengths = store.lengths[rows]
-                a = a.numpy()
                 for j, r in enumerate(rows):
                     attn[r] = a[j, : lengths[j]].astype(np.float32)
         return emb, attn

@@ -3,8 +3,10 @@
 `export_tower(tower, path)` traces `Tower.dense_forward` (one GRU call over the padded batch:
 the tower's maths without its length-chunking Python) with dynamic batch and length axes.
 `OnnxTower(path)(ids, mask, cat, num)` runs it on onnxruntime's CPU provider and returns the
-(B, D) embeddings as a float32 array; `jobmatch bench encode` checks them against the torch
-tower (`ONNX_TOLERANCE`) and times both on the same batches.
+(B, D) embeddings as a float32 array (`.encode` also the attention); `jobmatch bench encode` checks
+them against the torch tower (`ONNX_TOLERANCE`) and times both on the same batches; `Encoder(...,
+runtime="onnx")` runs its towers this way (`jobmatch label --runtime onnx`: the long-context teacher,
+where ONNX Runtime measured faster).
 
 >>> import tempfile, torch
 >>> from dssm.config import TowerConfig
@@ -30,6 +32,8 @@ from dssm.tower import Tower
 ONNX_TOLERANCE = 1e-5
 """Largest absolute difference per embedding component accepted between ONNX Runtime and torch (unit vectors)."""
 INPUTS = ("ids", "mask", "cat", "num")
+OUTPUTS = ("embedding", "attention")
+"""The graph's outputs: (B, D) unit embeddings and (B, T) attention weights (0 on padding), as `Tower.encode`."""
 
 
 class _Dense(nn.Module):
@@ -37,8 +41,8 @@ class _Dense(nn.Module):
         super().__init__()
         self.tower = tower
 
-    def forward(self, ids: Tensor, mask: Tensor, cat: Tensor, num: Tensor) -> Tensor:
-        return self.tower.dense_forward(ids, mask, cat, num)
+    def forward(self, ids: Tensor, mask: Tensor, cat: Tensor, num: Tensor) -> tuple[Tensor, Tensor]:
+        return self.tower.dense_encode(ids, mask, cat, num)
 
 
 def export_tower(tower: Tower, path: str | Path, opset: int = 17) -> Path:
@@ -48,16 +52,18 @@ def export_tower(tower: Tower, path: str | Path, opset: int = 17) -> Path:
     n_cat, n_num = len(tower.cardinalities), tower.cfg.num_dim
     ids = torch.ones(2, 5, dtype=torch.long)
     example = (ids, ids != 0, torch.zeros(2, n_cat, dtype=torch.long), torch.zeros(2, n_num))
-    axes = {"ids": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"}, "cat": {0: "batch"}, "num": {0: "batch"}, "embedding": {0: "batch"}}
+    axes = {"ids": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"}, "cat": {0: "batch"}, "num": {0: "batch"}, "embedding": {0: "batch"},
+            "attention": {0: "batch", 1: "tokens"}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
-        torch.onnx.export(_Dense(tower).eval(), example, str(path), input_names=list(INPUTS), output_names=["embedding"], dynamic_axes=axes,
+        torch.onnx.export(_Dense(tower).eval(), example, str(path), input_names=list(INPUTS), output_names=list(OUTPUTS), dynamic_axes=axes,
                           opset_version=opset, dynamo=False)
     return path
 
 
 class OnnxTower:
-    """An exported tower on ONNX Runtime (CPU): called like the tower, returns (B, D) float32."""
+    """An exported tower on ONNX Runtime (CPU): called like the tower, returns (B, D) float32; `encode` like
+    `Tower.encode` -> (embeddings (B, D), attention (B, T)) as float32 arrays."""
 
     def __init__(self, path: str | Path, threads: int = 0):
         import onnxruntime as ort
@@ -67,8 +73,12 @@ class OnnxTower:
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
-    def __call__(self, ids, mask, cat, num) -> np.ndarray:
+    def encode(self, ids, mask, cat, num) -> tuple[np.ndarray, np.ndarray]:
         feed = {name: (v.numpy() if isinstance(v, Tensor) else np.asarray(v)) for name, v in zip(INPUTS, (ids, mask, cat, num))}
         feed["mask"] = feed["mask"].astype(bool)
         feed["num"] = feed["num"].astype(np.float32)
-        return self.session.run(["embedding"], feed)[0]
+        emb, attn = self.session.run(list(OUTPUTS), feed)
+        return emb, attn
+
+    def __call__(self, ids, mask, cat, num) -> np.ndarray:
+        return self.encode(ids, mask, cat, num)[0]

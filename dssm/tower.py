@@ -121,14 +121,18 @@ class Tower(nn.Module):
         pooled = torch.bmm(attn.unsqueeze(1), h).squeeze(1)  # (B, H)
         return pooled, attn
 
-    def dense_forward(self, ids: Tensor, mask: Tensor, cat: Tensor, num: Tensor) -> Tensor:
-        """`forward` with one GRU call over the whole padded batch instead of length chunks: the same maths
+    def dense_encode(self, ids: Tensor, mask: Tensor, cat: Tensor, num: Tensor) -> tuple[Tensor, Tensor]:
+        """`encode` with one GRU call over the whole padded batch instead of length chunks: the same maths
         (padding never reaches an embedding) without data-dependent Python, so it traces (`dssm.onnx_export`)."""
         lengths = mask.bool().sum(1).clamp(min=1)  # (B,)
         x = self.tok(ids)  # (B, T, E)
         valid = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]  # (B, T)
-        pooled, _ = self._attend(ids, x, self._rnn(x, lengths), valid)  # (B, H)
-        return self._head(pooled, cat, num)
+        pooled, attn = self._attend(ids, x, self._rnn(x, lengths), valid)  # (B, H), (B, T)
+        return self._head(pooled, cat, num), attn
+
+    def dense_forward(self, ids: Tensor, mask: Tensor, cat: Tensor, num: Tensor) -> Tensor:
+        """The embedding of `dense_encode`: (B, D)."""
+        return self.dense_encode(ids, mask, cat, num)[0]
 
     def _rnn(self, x: Tensor, lengths: Tensor) -> Tensor:
         """GRU outputs of prefix-padded rows: x (b, t, E), lengths (b,) -> (b, t, H); outputs past a row's length are unused."""

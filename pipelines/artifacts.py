@@ -46,11 +46,11 @@ def _folder(path: str | Path, what: str) -> Path:
     return path
 
 
-def load_encoder(model_dir: str | Path) -> Any:
-    """`dssm.encode.Encoder.load(model_dir)` after checking the folder (torch is imported here, lazily)."""
+def load_encoder(model_dir: str | Path, runtime: str = "torch") -> Any:
+    """`dssm.encode.Encoder.load(model_dir, runtime)` after checking the folder (torch is imported here, lazily)."""
     from dssm.encode import Encoder
 
-    return Encoder.load(_folder(model_dir, "model"))
+    return Encoder.load(_folder(model_dir, "model"), runtime)
 
 
 def load_summarizer(summarizer_dir: str | Path) -> Any:

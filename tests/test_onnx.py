@@ -32,3 +32,24 @@ def test_onnx_tower_equals_torch_on_real_batches(tiny_run, tmp_path, kind):
                 worst = max(worst, float(np.abs(runner(*args) - tower(*args).numpy()).max()))
                 shapes.add(tuple(args[0].shape))
     assert len({b for b, _ in shapes}) > 1 and len({t for _, t in shapes}) > 1 and worst <= ONNX_TOLERANCE
+
+
+def test_label_on_onnx_runtime_gives_the_torch_labels(tiny_run, tmp_path):
+    """`jobmatch label --runtime onnx`: the teacher on ONNX Runtime labels every sentence as torch does."""
+    import pandas as pd
+
+    from pipelines.training.labels import label
+    from summarizer.config import LabelRule
+
+    label(LabelRule(), tiny_run["teacher"], tiny_run["data"], tmp_path / "onnx.parquet", runtime="onnx")
+    torch_labels, onnx_labels = pd.read_parquet(tiny_run["labels"]), pd.read_parquet(tmp_path / "onnx.parquet")
+    assert torch_labels[["doc_id", "sent_idx"]].equals(onnx_labels[["doc_id", "sent_idx"]])
+    assert (torch_labels["is_summary"] == onnx_labels["is_summary"]).all()
+    assert np.abs(torch_labels["attention_mass"] - onnx_labels["attention_mass"]).max() <= ONNX_TOLERANCE
+
+
+def test_unknown_runtime_is_one_line(tiny_run):
+    from dssm.errors import JobmatchError
+
+    with pytest.raises(JobmatchError, match="runtime must be one of"):
+        load_encoder(tiny_run["production"], runtime="tensorrt")

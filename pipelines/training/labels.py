@@ -44,19 +44,20 @@ class LabelResult:
 
 
 def label(rule: LabelRule, teacher: str | Path, data: str | Path, out: str | Path, batch_size: int = 64, force: bool = False,
-          allow_truncation: bool = False) -> LabelResult:
+          allow_truncation: bool = False, runtime: str = "torch") -> LabelResult:
     """Label every sentence of `data` with the `teacher`'s attention under `rule`; write `out` (labels.parquet).
 
     A teacher must read each document whole: one whose `max_len` is shorter than the longest
     document is refused (its labels would call every unread sentence not summary-worthy, e.g. a
     300-token production model passed as teacher) unless `allow_truncation`; the result then
-    counts the documents that were cut.
+    counts the documents that were cut. `runtime="onnx"` runs the teacher on ONNX Runtime (faster on
+    long documents; attention equal within `dssm.onnx_export.ONNX_TOLERANCE`).
     """
     from summarizer.labels import label_documents, threshold_table
 
     check_output(out, [teacher, data], force)
     ds = load_dataset(data)
-    enc = load_encoder(teacher)
+    enc = load_encoder(teacher, runtime)
     t0, parts, kinds, docs = time.perf_counter(), [], {}, {}
     for kind, df in ds.documents.items():
         if df.empty:
