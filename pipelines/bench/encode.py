@@ -52,7 +52,7 @@ def _batch(docs: list[np.ndarray], rows: np.ndarray, n_cat: int, num_dim: int):
     return ids, ids != 0, torch.zeros(len(rows), n_cat, dtype=torch.long), torch.zeros(len(rows), num_dim)
 
 
-def _measure(name: str, tower: torch.nn.Module, docs: list[np.ndarray], batches: list[np.ndarray], n_cat: int, num_dim: int, threads: int) -> dict[str, Any]:
+def _measure(name: str, tower: Callable, docs: list[np.ndarray], batches: list[np.ndarray], n_cat: int, num_dim: int, threads: int) -> dict[str, Any]:
     """Run `tower` over `batches` (after one warm-up batch) and time it."""
     prev = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -97,21 +97,10 @@ def _variants(tower: Tower, docs: list[np.ndarray], lengths: np.ndarray, n_naive
     out.append(_measure("int8_dynamic_quant_length_sorted", q, docs, sorted_b, n_cat, num_dim, threads))
     for bs in (32, 64):
         out.append(_measure(f"batch_{bs}_length_sorted", tower, docs, length_sorted_batches(lengths, bs), n_cat, num_dim, threads))
-    out.append(_measure("dense_gru_batch_64_length_sorted", _DenseCall(tower), docs, length_sorted_batches(lengths, 64), n_cat, num_dim, threads))
+    out.append(_measure("dense_gru_batch_64_length_sorted", tower.dense_forward, docs, length_sorted_batches(lengths, 64), n_cat, num_dim, threads))  # the ONNX graph's maths, in torch
     if _onnx_installed():
         out.append(_measure_onnx(tower, docs, length_sorted_batches(lengths, 64), threads))
     return out
-
-
-class _DenseCall(torch.nn.Module):
-    """`Tower.dense_forward` (one GRU call per batch, no length chunks): what the ONNX graph computes, in torch."""
-
-    def __init__(self, tower: Tower):
-        super().__init__()
-        self.tower = tower
-
-    def forward(self, *b: torch.Tensor) -> torch.Tensor:
-        return self.tower.dense_forward(*b)
 
 
 def _onnx_installed() -> bool:
