@@ -2,7 +2,7 @@
 
 `lightning_output()` wraps a `Trainer.fit` so that Lightning's warnings that say nothing
 about the run are dropped and, when `dssm.io.quiet()` (CI=true), its info lines too.
-`strategy("ddp")` is Lightning's DDP with workers started by spawning; each worker is a fresh
+`progress_bar()` is the bar every training shows (on stderr). `strategy("ddp")` is Lightning's DDP with workers started by spawning; each worker is a fresh
 process and applies the same filters before it sets up (`QuietDDP.setup_environment`).
 """
 
@@ -57,6 +57,14 @@ class QuietDDP(DDPStrategy):
     def setup_environment(self) -> None:
         _quiet_lightning()
         super().setup_environment()
+
+
+def progress_bar() -> list[Any]:
+    """Callbacks for a Trainer's progress: Lightning's default (rich) bar on stderr — on stdout, where Lightning
+    puts it, it would mix into a command's `--json` output — or none when `quiet()`."""
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    return [] if quiet() else [RichProgressBar(console_kwargs={"stderr": True})]
 
 
 def strategy(name: str) -> Any:

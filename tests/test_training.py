@@ -148,3 +148,18 @@ def test_training_writes_lightnings_csv_log_into_the_model_dir(tiny_run):
     per_epoch = log.dropna(subset=["val_recall"])
     assert len(per_epoch) == len(metrics["epochs"]) and log["train_loss_epoch"].notna().sum() == len(metrics["epochs"])
     assert per_epoch["val_recall"].tolist() == pytest.approx([e["val_recall"] for e in metrics["epochs"]])
+
+
+def test_train_json_stdout_is_only_json_with_the_progress_bar_on(tiny_market, tmp_path):
+    """Outside CI the progress bar is shown, on stderr: `train --json` prints nothing but the JSON on stdout."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    cmd = [sys.executable, "-m", "pipelines.cli", "train", "--data", str(tiny_market), "--config", "tiny", "--out", str(tmp_path / "run" / "m"), "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=Path(__file__).parents[1], timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["epochs_run"] == 2
+    assert "Epoch" in done.stderr  # the bar was shown

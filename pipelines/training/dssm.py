@@ -73,7 +73,7 @@ def fit(
 
     from dssm.datamodule import PairDataModule
     from dssm.lightning_module import EPOCH_STATS, DSSMModule
-    from dssm.trainer import lightning_output, strategy
+    from dssm.trainer import lightning_output, progress_bar, strategy
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -97,7 +97,7 @@ def fit(
             strategy=strategy(tc.strategy),
             logger=CSVLogger(save_dir=str(out), name="", version=LOG_DIR),
             log_every_n_steps=10,
-            callbacks=[best, EarlyStopping(monitor="val_recall", mode="max", patience=tc.patience)],
+            callbacks=[best, EarlyStopping(monitor="val_recall", mode="max", patience=tc.patience), *progress_bar()],
             enable_progress_bar=not quiet(),
             enable_model_summary=False,
             num_sanity_val_steps=0,

@@ -126,7 +126,7 @@ def train_classifier(cfg: ClassifierConfig, data: str | Path, albert: str | Path
     from torch.utils.data import DataLoader
 
     from dssm.understanding.finetune import FinetuneModule
-    from dssm.trainer import lightning_output
+    from dssm.trainer import lightning_output, progress_bar
 
     out = check_output(out, [data, albert], force)
     table = section_table(data, kind, cfg.dev_share, cfg.seed)
@@ -162,7 +162,7 @@ def train_classifier(cfg: ClassifierConfig, data: str | Path, albert: str | Path
     t0 = time.perf_counter()
     with lightning_output(), transformers_output():
         trainer = L.Trainer(max_epochs=cfg.max_epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                            enable_progress_bar=not quiet(), enable_model_summary=False, num_sanity_val_steps=0, gradient_clip_val=1.0)
+                            enable_progress_bar=not quiet(), callbacks=progress_bar(), enable_model_summary=False, num_sanity_val_steps=0, gradient_clip_val=1.0)
         trainer.fit(module, train_dataloaders=loader)
     train_s = round(time.perf_counter() - t0, 1)
     model.load_state_dict(module.best_state)

@@ -110,7 +110,7 @@ def pretrain(
 
     from dssm.tokenizer import Tokenizer
     from dssm.understanding.pretrain_module import PretrainModule, heads
-    from dssm.trainer import lightning_output
+    from dssm.trainer import lightning_output, progress_bar
 
     folders = [Path(d) for d in data]
     out = check_output(out, [*folders, init], force or resume)
@@ -155,7 +155,7 @@ def pretrain(
         trainer = L.Trainer(
             max_steps=cfg.max_steps, max_epochs=-1, accelerator="cpu", devices=1, logger=False,
             max_time=timedelta(minutes=float(cfg.max_minutes)) if cfg.max_minutes else None,
-            callbacks=[ckpt], enable_progress_bar=not quiet(), enable_model_summary=False, num_sanity_val_steps=0,
+            callbacks=[ckpt, *progress_bar()], enable_progress_bar=not quiet(), enable_model_summary=False, num_sanity_val_steps=0,
             val_check_interval=val_every, check_val_every_n_epoch=None, gradient_clip_val=1.0,
         )
         trainer.fit(module, train_dataloaders=loader, val_dataloaders=val_loader,

@@ -175,7 +175,7 @@ def fit(cfg: TaggerConfig, train: TagTable, dev: TagTable, albert: Path | None, 
     from torch.utils.data import DataLoader
 
     from dssm.understanding.finetune import FinetuneModule
-    from dssm.trainer import lightning_output
+    from dssm.trainer import lightning_output, progress_bar
 
     space = TagSpace.fit(train)
     if not any(len(t) > 1 for t in space.tags.values()):
@@ -206,7 +206,7 @@ def fit(cfg: TaggerConfig, train: TagTable, dev: TagTable, albert: Path | None, 
     t0 = time.perf_counter()
     with lightning_output(), transformers_output():
         trainer = L.Trainer(max_epochs=cfg.max_epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                            enable_progress_bar=not quiet(), enable_model_summary=False, num_sanity_val_steps=0, gradient_clip_val=1.0)
+                            enable_progress_bar=not quiet(), callbacks=progress_bar(), enable_model_summary=False, num_sanity_val_steps=0, gradient_clip_val=1.0)
         trainer.fit(module, train_dataloaders=loader)
     model.load_state_dict(module.best_state)
     dev_spans, predict_s = module.best_predictions
