@@ -119,7 +119,10 @@ class TrainConfig:
     recall_k: int = 100
     """k of validation Recall@k (ranking all vacancies); drives checkpointing and early stopping."""
     seed: int = 0
-    """Seed of the split, the initialisation, batch order and negative sampling."""
+    """Seed of the initialisation, batch order and negative sampling (and of the split unless `split_seed` is set)."""
+    split_seed: int | None = None
+    """Seed of the held-out resume split; None = `seed`. Fixing it while `seed` varies keeps the same held-out
+    resumes across training seeds, so their figures can be paired and pooled."""
     grad_clip: float = 1.0
     """Gradient norm clip (0 = off)."""
     max_train_pairs: int = 0
@@ -136,7 +139,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_numbers(self)
-        at_least(self, 0, "seed")
+        at_least(self, 0, "seed", "split_seed")
         at_least(self, 1, "batch_size", "max_epochs", "patience", "recall_k", "devices")
         if self.accelerator not in ACCELERATORS or self.strategy not in STRATEGIES:
             raise ValueError(f"accelerator must be one of {ACCELERATORS} and strategy one of {STRATEGIES}, got {self.accelerator!r}, {self.strategy!r}")
@@ -151,6 +154,11 @@ class TrainConfig:
             raise ValueError(f"attention_lr must be >= 0 (0 = lr), got {self.attention_lr}")
         if self.weight_decay < 0 or self.grad_clip < 0:
             raise ValueError("weight_decay and grad_clip must be >= 0")
+
+    @property
+    def held_out_seed(self) -> int:
+        """The seed the held-out resume split is drawn with."""
+        return self.seed if self.split_seed is None else self.split_seed
 
 
 @dataclass
@@ -173,7 +181,7 @@ class ModelConfig:
             raise ValueError("towers must share vocab_size (one tokenizer)")
 
 
-SHIPPED = ("production", "teacher", "teacher_token_attention", "demo", "demo_teacher", "tiny", "tiny_teacher")
+SHIPPED = ("production", "teacher", "teacher_token_attention", "demo", "demo_teacher", "demo_labeller", "tiny", "tiny_teacher", "tiny_labeller")
 """Names of the YAML presets under dssm/configs."""
 
 

@@ -34,11 +34,11 @@ class LabelRule:
     Sentences with no read tokens are never summary-worthy.
     """
 
-    method: Literal["fair_share", "top_share"] = "fair_share"
+    method: Literal["fair_share", "top_share"] = "top_share"
     """"fair_share" (ratio above `threshold`) or "top_share" (highest ratios up to a token share)."""
     threshold: float = 1.0
     """Ratio of a sentence's attention mass to its fair share above which it is summary-worthy (fair_share)."""
-    top_share: float = 0.3
+    top_share: float = 0.1
     """Share of a document's tokens marked, highest-ratio sentences first (top_share)."""
 
     def __post_init__(self) -> None:

@@ -17,7 +17,7 @@ so it is taken first and counts against the budget.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -86,10 +86,15 @@ def _cut_text(words: list[str], word_tokens: list[int], keep: int) -> str:
 
 
 def select_documents(docs: list[list[list[int]]], has_title: Sequence[bool], kind: str, method: str, summarizer: Summarizer | None,
-                     vocab_size: int, budget: int = 300, seed: int = 0) -> list[list[tuple[int, int]]]:
-    """`select` for every document by `method`, the title (when present) pinned first. Random uses seed + document index."""
+                     vocab_size: int, budget: int = 300, seed: int = 0, given: Sequence[np.ndarray] | None = None) -> list[list[tuple[int, int]]]:
+    """`select` for every document by `method` (or by the `given` per-sentence scores), the title (when present) pinned first.
+    Random uses seed + document index."""
     out = []
     batch = summarizer.score_batch(docs, kind) if method == "lr" and summarizer is not None else None
+    if given is not None:
+        if len(given) != len(docs) or any(len(g) != len(doc) for g, doc in zip(given, docs)):
+            raise JobmatchError(f"{kind}: given scores do not match the documents' sentences")
+        batch = [np.asarray(g, dtype=np.float64).copy() for g in given]
     for d, doc in enumerate(docs):
         scores = batch[d] if batch is not None else method_scores(doc, kind, method, summarizer, vocab_size, seed + d).astype(np.float64)
         if has_title[d] and len(doc):
@@ -123,11 +128,13 @@ def selection_texts(sentences: list[list[str]], docs: list[list[list[int]]], sel
     return out, counts
 
 
-def summarize_frame(df: pd.DataFrame, kind: str, summarizer: Summarizer | None, tokenizer, budget: int = 300, method: str = "lr", seed: int = 0) -> pd.DataFrame:
+def summarize_frame(df: pd.DataFrame, kind: str, summarizer: Summarizer | None, tokenizer, budget: int = 300, method: str = "lr", seed: int = 0,
+                    scorer: Callable[[list[list[str]]], Sequence[np.ndarray]] | None = None) -> pd.DataFrame:
     """`df` (vacancies/resumes contract) with its text column replaced by the summary, title kept; adds `n_summary_tokens`.
 
     The summary text is the kept body sentences joined by "\\n" in original order;
-    the title is sentence 0 and counts against `budget`.
+    the title is sentence 0 and counts against `budget`. `scorer` (sentences per document ->
+    scores per document) replaces `method`, e.g. the ground-truth oracle.
     """
     from dssm.text import frame_documents
 
@@ -138,7 +145,8 @@ def summarize_frame(df: pd.DataFrame, kind: str, summarizer: Summarizer | None, 
     docs = tokenizer.encode_documents(sentences)
     titles = df[title_col].to_numpy(dtype=object)
     has_title = [isinstance(t, str) and bool(" ".join(t.split())) for t in titles]
-    selections = select_documents(docs, has_title, kind, method, summarizer, int(tokenizer.vocab_size), budget, seed)
+    given = scorer(sentences) if scorer is not None else None
+    selections = select_documents(docs, has_title, kind, method, summarizer, int(tokenizer.vocab_size), budget, seed, given)
     texts, counts = selection_texts(sentences, docs, selections, tokenizer)
     out = df.copy()
     out[body_col] = ["\n".join(t[1:] if h else t) for t, h in zip(texts, has_title)]

@@ -30,7 +30,7 @@ def test_uniform_attention_gives_ratio_one_whatever_the_sizes():
     sent = np.array([0, 1, 1, 1, 2, 2, 2, 2, 2, 2])
     mass, n = sentence_mass(np.full(10, 0.1), sent, 3)
     np.testing.assert_allclose(fair_share_ratio(mass, n), [1.0, 1.0, 1.0])
-    assert not binarise(fair_share_ratio(mass, n), n, LabelRule(threshold=1.0)).any()
+    assert not binarise(fair_share_ratio(mass, n), n, LabelRule(method="fair_share", threshold=1.0)).any()
 
 
 def test_fair_share_is_size_normalised():
@@ -41,7 +41,7 @@ def test_fair_share_is_size_normalised():
     assert mass[0] == pytest.approx(0.5) and mass[1] == pytest.approx(0.5)
     ratio = fair_share_ratio(mass, n)
     assert ratio.tolist() == pytest.approx([0.6, 3.0])
-    assert binarise(ratio, n, LabelRule()).tolist() == [False, True]
+    assert binarise(ratio, n, LabelRule(method="fair_share")).tolist() == [False, True]
 
 
 def test_top_share_marks_highest_ratio_sentences_up_to_the_token_share():
@@ -73,7 +73,7 @@ def test_label_documents_columns_and_rows():
         ["v1", "v2"], "vacancies",
         [np.array([0.1, 0.1, 0.8]), np.zeros(0)],
         [np.array([0, 1, 1]), np.zeros(0, np.int64)],
-        [3, 1], LabelRule(),
+        [3, 1], LabelRule(method="fair_share"),
     )
     assert tuple(df.columns) == LABEL_COLUMNS
     assert df["doc_id"].tolist() == ["v1", "v1", "v1", "v2"]

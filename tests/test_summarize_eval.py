@@ -15,7 +15,7 @@ SECTIONS = ["title", "heading", "boilerplate", "boilerplate", "heading", "skills
 SIZES = [2, 1, 5, 4, 1, 3, 2, 0]  # the last sentence was not read (past the teacher's max_len)
 
 
-def frames(attn: np.ndarray, sizes=SIZES, sections=SECTIONS, doc_id="v1", rule=LabelRule()):
+def frames(attn: np.ndarray, sizes=SIZES, sections=SECTIONS, doc_id="v1", rule=LabelRule(method="fair_share")):
     sent = np.repeat(np.arange(len(sizes)), sizes)
     labels = label_documents([doc_id], "vacancies", [attn], [sent], [len(sizes)], rule)
     truth = pd.DataFrame({"doc_id": doc_id, "kind": "vacancies", "sent_idx": np.arange(len(sizes)), "section": sections})

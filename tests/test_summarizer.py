@@ -150,7 +150,7 @@ def market(tmp_path_factory):
     tok = Tokenizer.train([s for d in sentences for s in d], tmp_path_factory.mktemp("tok"), vocab_size=400)
     docs = tok.encode_documents(sentences)
     attn, sent = stand_in_attention(docs, truth)
-    labels = label_documents(df["vacancy_id"].tolist(), "vacancies", attn, sent, [len(d) for d in docs], LabelRule())
+    labels = label_documents(df["vacancy_id"].tolist(), "vacancies", attn, sent, [len(d) for d in docs], LabelRule(method="fair_share"))
     train, test = slice(0, 120), slice(120, 160)
     model = Summarizer.fit({"vacancies": docs[train]}, labels, SummarizerConfig(), doc_ids={"vacancies": df["vacancy_id"][train].tolist()}, tokenizer=tok)
     return {"df": df, "truth": truth, "tok": tok, "docs": docs, "sentences": sentences, "labels": labels, "model": model, "test": test}

@@ -163,3 +163,23 @@ def test_train_json_stdout_is_only_json_with_the_progress_bar_on(tiny_market, tm
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["epochs_run"] == 2
     assert "Epoch" in done.stderr  # the bar was shown
+
+
+def test_split_seed_keeps_the_held_out_resumes_across_training_seeds(tiny_market, tmp_path):
+    """Seeds 0 and 1 with split_seed 5 hold out the same resumes (and train different weights); without it the split follows the seed."""
+    from dataclasses import replace
+
+    from dssm.config import load_model_config
+    from pipelines.artifacts import read_split
+    from pipelines.training.dssm import train
+
+    base = load_model_config("tiny")
+    runs = {}
+    for name, seed, split_seed in (("a", 0, 5), ("b", 1, 5), ("c", 1, None)):
+        cfg = replace(base, train=replace(base.train, seed=seed, split_seed=split_seed, max_epochs=1))
+        train(tiny_market, cfg, tmp_path / name)
+        runs[name] = read_split(tmp_path / name)
+    assert runs["a"] == runs["b"] and runs["b"] != runs["c"]
+    assert (tmp_path / "a" / "weights.safetensors").read_bytes() != (tmp_path / "b" / "weights.safetensors").read_bytes()
+    with pytest.raises(ValueError, match="split_seed"):
+        TrainConfig(split_seed=-1)

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Run every stage (synth, tokenizer, teacher, labels, summarizer, summaries, production + control DSSM, index, "
         "evaluate, A/B replay + analysis) and print the results table; finished stages are reused on a rerun.",
     )
-    add_config_flags(p, DemoConfig, rename={"production": "production-config", "teacher": "teacher-config"})
+    add_config_flags(p, DemoConfig, rename={"production": "production-config", "teacher": "teacher-config", "labeller": "labeller-config"})
     p.add_argument("--json", action="store_true", help="print the results as JSON (stage output goes to stderr)")
     p.set_defaults(func=run_demo_cmd)
 

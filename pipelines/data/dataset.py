@@ -52,6 +52,14 @@ def read_truth_sentences(root: str | Path) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.is_file() else None
 
 
+def read_truth_profiles(root: str | Path, kind: str) -> pd.DataFrame | None:
+    """A synthetic market's hidden profiles of `kind` ("vacancies" or "resumes": id, role, skills, ...), None for any other dataset."""
+    from pipelines.data.synth.config import RESUME_PROFILES, TRUTH_DIR, VACANCY_PROFILES
+
+    path = Path(root) / TRUTH_DIR / {"vacancies": VACANCY_PROFILES, "resumes": RESUME_PROFILES}[kind]
+    return pd.read_parquet(path) if path.is_file() else None
+
+
 @dataclass
 class Dataset:
     """The three contract tables of one folder."""

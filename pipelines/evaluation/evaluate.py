@@ -191,7 +191,7 @@ def _user_aucs(scores: np.ndarray, labels: np.ndarray, user_of_pair: np.ndarray,
     return aucs, sizes
 
 
-def _gap(values: Mapping[str, np.ndarray], cfg: EvalConfig) -> dict[str, Any] | None:
+def gap_recovered(values: Mapping[str, np.ndarray], cfg: EvalConfig) -> dict[str, Any] | None:
     """Fraction of the control→teacher gap the treatment recovers, with a paired bootstrap CI (users resampled)."""
     c, t, T = (values.get(a) for a in (cfg.control, cfg.treatment, cfg.teacher))
     if c is None or t is None or T is None:
@@ -337,7 +337,7 @@ def evaluate(
             vs_control[name][m] = {k: float(v) for k, v in r.items()}
         if name in gauc_diffs:
             vs_control[name]["gauc"] = gauc_diffs[name]
-    gap = {m: g for m in metric_names if (g := _gap({a: per_user[a][m] for a in names}, cfg)) is not None}
+    gap = {m: g for m in metric_names if (g := gap_recovered({a: per_user[a][m] for a in names}, cfg)) is not None}
 
     notes = []
     if unknown:

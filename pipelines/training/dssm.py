@@ -183,7 +183,7 @@ def train(
     if resume and split_path.exists():
         held = np.array(read_split(stage), dtype=object)
     else:
-        held = split_resumes(res_ids[np.unique(inter.loc[inter["positive"], "r"])].to_numpy(), cfg.train.val_fraction, cfg.train.seed)
+        held = split_resumes(res_ids[np.unique(inter.loc[inter["positive"], "r"])].to_numpy(), cfg.train.val_fraction, cfg.train.held_out_seed)
     val_mask = res_ids.isin(held)
     val_rows = np.flatnonzero(val_mask)
     features = {
@@ -195,7 +195,7 @@ def train(
     res = TowerInputs(_store(tok, ds.resumes, "resumes", cfg.resume.max_len), *features["resumes"].transform(ds.resumes))
     tokenize_s = time.perf_counter() - t0
     pairs = PairData.build(inter, len(res_ids), len(vac_ids), ~val_mask)
-    write_json(split_path, {"kind": "user", "seed": cfg.train.seed, "val_fraction": cfg.train.val_fraction, "val_resume_ids": [str(x) for x in held]})
+    write_json(split_path, {"kind": "user", "seed": cfg.train.held_out_seed, "val_fraction": cfg.train.val_fraction, "val_resume_ids": [str(x) for x in held]})
     metrics = fit(cfg, features, vac, res, pairs, val_rows, split_positives(inter, val_rows), stage, resume=resume, meta={"data": str(data), "tokenizer_hash": getattr(tok, "model_hash", None), "preprocess": read_preprocess(data)})
     metrics.update(
         tokenize_seconds=tokenize_s,

@@ -16,8 +16,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from dssm.errors import DataError, JobmatchError
@@ -25,7 +27,7 @@ from dssm.io import atomic_path, check_output, write_json
 from dssm.schema import TABLES
 from dssm.checks import at_least, check_numbers
 from pipelines.artifacts import folder_hash, load_summarizer, load_tokenizer, preprocess_id, read_labels
-from pipelines.data.dataset import PREPROCESS_FILE, load_dataset, write_dataset
+from pipelines.data.dataset import PREPROCESS_FILE, load_dataset, read_truth_profiles, read_truth_sentences, write_dataset
 from pipelines.data.split import holdout_mask
 from summarizer.config import SummarizerConfig
 
@@ -88,12 +90,38 @@ def train_summarizer(cfg: SummarizerConfig, labels: str | Path, data: str | Path
     return SummarizerTrainResult(str(out), model.meta["kinds"], holdout, aucs, round(time.perf_counter() - t0, 2))
 
 
+ORACLE = "oracle"
+"""The summarize method that reads the market's ground truth (an upper bound, not a summarizer)."""
+
+
+def oracle_scorer(data: Path, kind: str, df: pd.DataFrame) -> Callable[[list[list[str]]], list[np.ndarray]]:
+    """Ground-truth sentence scores for the documents of `df` (rows of `kind` in `data`), by `summarizer.oracle`'s rules:
+    informative sections where DATA/truth/sentences.parquet covers the kind, else the hidden profiles' skills."""
+    from summarizer.labels import INFORMATIVE_SECTIONS
+    from summarizer.oracle import section_scores, skill_scores
+
+    id_col = TABLES[kind][3]
+    ids = df[id_col].astype(str).tolist()
+    truth = read_truth_sentences(data)
+    if truth is not None and (truth["kind"] == kind).any():
+        t = truth[(truth["kind"] == kind) & truth["section"].isin(list(INFORMATIVE_SECTIONS[kind]))]
+        informative = t.groupby(t["doc_id"].astype(str))["sent_idx"].apply(lambda s: set(s.astype(int))).to_dict()
+        return lambda sentences: [section_scores(len(s), informative.get(i, set())) for i, s in zip(ids, sentences)]
+    profiles = read_truth_profiles(data, kind)
+    if profiles is None:
+        raise JobmatchError(f"{data}: no ground truth for the oracle (truth/sentences.parquet or the {kind} profiles); "
+                            "the oracle runs on markets written by `jobmatch synth`")
+    skills = dict(zip(profiles[id_col].astype(str), profiles["skills"]))
+    return lambda sentences: [skill_scores(s, list(skills.get(i, ()))) for i, s in zip(ids, sentences)]
+
+
 @dataclass
 class SummarizeConfig:
     """How `summarize` cuts each document."""
 
-    method: Literal["lr", "lead", "textrank", "random"] = "lr"
-    """Sentence scorer: the LR summarizer, the first sentences, TextRank or random."""
+    method: Literal["lr", "lead", "textrank", "random", "oracle"] = "lr"
+    """Sentence scorer: the LR summarizer, the first sentences, TextRank, random, or the ground-truth oracle of a
+    synthetic market (`summarizer.oracle`: informative sections, or the hidden profile's skills on real texts)."""
     budget: int | None = None
     """Tokens per document, title included; None = the budget saved with the summarizer (300 without one)."""
     seed: int = 0
@@ -104,8 +132,8 @@ class SummarizeConfig:
 
         check_numbers(self)
         at_least(self, 0, "seed")
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.method not in (*METHODS, ORACLE):
+            raise ValueError(f"method must be one of {(*METHODS, ORACLE)}, got {self.method!r}")
         if self.budget is not None and int(self.budget) < 1:
             raise ValueError(f"budget must be >= 1, got {self.budget}")
 
@@ -148,7 +176,8 @@ def summarize(cfg: SummarizeConfig, data: str | Path, out: str | Path, summarize
         if df.empty or (cfg.method == "lr" and kind not in model.kinds):
             texts[kind] = df
             continue
-        texts[kind] = summarize_frame(df, kind, model, tok, budget, cfg.method, cfg.seed)
+        scorer = oracle_scorer(Path(data), kind, df) if cfg.method == ORACLE else None
+        texts[kind] = summarize_frame(df, kind, model, tok, budget, cfg.method, cfg.seed, scorer)
         n = texts[kind]["n_summary_tokens"]
         stats[kind] = {"documents": len(df), "mean_tokens": float(n.mean()), "max_tokens": int(n.max())}
     summ_hash = folder_hash(summarizer_dir) if cfg.method == "lr" else cfg.method
