@@ -1,19 +1,33 @@
 """The end-to-end demo: every stage of the system, each one the typed stage function its `jobmatch` command calls.
 
-    synth -> validate -> tokenizer -> teacher -> label -> summarizer -> summarize (LR, TextRank)
-          -> production DSSM on summaries + control DSSM on first-300 -> index -> evaluate
-          -> A/B replay (simulate) -> A/B analysis
+    synth -> validate -> tokenizer -> [summaries every seed shares: TextRank, the ground-truth oracle]
+          -> per training seed: matched teacher, labeller -> label -> summarizer -> summarize (LR)
+             -> production DSSM on the summaries, control DSSM on the first 300 tokens, [the same DSSM
+                on the TextRank and on the oracle summaries] -> index -> evaluate
+          -> A/B replay (simulate, first seed) -> A/B analysis -> pool (several seeds)
+
+The bracketed arms are `--textrank` and `--oracle` (off by default, so `make demo` fits 15 minutes
+on 2 cores). The arms differ only in what they read: the control, the production model (treatment),
+the TextRank and oracle arms and the teacher are the same preset with the same training seed, split,
+epochs and early stopping; the teacher reads whole documents (`demo_teacher` = `demo` with
+max_len 3000). The sentence labels come from a separate labeller (`demo_labeller`: a teacher whose
+attention is a learned salience per token, so attention summed per sentence follows the words)
+under `summarizer/configs/labels.yaml` (the sentences with the top 10% of attention density): the
+default recipe, chosen on development figures (README, "One distillation recipe").
 
 `plan` lists the stages: a name, the stage function, the arguments it is called with (typed
 configs and paths) and the outputs it writes. A finished stage leaves `RUN/.done/<stage>.json`
 (its call, seconds); a rerun reuses a stage whose marker records the same call and whose
 outputs exist, unless an earlier stage was just rerun (its inputs changed) or `force`.
 A stage that is rerun first removes its own outputs inside RUN (never the input data).
+The first seed's models live in RUN, every further seed's in RUN/seed<S>, so a one-seed run
+extended with `--seeds 0 1 2` reuses the first seed's models.
 
-`summary(run)` reads the evaluation and A/B results the stages wrote and returns the
-results table: Recall/nDCG per arm with 95% CIs, differences vs the first-300 control
-(paired bootstrap), the share of the control->teacher gap the summaries recover, and the
-A/B replay's measured effects next to the simulator's true effects.
+`summary(run)` reads the evaluation (one seed) or the pooled evaluation (RUN/pooled.json:
+per-resume values averaged over the seeds, paired bootstrap over resumes) and the A/B results
+and returns the results table: Recall/nDCG per arm with 95% CIs, differences vs the first-300
+control, the share of the control->teacher gap the summaries recover, and the A/B replay's
+measured effects next to the simulator's true effects.
 
 >>> result = run_demo(DemoConfig(out=Path("runs/demo")))  # doctest: +SKIP
 >>> print(format_summary(result["summary"]))  # doctest: +SKIP
@@ -68,7 +82,7 @@ class DemoConfig:
     """A dataset in the contract to run on; None = generate the synthetic market into OUT/market."""
     vacancies: int = 5000
     """Synthetic vacancies (only without `data`)."""
-    resumes: int = 3000
+    resumes: int = 2500
     """Synthetic resumes (only without `data`)."""
     seed: int = 0
     """Seed of the synthetic market."""
@@ -89,8 +103,10 @@ class DemoConfig:
     """Seed of the held-out resume split, the same for every training seed and every model."""
     val_fraction: float | None = None
     """Share of resumes (with a positive event) held out for validation and evaluation; None = the presets' own."""
-    oracle: bool = True
-    """Also train the oracle arm (production model on ground-truth summaries) when the market has ground truth."""
+    textrank: bool = False
+    """Also train the TextRank arm: the production preset on TextRank-300 summaries."""
+    oracle: bool = False
+    """Also train the oracle arm (the production preset on ground-truth summaries) when the market has ground truth."""
     n_boot: int = 1000
     """Bootstrap resamples of the evaluation CIs."""
     force: bool = False
@@ -170,8 +186,9 @@ def eval_arms(cfg: DemoConfig, run: Path, oracle: bool) -> dict[str, ArmSpec]:
         "control": ArmSpec("dssm", model_dir=run / "control"),
         "treatment": ArmSpec("dssm", model_dir=run / "production", corpus_dir=run / "summaries", index_dir=run / "index"),
         "teacher": ArmSpec("dssm", model_dir=run / "teacher"),
-        "textrank": ArmSpec("dssm", model_dir=run / "textrank", corpus_dir=cfg.out / "summaries_textrank"),
     }
+    if cfg.textrank:
+        arms["textrank"] = ArmSpec("dssm", model_dir=run / "textrank", corpus_dir=cfg.out / "summaries_textrank")
     if oracle:
         arms["oracle"] = ArmSpec("dssm", model_dir=run / "oracle", corpus_dir=cfg.out / "summaries_oracle")
     return {**arms, "tfidf": ArmSpec("tfidf"), "popularity": ArmSpec("popularity")}
@@ -190,9 +207,10 @@ def plan(cfg: DemoConfig) -> list[Stage]:
     stages += [
         Stage("validate", validate_dir, {"root": data}),
         Stage("tokenizer", train_tokenizer, {"cfg": TokenizerConfig(vocab_size=cfg.vocab_size), "data": data, "out": tok}, [tok]),
-        Stage("summarize_textrank", summarize, {"cfg": SummarizeConfig(method="textrank"), "data": data, "out": out / "summaries_textrank", "tokenizer_dir": tok},
-              [out / "summaries_textrank"]),
     ]
+    if cfg.textrank:
+        stages.append(Stage("summarize_textrank", summarize, {"cfg": SummarizeConfig(method="textrank"), "data": data, "out": out / "summaries_textrank",
+                                                              "tokenizer_dir": tok}, [out / "summaries_textrank"]))
     if oracle:
         stages.append(Stage("summarize_oracle", summarize, {"cfg": SummarizeConfig(method="oracle"), "data": data, "out": out / "summaries_oracle",
                                                             "tokenizer_dir": tok}, [out / "summaries_oracle"]))
@@ -216,8 +234,9 @@ def plan(cfg: DemoConfig) -> list[Stage]:
                   [run / "summaries"]),
             fit("production", run / "summaries"),
             fit("control", data),
-            fit("textrank", out / "summaries_textrank"),
         ]
+        if cfg.textrank:
+            stages.append(fit("textrank", out / "summaries_textrank"))
         if oracle:
             stages.append(fit("oracle", out / "summaries_oracle"))
         stages += [

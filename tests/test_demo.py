@@ -14,7 +14,8 @@ from pipelines.cli import main
 from pipelines.demo import DemoConfig, format_summary, plan, pool_run, summary
 
 TINY = ["--vacancies", "300", "--resumes", "200", "--production-config", "tiny", "--teacher-config", "tiny_teacher", "--labeller-config", "tiny_labeller",
-        "--n-boot", "200"]
+        "--textrank", "--oracle", "--n-boot", "200"]
+ARMS = dict(textrank=True, oracle=True)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def test_demo_runs_every_stage_and_prints_the_table(demo_run, capsys):
     assert main(["demo", "--out", str(demo_run), *TINY, "--json"]) == 0
     captured = capsys.readouterr()
     result = json.loads(captured.out)
-    names = [s.name for s in plan(DemoConfig(out=demo_run))]
+    names = [s.name for s in plan(DemoConfig(out=demo_run, **ARMS))]
     assert [s["stage"] for s in result["stages"]] == names and not any(s["reused"] for s in result["stages"])
     assert f"[1/{len(names)}] synth" in captured.err and f"[{len(names)}/{len(names)}] ab_analyze: done" in captured.err
     s = result["summary"]
@@ -48,7 +49,7 @@ def test_demo_runs_every_stage_and_prints_the_table(demo_run, capsys):
 def test_rerun_reuses_finished_stages_and_force_reruns_downstream(demo_run, capsys):
     assert main(["demo", "--out", str(demo_run), *TINY]) == 0
     out = capsys.readouterr()
-    n = len(plan(DemoConfig(out=demo_run)))
+    n = len(plan(DemoConfig(out=demo_run, **ARMS)))
     assert f"{n} reused" in out.out and "offline evaluation" in out.out
     # a changed evaluation setting reruns evaluate and everything after it, nothing before
     assert main(["demo", "--out", str(demo_run), *TINY[:-1], "300", "--json"]) == 0
@@ -61,7 +62,7 @@ def test_seeds_pool_paired_over_the_same_resumes(demo_run, tmp_path):
     run = tmp_path / "run"
     for d in (run, run / "seed7"):
         shutil.copytree(demo_run / "reports", d / "reports", ignore=shutil.ignore_patterns("rankings", "*.html"))
-    cfg = DemoConfig(out=run, seeds=(0, 7))
+    cfg = DemoConfig(out=run, seeds=(0, 7), **ARMS)
     assert [st.name for st in plan(cfg)][-1] == "pool" and "seed7.production" in [st.name for st in plan(cfg)]
     pool_run(run, (0, 7), n_boot=200)
     one = json.loads((demo_run / "reports" / "eval.json").read_text())

@@ -78,7 +78,8 @@ def collate(items: Sequence[Window], pad_id: int, tags: dict[str, Sequence[Seque
 
 
 def merge_rows(items: Sequence[Window], preds: Sequence[dict[str, np.ndarray]], n_words: Sequence[int]) -> list[dict[str, np.ndarray]]:
-    """Per-window predictions (layer -> tag id per window word) -> per-row arrays, each word taken from its owner window."""
+    """Per-window predictions (layer -> tag id, or any per-word value, per window word) -> per-row arrays, each word taken
+    from its owner window."""
     by_row: dict[int, list[int]] = {}
     for k, w in enumerate(items):
         by_row.setdefault(w.row, []).append(k)
@@ -86,7 +87,7 @@ def merge_rows(items: Sequence[Window], preds: Sequence[dict[str, np.ndarray]], 
     out = []
     for r, n in enumerate(n_words):
         ks = by_row.get(r, [])
-        row = {layer: np.zeros(n, dtype=np.int64) for layer in layers}
+        row = {layer: np.zeros(n, dtype=preds[0][layer].dtype) for layer in layers}
         owners = owner_window([(items[k].start, items[k].end) for k in ks], n)
         for word, o in enumerate(owners):
             k = ks[o]

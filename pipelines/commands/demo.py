@@ -2,6 +2,7 @@
 
     jobmatch demo                                   # synthetic market into runs/demo
     jobmatch demo --data runs/semi --out runs/semi_demo --json
+    jobmatch demo --data runs/semi12/market --out runs/semi12 --seeds 0 1 2 --val-fraction 0.18   # pooled over 3 seeds
 
 The flags are `pipelines.demo.DemoConfig`'s fields.
 """
@@ -20,8 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_parser(
         sub,
         "demo",
-        "Run every stage (synth, tokenizer, teacher, labels, summarizer, summaries, production + control DSSM, index, "
-        "evaluate, A/B replay + analysis) and print the results table; finished stages are reused on a rerun.",
+        "Run every stage (synth, tokenizer, TextRank and oracle summaries; per training seed: matched teacher, labeller, labels, "
+        "summarizer, summaries, production + control + TextRank + oracle DSSMs, index, evaluate; A/B replay + analysis; pooling "
+        "over seeds) and print the results table; finished stages are reused on a rerun.",
     )
     add_config_flags(p, DemoConfig, rename={"production": "production-config", "teacher": "teacher-config", "labeller": "labeller-config"})
     p.add_argument("--json", action="store_true", help="print the results as JSON (stage output goes to stderr)")

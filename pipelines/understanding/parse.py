@@ -19,33 +19,15 @@ from typing import Any
 
 
 def parse_text(text: str, tagger: tuple, classifier: tuple | None = None) -> dict[str, Any]:
-    """text -> {"sentences": [str], "entities": [{sent_idx, start, end, type, text}], "sections": [{sent_idx, section, probability}]}.
+    """text -> {"sentences": [str], "entities": [{sent_idx, start, end, type, text, norm, score}], "sections": [{sent_idx, section, probability}]}.
 
     `tagger` is what `tagging.load_tagger` returns; `classifier` what `classify.load_classifier` returns.
     """
     from dssm.text import html_to_text, split_sentences
-    from dssm.understanding.tags import word_offsets, word_to_char_spans
-    from pipelines.understanding.tagging import predict_tags, row_spans
+    from pipelines.understanding.corpus import parse_sentences
 
     sentences = [s for line in html_to_text(text or "").split("\n") if line.strip() for s in split_sentences(line)]
-    offsets = [word_offsets(s) for s in sentences]
-    words = [[s[a:b] for a, b in off] for s, off in zip(sentences, offsets)]
-    model, pieces, space, _ = tagger
-    pred = predict_tags(model, model.cfg, pieces, space, words)
-    entities = []
-    for layer, rows in pred.items():
-        for i, (tags, off) in enumerate(zip(rows, offsets)):
-            for s, e, kind in word_to_char_spans(off, row_spans(tags, layer, len(pred))):
-                entities.append({"sent_idx": i, "start": s, "end": e, "type": kind, "text": sentences[i][s:e]})
-    entities.sort(key=lambda x: (x["sent_idx"], x["start"]))
-    sections = []
-    if classifier is not None and sentences:
-        from pipelines.understanding.classify import predict_proba
-
-        cmodel, cpieces, info = classifier
-        proba = predict_proba(cmodel, cpieces, sentences, int(info["config"]["overlap"]))
-        sections = [{"sent_idx": i, "section": info["classes"][int(p.argmax())], "probability": float(p.max())} for i, p in enumerate(proba)]
-    return {"sentences": sentences, "entities": entities, "sections": sections}
+    return parse_sentences(sentences, tagger, classifier)
 
 
 def _colour(kind: str) -> str:

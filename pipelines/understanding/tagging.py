@@ -127,8 +127,14 @@ def row_windows(model: Tagger, cfg: TaggerConfig, rows: list[list[list[int]]], c
     return make_windows(rows, window_size(model, cfg), cfg.overlap, cls_id if special else None, sep_id if special else None)
 
 
-def tag_rows(model: Tagger, cfg: TaggerConfig, rows: list[list[list[int]]], pad_id: int, cls_id: int, sep_id: int) -> list[dict[str, np.ndarray]]:
-    """Rows of per-word pieces -> per row, layer -> tag id per word: windows, length-sorted batches, argmax, merge by owner window."""
+CONFIDENCE = "#confidence"
+"""Suffix of the per-word confidence arrays `tag_rows(confidence=True)` adds beside each layer's tag ids."""
+
+
+def tag_rows(model: Tagger, cfg: TaggerConfig, rows: list[list[list[int]]], pad_id: int, cls_id: int, sep_id: int,
+             confidence: bool = False) -> list[dict[str, np.ndarray]]:
+    """Rows of per-word pieces -> per row, layer -> tag id per word: windows, length-sorted batches, argmax, merge by owner window.
+    With `confidence`, also layer + CONFIDENCE -> the softmax probability of each word's predicted tag."""
     import torch
 
     from dssm.batching import length_sorted_batches
@@ -141,6 +147,8 @@ def tag_rows(model: Tagger, cfg: TaggerConfig, rows: list[list[list[int]]], pad_
             batch = collate([items[k] for k in ks], pad_id)
             logits = model(batch["ids"], batch["mask"], batch["word_of_piece"], batch["n_words"])
             best = {layer: lg.argmax(-1).numpy() for layer, lg in logits.items()}  # (B, W)
+            if confidence:
+                best |= {layer + CONFIDENCE: lg.softmax(-1).amax(-1).float().numpy() for layer, lg in logits.items()}
             for j, k in enumerate(ks):
                 preds[k] = {layer: best[layer][j] for layer in best}
     return merge_rows(items, preds, [len(r) for r in rows])
