@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dssm.errors import JobmatchError
 from dssm.io import atomic_path, check_output, versions, write_json, write_parquet
 from dssm.schema import TABLES
 from dssm.understanding.skills import normalise_skill
