@@ -123,3 +123,27 @@ def tiny_albert(toy_entities, tiny_market, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("albert") / "albert"
     pretrain(load_pretrain_config("tiny"), [tiny_market, toy_entities], out)
     return out
+
+
+@pytest.fixture(scope="session")
+def skill_tagger(tiny_market, tmp_path_factory) -> Path:
+    """A scratch BiLSTM tagger trained on the tiny market's silver skills (its own key skills found in its own text)."""
+    from dssm.understanding.tagger import TaggerConfig
+    from pipelines.understanding.silver import build_silver
+    from pipelines.understanding.tagging import train_tagger
+
+    root = tmp_path_factory.mktemp("skill_tagger")
+    build_silver(tiny_market, root / "silver")
+    cfg = TaggerConfig(encoder="scratch", embedding_dim=32, lstm_hidden=32, scratch_vocab_size=400, max_epochs=4, patience=2, lr=0.01, batch_size=32)
+    train_tagger(cfg, root / "silver", root / "tagger")
+    return root / "tagger"
+
+
+@pytest.fixture(scope="session")
+def tiny_parsed(skill_tagger, tiny_market, tmp_path_factory) -> Path:
+    """`jobmatch parse` of the tiny market by `skill_tagger` (no classifier)."""
+    from pipelines.understanding.corpus import parse_corpus
+
+    out = tmp_path_factory.mktemp("tiny_parsed") / "parsed"
+    parse_corpus(skill_tagger, tiny_market, out)
+    return out

@@ -9,22 +9,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from dssm.understanding.tagger import TaggerConfig
 from pipelines.cli import main
 from pipelines.data.dataset import load_dataset, write_dataset
 from pipelines.understanding.corpus import ENTITY_COLUMNS, parse_corpus
-from pipelines.understanding.silver import build_silver
-from pipelines.understanding.tagging import train_tagger
-
-
-@pytest.fixture(scope="module")
-def skill_tagger(tiny_market, tmp_path_factory):
-    """A scratch BiLSTM tagger trained on the tiny market's silver skills (its own key skills found in its own text)."""
-    root = tmp_path_factory.mktemp("parse")
-    build_silver(tiny_market, root / "silver")
-    cfg = TaggerConfig(encoder="scratch", embedding_dim=32, lstm_hidden=32, scratch_vocab_size=400, max_epochs=4, patience=2, lr=0.01, batch_size=32)
-    train_tagger(cfg, root / "silver", root / "tagger")
-    return root / "tagger"
 
 
 def test_parse_writes_entities_and_reruns_incrementally(skill_tagger, tiny_market, tmp_path):

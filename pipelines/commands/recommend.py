@@ -21,6 +21,26 @@ def add_serving_args(p: argparse.ArgumentParser, index_required: bool = True) ->
     p.add_argument("--summarizer", type=Path, default=None, help="summarizer dir; default: the one recorded in the index manifest (must match its hash)")
 
 
+def add_explain_args(p: argparse.ArgumentParser) -> None:
+    """--tagger/--parsed, shared by recommend and serve: explained recommendations (matched/missing skills, best sentences)."""
+    p.add_argument("--tagger", type=Path, default=None, help="tagger folder: explain each vacancy (matched_skills, missing_skills, best_sentences); needs --parsed")
+    p.add_argument("--parsed", type=Path, default=None, help="the catalogue's parse folder (`jobmatch parse` with the same tagger over --data)")
+
+
+def make_explainer(args: argparse.Namespace, vacancies):
+    """The Explainer of --tagger/--parsed over the catalogue's vacancies, None without them."""
+    from dssm.errors import JobmatchError
+    from pipelines.retrieval.explain import Explainer
+
+    if args.tagger is None and args.parsed is None:
+        return None
+    if args.tagger is None or args.parsed is None:
+        raise JobmatchError("explanations need both --tagger and --parsed (the catalogue parsed by that tagger)")
+    if vacancies is None:
+        raise JobmatchError("explanations need --data (the catalogue's vacancy texts)")
+    return Explainer(args.tagger, args.parsed, vacancies)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_parser(sub, "recommend", "Top-k vacancies for resumes from the served index; or, from a resume index, top-k candidates for vacancies.")
     add_serving_args(p)
@@ -38,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--salary-max", type=float, default=None, help="candidates: only resumes asking at most this (resumes naming no salary pass)")
     p.add_argument("--experience-min", type=float, default=None, help="candidates: only resumes with at least this many years (unknown experience is dropped)")
     p.add_argument("--out", type=Path, default=None, help="write all results to this Parquet (query id, rank, result id, score, title)")
+    add_explain_args(p)
     add_force_flag(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_recommend)
@@ -80,6 +101,9 @@ def run_recommend(args: argparse.Namespace) -> int:
     if rec.query_kind != kind:
         hint = "a resume index (`jobmatch index build --side resumes`)" if kind == "vacancies" else "a vacancy index"
         raise JobmatchError(f"{args.index} is an index of {rec.index.side.kind}: queries of {kind} need {hint}")
+    explainer = make_explainer(args, load_dataset(args.data).vacancies if args.data is not None else None) if kind == "resumes" else None
+    if explainer is None and kind == "vacancies" and (args.tagger or args.parsed):
+        raise JobmatchError("explanations are for vacancies recommended to resumes, not for candidates")
     frame = rec.recommend_batch(queries, args.k, filters)
     if args.out is not None:
         write_recommendations(args.out, frame)
@@ -88,12 +112,21 @@ def run_recommend(args: argparse.Namespace) -> int:
     if args.out is not None and len(queries) > 1:
         print(json.dumps({**head, "out": str(args.out)}) if args.json else f"{args.out}: {len(frame)} rows for {len(queries)} {kind} (index {rec.index.version})")
         return 0
+    groups = list(frame.groupby(qid, sort=False))
+    why = {}
+    if explainer is not None:
+        skills = dict(zip(queries[qid].astype(str), explainer.resume_skills(queries)))
+        why = {q: explainer.explain(skills[str(q)], g[rid].tolist()) for q, g in groups}
     if args.json:
-        results = [{qid: q, "items": [{rid: v, "score": float(s), "title": t} for v, s, t in zip(g[rid], g["score"], g["title"])]} for q, g in frame.groupby(qid, sort=False)]
+        results = [{qid: q, "items": [{rid: v, "score": float(s), "title": t, **(why[q][i] if why else {})}
+                                      for i, (v, s, t) in enumerate(zip(g[rid], g["score"], g["title"]))]} for q, g in groups]
         print(json.dumps({**head, "results": results}, ensure_ascii=False))
     else:
-        for q, g in frame.groupby(qid, sort=False):
+        for q, g in groups:
             print(f"{schema.SINGULAR[kind]} {q} (index {rec.index.version}):")
-            for r in g.itertuples(index=False):
+            for i, r in enumerate(g.itertuples(index=False)):
                 print(f"  {r.rank:3d}. {getattr(r, rid)}  {r.score:.4f}  {r.title}")
+                if why:
+                    w = why[q][i]
+                    print(f"       matched: {', '.join(w['matched_skills']) or '-'}; missing: {', '.join(w['missing_skills']) or '-'}")
     return 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dssm.errors import JobmatchError
 from pipelines.commands.flags import add_parser
-from pipelines.commands.recommend import add_serving_args
+from pipelines.commands.recommend import add_explain_args, add_serving_args, make_explainer
 
 
 MAX_BODY_BYTES = 1 << 20
@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-rotate-mb", type=float, default=8.0, help="close a log segment at this size")
     p.add_argument("--log-rotate-s", type=float, default=60.0, help="close a log segment after this many seconds")
     p.add_argument("--data", type=Path, default=None, help="dataset folder; lets requests name a resume_id")
+    add_explain_args(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind")
     p.add_argument("--port", type=int, default=8080, help="port to bind")
     p.add_argument("--reload-interval", type=float, default=1.0, help="seconds between checks of CURRENT")
@@ -97,7 +98,9 @@ def run_serve(args: argparse.Namespace) -> int:
             raise JobmatchError(f"--log-rotate-mb must be > 0, got {args.log_rotate_mb}")
         served_log = ServedLog(args.log_dir, rotate_bytes=max(1, int(args.log_rotate_mb * (1 << 20))), rotate_s=args.log_rotate_s)
     try:
-        app = create_app(state, max_body_bytes=args.max_body_bytes, batcher=batcher, experiment=experiment, served_log=served_log, candidates=candidates)
+        explainer = make_explainer(args, dataset.vacancies if dataset else None)
+        app = create_app(state, max_body_bytes=args.max_body_bytes, batcher=batcher, experiment=experiment, served_log=served_log, candidates=candidates,
+                         explainer=explainer)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     finally:
         if served_log is not None:

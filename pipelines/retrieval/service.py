@@ -56,6 +56,7 @@ from dssm.errors import JobmatchError
 from dssm import schema
 from pipelines.retrieval.batching import MicroBatcher, Overloaded
 from pipelines.retrieval.experiment import INTERLEAVED, ExperimentConfig, team_draft
+from pipelines.retrieval.explain import Explainer
 from pipelines.retrieval.index import CURRENT, EmbeddingIndex, Filters, current_version, read_manifest, served_manifest
 from pipelines.retrieval.recommend import MAX_K, MAX_TEXT_CHARS, EncoderLike, Preprocess, Recommender, documents_from_records
 from pipelines.retrieval.servedlog import ServedLog, read_records
@@ -152,6 +153,9 @@ class Item(BaseModel):
     score: float
     title: str | None
     team: str | None = Field(default=None, description="interleaving: the arm that contributed the item")
+    matched_skills: list[str] | None = Field(default=None, description="with --tagger/--parsed only: the vacancy's skills the resume names")
+    missing_skills: list[str] | None = Field(default=None, description="with --tagger/--parsed only: the vacancy's skills the resume lacks")
+    best_sentences: list[str] | None = Field(default=None, description="with --tagger/--parsed only: the vacancy's sentences naming them")
 
 
 class RecommendAnswer(BaseModel):
@@ -454,7 +458,8 @@ def experiment_states(cfg: ExperimentConfig, resumes: pd.DataFrame | None = None
 
 
 def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batcher: MicroBatcher | None = None,
-               experiment: Experiment | None = None, served_log: ServedLog | None = None, candidates: ServingState | None = None) -> FastAPI:
+               experiment: Experiment | None = None, served_log: ServedLog | None = None, candidates: ServingState | None = None,
+               explainer: Explainer | None = None) -> FastAPI:
     """FastAPI app over `state` (see module docstring for the endpoints); bodies over `max_body_bytes` get 413.
 
     With a `batcher` (`pipelines.retrieval.batching`) concurrent requests are embedded and searched together;
@@ -462,7 +467,9 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
     interleaving, from both: `pipelines.retrieval.experiment`), and `state` is the control arm's (it holds the
     resumes). With a `served_log` every served list is logged before it is answered, and POST /events logs a
     user's events on it (`pipelines.retrieval.servedlog`). With `candidates` (the state of a resume index, holding
-    the vacancies) POST /candidates answers top-k resumes for a vacancy."""
+    the vacancies) POST /candidates answers top-k resumes for a vacancy. With an `explainer`
+    (`pipelines.retrieval.explain`) every recommended item carries matched_skills, missing_skills and best_sentences;
+    without one those fields are absent."""
     app = FastAPI(title="jobmatch", description="Vacancies for a resume from the served FAISS index.")
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     errors = {status: {"model": ErrorBody} for status in (400, 404, 413, 422, 503)}
@@ -511,7 +518,7 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
         except JobmatchError as e:
             raise HTTPException(422, str(e)) from e
 
-    @app.post("/recommend", response_model=RecommendAnswer, responses=errors)
+    @app.post("/recommend", response_model=RecommendAnswer, responses=errors, response_model_exclude_unset=True)
     def recommend(body: RecommendBody) -> dict[str, Any]:
         by_id = isinstance(body, ByResumeId)
         df = query_frame(state, body.resume_id if by_id else None, None if by_id else body.resume, "resumes")
@@ -544,8 +551,9 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
                 "items": [{"vacancy_id": v, "position": i, "score": sc, "team": team} for i, (v, sc, _, team) in enumerate(shown)],
             })
             book.add(request_id, cfg.name if cfg else None, user, arm, {v: team for v, _, _, team in shown})
+        why = explainer.explain(explainer.resume_skills(df)[0], [v for v, _, _, _ in shown]) if explainer is not None else [{}] * len(shown)
         return {
-            "items": [{"vacancy_id": v, "score": sc, "title": t, "team": team} for v, sc, t, team in shown],
+            "items": [{"vacancy_id": v, "score": sc, "title": t, "team": team, **w} for (v, sc, t, team), w in zip(shown, why)],
             "model_hash": rec.index.model_hash, "index_version": rec.index.version,
             "request_id": request_id, "arm": arm, "experiment": cfg.name if cfg else None,
         }

@@ -1,0 +1,70 @@
+"""Explained recommendations: matched/missing skills and best sentences, the same from the CLI and over HTTP,
+consistent with the parse and the resume's tagged skills, absent without a tagger; a parse by another tagger is refused."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import shutil
+
+import pytest
+from fastapi.testclient import TestClient
+
+import pipelines.retrieval.explain
+from dssm.errors import JobmatchError
+from pipelines.cli import main
+from pipelines.data.dataset import load_dataset
+from pipelines.retrieval.explain import Explainer
+from pipelines.retrieval.service import create_app, serving_state
+
+FIELDS = {"matched_skills", "missing_skills", "best_sentences"}
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")
+
+
+def test_doctests():
+    assert doctest.testmod(pipelines.retrieval.explain).failed == 0
+
+
+def _cli(tiny_run, rid, *extra, capsys):
+    argv = ["recommend", "--index", str(tiny_run["index"]), "--data", str(tiny_run["data"]), "--resume-id", rid, "--k", "5", "--json", *extra]
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)["results"][0]["items"]
+
+
+def test_cli_and_http_explain_alike_and_only_with_a_tagger(tiny_run, skill_tagger, tiny_parsed, capsys):
+    ds = load_dataset(tiny_run["data"])
+    explainer = Explainer(skill_tagger, tiny_parsed, ds.vacancies)
+    state = serving_state(tiny_run["index"], None, None, None, ds.resumes, 0.0)
+    with_why, plain = TestClient(create_app(state, explainer=explainer)), TestClient(create_app(state))
+    flags = ["--tagger", str(skill_tagger), "--parsed", str(tiny_parsed)]
+    n_matched = 0
+    for rid in ds.resumes["resume_id"].iloc[:6]:
+        cli_items = _cli(tiny_run, rid, *flags, capsys=capsys)
+        http_items = with_why.post("/recommend", json={"resume_id": rid, "k": 5}).json()["items"]
+        assert [{k: i[k] for k in ("vacancy_id", *sorted(FIELDS))} for i in http_items] == [{k: i[k] for k in ("vacancy_id", *sorted(FIELDS))} for i in cli_items]
+        skills = explainer.resume_skills(ds.resumes[ds.resumes["resume_id"] == rid])[0]
+        for item in cli_items:
+            vac = explainer.skills.get(item["vacancy_id"], {})
+            assert set(item["matched_skills"]).isdisjoint(item["missing_skills"])
+            assert sorted(item["matched_skills"] + item["missing_skills"]) == sorted(vac.values())
+            assert all(n in skills for n, shown in vac.items() if shown in item["matched_skills"])
+            assert all(s in explainer.sentences[item["vacancy_id"]] for s in item["best_sentences"])
+            n_matched += len(item["matched_skills"])
+        assert not FIELDS & set(_cli(tiny_run, rid, capsys=capsys)[0])
+        assert not FIELDS & set(plain.post("/recommend", json={"resume_id": rid, "k": 5}).json()["items"][0])
+        assert "team" in plain.post("/recommend", json={"resume_id": rid, "k": 5}).json()["items"][0]
+    assert n_matched > 0
+    assert main(["recommend", "--index", str(tiny_run["index"]), "--data", str(tiny_run["data"]), "--resume-id", "r000001", "--tagger", str(skill_tagger)]) == 2
+    assert "both --tagger and --parsed" in capsys.readouterr().err
+
+
+def test_a_parse_by_another_tagger_is_refused(tiny_run, skill_tagger, tiny_parsed, tmp_path):
+    other = tmp_path / "parsed"
+    shutil.copytree(tiny_parsed, other)
+    meta = json.loads((other / "parse.json").read_text())
+    meta["models"]["tagger"] = "0" * 64
+    (other / "parse.json").write_text(json.dumps(meta))
+    with pytest.raises(JobmatchError, match="another tagger"):
+        Explainer(skill_tagger, other, load_dataset(tiny_run["data"]).vacancies)
+    with pytest.raises(JobmatchError, match="not a parse folder"):
+        Explainer(skill_tagger, tmp_path, load_dataset(tiny_run["data"]).vacancies)
