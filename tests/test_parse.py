@@ -7,7 +7,6 @@ import json
 import shutil
 
 import pandas as pd
-import pytest
 
 from pipelines.cli import main
 from pipelines.data.dataset import load_dataset, write_dataset
