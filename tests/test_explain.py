@@ -68,3 +68,25 @@ def test_a_parse_by_another_tagger_is_refused(tiny_run, skill_tagger, tiny_parse
         Explainer(skill_tagger, other, load_dataset(tiny_run["data"]).vacancies)
     with pytest.raises(JobmatchError, match="not a parse folder"):
         Explainer(skill_tagger, tmp_path, load_dataset(tiny_run["data"]).vacancies)
+
+
+def test_explanation_check_against_the_true_shared_skills(tiny_run, skill_tagger, tiny_parsed, capsys):
+    """On the tiny market the silver tagger's matched skills are mostly truly shared; a tagger-free 'explainer' that matches
+    every vacancy skill has a lower precision, which the check must see."""
+    from pipelines.evaluation.explanations import explanation_check
+
+    argv = ["evaluate", "--explanations", "--data", str(tiny_run["data"]), "--tagger", str(skill_tagger), "--parsed", str(tiny_parsed),
+            "--pairs", "60", "--json"]
+    assert main(argv) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["pairs"] == 60 and r["matched"] > 0 and r["precision"] >= 0.6 and 0 < r["recall"] <= 1
+    explainer = Explainer(skill_tagger, tiny_parsed, load_dataset(tiny_run["data"]).vacancies)
+
+    class Everything:
+        resume_skills = explainer.resume_skills
+
+        def explain(self, skills, ids):
+            return [{"matched_skills": list(explainer.skills.get(v, {}).values())} for v in ids]
+
+    loose = explanation_check(Everything(), tiny_run["data"], 60)
+    assert loose["recall"] >= r["recall"] and loose["precision"] < r["precision"]

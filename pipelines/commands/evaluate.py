@@ -39,6 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--candidates", type=Path, default=None, metavar="RESUME_INDEX",
                    help="evaluate from the vacancy side instead: Recall@k of each vacancy's held-out responders through this resume index "
                         "(`index build --side resumes`) vs popularity (`pipelines.evaluation.candidates`); --out is then a JSON file")
+    p.add_argument("--explanations", action="store_true",
+                   help="check the explanations instead: precision/recall of matched_skills against the true shared skills of --pairs "
+                        "response/invite pairs of a synthetic market (`pipelines.evaluation.explanations`); needs --tagger and --parsed")
+    p.add_argument("--tagger", type=Path, default=None, help="--explanations: the tagger")
+    p.add_argument("--parsed", type=Path, default=None, help="--explanations: the market parsed by that tagger (`jobmatch parse`)")
+    p.add_argument("--pairs", type=int, default=200, help="--explanations: pairs drawn")
+    p.add_argument("--only-vacancies", type=Path, default=None,
+                   help="--explanations: draw only pairs whose vacancy is a doc_id of this Parquet (e.g. a silver set's dev.parquet: vacancies the tagger never trained on)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default RUN/reports, or RUN/reports/outcomes_<data name> for outcomes)")
     p.add_argument("--config", type=Path, default=None, help="EvalConfig YAML (the flags below override it)")
     add_config_flags(p, EvalConfig)
@@ -57,8 +65,37 @@ def index_roots(items: list[str]) -> dict[str, Path]:
     return out
 
 
+def explanations_cmd(args: argparse.Namespace, seed: int) -> int:
+    import pandas as pd
+
+    from pipelines.commands.recommend import make_explainer
+    from pipelines.data.dataset import load_dataset
+    from pipelines.evaluation.explanations import explanation_check
+
+    if args.tagger is None or args.parsed is None:
+        raise JobmatchError("--explanations needs --tagger and --parsed")
+    if args.pairs < 1:
+        raise JobmatchError(f"--pairs must be >= 1, got {args.pairs}")
+    only = None
+    if args.only_vacancies is not None:
+        frame = pd.read_parquet(args.only_vacancies)
+        if "doc_id" not in frame.columns:
+            raise JobmatchError(f"{args.only_vacancies}: no doc_id column")
+        only = set(frame["doc_id"].astype(str))
+    r = explanation_check(make_explainer(args, load_dataset(args.data).vacancies), args.data, args.pairs, seed, only)
+    if args.json:
+        print(json.dumps(r))
+    else:
+        fmt = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731
+        print(f"explanations on {r['pairs']} pairs: precision {fmt(r['precision'])} ({r['true_positives']} of {r['matched']} matched skills truly shared), "
+              f"recall {fmt(r['recall'])} (of {r['shared']} truly shared)")
+    return 0
+
+
 def evaluate_cmd(args: argparse.Namespace) -> int:
     cfg = config_from_args(EvalConfig, args, base=load_config(EvalConfig, args.config) if args.config else None)
+    if args.explanations:
+        return explanations_cmd(args, cfg.seed)
     if args.candidates is not None:
         from pipelines.evaluation.candidates import evaluate_candidates, format_candidates
 
