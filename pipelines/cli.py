@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from dssm.errors import JobmatchError
-from pipelines.commands import ab, albert, bench, classifier, data, demo, evaluate, index, loadtest, parse, recommend, refresh, serve, summarizer, synth, tagger, tokenizer, train
+from pipelines.commands import ab, albert, bench, classifier, data, demo, evaluate, explain, index, loadtest, parse, recommend, refresh, serve, summarizer, synth, tagger, tokenizer, train
 from pipelines.commands.flags import HelpFormatter
 
-COMMANDS = (ab, albert, bench, classifier, data, demo, evaluate, index, loadtest, parse, recommend, refresh, serve, summarizer, synth, tagger, tokenizer, train)
+COMMANDS = (ab, albert, bench, classifier, data, demo, evaluate, explain, index, loadtest, parse, recommend, refresh, serve, summarizer, synth, tagger, tokenizer, train)
 """Every command module, alphabetically (the order of `jobmatch --help`)."""
 
 

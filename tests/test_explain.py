@@ -90,3 +90,24 @@ def test_explanation_check_against_the_true_shared_skills(tiny_run, skill_tagger
 
     loose = explanation_check(Everything(), tiny_run["data"], 60)
     assert loose["recall"] >= r["recall"] and loose["precision"] < r["precision"]
+
+
+def test_explain_page_marks_the_shared_skills_in_both_documents(tiny_run, skill_tagger, tmp_path, capsys):
+    import re
+
+    ds = load_dataset(tiny_run["data"])
+    pos = ds.interactions[ds.interactions["event"] == "response"].iloc[0]
+    out = tmp_path / "pair.html"
+    argv = ["explain", "--tagger", str(skill_tagger), "--data", str(tiny_run["data"]), "--resume-id", pos["resume_id"], "--vacancy-id", pos["vacancy_id"],
+            "--summarizer", str(tiny_run["summarizer"]), "--teacher", str(tiny_run["teacher"]), "--out", str(out)]
+    assert main(argv) == 0 and str(out) in capsys.readouterr().out
+    page = out.read_text()
+    vacancy, resume = page.split('<div class="cols">')[1].split("<h3>resume ")
+    matched = re.findall(r'<mark class="match">(.*?)</mark>', vacancy)
+    legend = re.search(r"Matched: (.*?)\. Missing", page).group(1)
+    assert matched and {m.lower() for m in matched} & {m.lower() for m in re.findall(r'<mark class="match">(.*?)</mark>', resume)}
+    from dssm.understanding.skills import normalise_skill
+
+    assert {normalise_skill(m) for m in matched} <= {normalise_skill(x) for x in legend.split(", ")}
+    assert 'class="s sel"' in vacancy and 'class="bar"' in vacancy and "<script" not in page
+    assert main([*argv[:8], "nope", *argv[9:]]) == 2
