@@ -436,11 +436,13 @@ def format_summary(s: dict[str, Any]) -> str:
         *fixed_width(header, rows),
     ]
     gap = s["gap_recovered"].get(head)
-    if gap and gap["fraction"] is not None:
+    teacher = s["arms"].get("teacher", {}).get("vs_control", {}).get(head)
+    if teacher and teacher["ci"][0] <= 0:
+        lines.append(f"the teacher's gain over the control in {metric_label(head)}, {teacher['diff']:+.4f} [{teacher['ci'][0]:+.4f}, {teacher['ci'][1]:+.4f}], "
+                     "is not above 0: no gap for the summaries to recover")
+    elif gap and gap["fraction"] is not None:
         lo, hi = gap["ci"]
         lines.append(f"summaries recover {gap['fraction']:.0%} [{lo:.0%}, {hi:.0%}] of the control->teacher gap in {metric_label(head)}")
-    elif head in s["arms"].get("teacher", {}):
-        lines.append(f"the teacher does not beat the control in {metric_label(head)}: no gap to recover")
     if "ab" in s:
         ab = s["ab"]
         lines += ["", f"A/B replay, control vs treatment rankings{f' (seed {seeds[0]})' if pooled else ''}: {ab['n_users']} users, SRM p = {ab['srm_p_value']:.3f}"]
