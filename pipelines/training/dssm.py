@@ -87,7 +87,11 @@ def fit(
     if resume:
         ckpt_path = out / "last.ckpt"
         check_checkpoint(ckpt_path, model)
-    best = ModelCheckpoint(dirpath=out, filename="best", monitor="val_recall", mode="max", save_last=True, enable_version_counter=False)
+    best = ModelCheckpoint(dirpath=out, filename="best", monitor="val_recall", mode="max", enable_version_counter=False)
+    # Lightning's save_last re-saves last.ckpt only in a step where the best one was saved: after a worse epoch it
+    # held the best epoch, without the later epochs' statistics (and --resume restarted there). Its own callback
+    # writes it after every training epoch instead.
+    latest = ModelCheckpoint(dirpath=out, filename="last", monitor=None, save_top_k=1, save_on_train_epoch_end=True, enable_version_counter=False)
     t0 = time.perf_counter()
     with lightning_output():
         trainer = L.Trainer(
@@ -97,7 +101,7 @@ def fit(
             strategy=strategy(tc.strategy),
             logger=CSVLogger(save_dir=str(out), name="", version=LOG_DIR),
             log_every_n_steps=10,
-            callbacks=[best, EarlyStopping(monitor="val_recall", mode="max", patience=tc.patience), *progress_bar()],
+            callbacks=[best, latest, EarlyStopping(monitor="val_recall", mode="max", patience=tc.patience), *progress_bar()],
             enable_progress_bar=not quiet(),
             enable_model_summary=False,
             num_sanity_val_steps=0,
