@@ -90,11 +90,12 @@ def select_documents(docs: list[list[list[int]]], has_title: Sequence[bool], kin
     """`select` for every document by `method` (or by the `given` per-sentence scores), the title (when present) pinned first.
     Random uses seed + document index."""
     out = []
-    batch = summarizer.score_batch(docs, kind) if method == "lr" and summarizer is not None else None
     if given is not None:
         if len(given) != len(docs) or any(len(g) != len(doc) for g, doc in zip(given, docs)):
             raise JobmatchError(f"{kind}: given scores do not match the documents' sentences")
         batch = [np.asarray(g, dtype=np.float64).copy() for g in given]
+    else:
+        batch = summarizer.score_batch(docs, kind) if method == "lr" and summarizer is not None else None
     for d, doc in enumerate(docs):
         scores = batch[d] if batch is not None else method_scores(doc, kind, method, summarizer, vocab_size, seed + d).astype(np.float64)
         if has_title[d] and len(doc):

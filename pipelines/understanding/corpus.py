@@ -139,7 +139,7 @@ def parse_corpus(tagger_dir: str | Path, data: str | Path, out: str | Path, clas
         hashes = [document_hash(s) for s in sentences]
         docs.append(pd.DataFrame({"doc_id": ids, "kind": kind, "hash": hashes}))
         todo = [i for i, (d, h) in enumerate(zip(ids, hashes)) if prev_hash.get((kind, d)) != h]
-        keep |= {(kind, d) for i, d in enumerate(ids)} - {(kind, ids[i]) for i in todo}
+        keep |= {(kind, d) for d in ids} - {(kind, ids[i]) for i in todo}
         flat = [(ids[i], j, s) for i in todo for j, s in enumerate(sentences[i])]
         texts = [s for _, _, s in flat]
         for (d, j, _), found in zip(flat, tag_sentences(tagger, texts)):

@@ -36,6 +36,7 @@ from pipelines.data.synth.market import Market, sentence_frame
 from pipelines.data.synth.profiles import Profiles, draw_resume_profiles, expected_salaries, skill_key
 from pipelines.data.synth.text import resume_frames
 from pipelines.data.synth.utility import MarketUtility
+from summarizer.oracle import skill_pattern
 
 ROLE_RULES: tuple[tuple[str, str], ...] = (
     (r"1с|1c", "onec"),
@@ -90,8 +91,7 @@ def role_of(title: object, professional_role: object = None) -> str:
 
 def _lexicon_pattern() -> tuple[dict[str, str], re.Pattern]:
     skills = sorted({s for r in lx.ROLES for s in r.skills} | set(lx.CROSS_SKILLS), key=lambda x: (-len(x), x))
-    display = {s.lower(): s for s in skills}
-    return display, re.compile(r"(?<!\w)(" + "|".join(re.escape(s.lower()) for s in skills) + r")(?!\w)")
+    return {s.lower(): s for s in skills}, skill_pattern(skills)
 
 
 LEXICON_DISPLAY, LEXICON_PATTERN = _lexicon_pattern()
