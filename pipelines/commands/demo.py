@@ -21,9 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_parser(
         sub,
         "demo",
-        "Run every stage (synth, tokenizer, TextRank and oracle summaries; per training seed: matched teacher, labeller, labels, "
-        "summarizer, summaries, production + control + TextRank + oracle DSSMs, index, evaluate; A/B replay + analysis; pooling "
-        "over seeds) and print the results table; finished stages are reused on a rerun.",
+        "Run every stage (synth, tokenizer; per training seed: matched teacher, labeller, labels, summarizer, summaries, "
+        "production + control DSSMs (+ TextRank and oracle arms with --textrank / --oracle), index, evaluate; A/B replay + "
+        "analysis; pooling over seeds) and print the results table; finished stages are reused on a rerun.",
     )
     add_config_flags(p, DemoConfig, rename={"production": "production-config", "teacher": "teacher-config", "labeller": "labeller-config"})
     p.add_argument("--json", action="store_true", help="print the results as JSON (stage output goes to stderr)")
