@@ -57,12 +57,19 @@ class TowerConfig:
     (s_t = u[x_t], a learned salience per vocabulary entry that starts at 0: attention starts as mean
     pooling and a token's weight moves only as far as training moves it, so tokens the teacher rarely
     or never saw stay neutral instead of inheriting the spread of random embeddings)."""
+    skill_dim: int = 0
+    """Width of the skill bag's embedding (mean over the document's parsed skills, `dssm.features`); 0 = off."""
+    max_skills: int = 32
+    """Skills read per document when the bag is on (first mentions first)."""
+    skill_min_count: int = 2
+    """A skill enters the vocabulary when at least this many training documents name it (the rest share one bucket)."""
 
     def __post_init__(self) -> None:
         check_numbers(self)
         self.categorical = tuple(self.categorical)
         self.numeric = tuple(self.numeric)
-        at_least(self, 1, "vocab_size", "max_len", "emb_dim", "hidden", "out_dim", "cat_dim", "mlp_hidden")
+        at_least(self, 1, "vocab_size", "max_len", "emb_dim", "hidden", "out_dim", "cat_dim", "mlp_hidden", "max_skills", "skill_min_count")
+        at_least(self, 0, "skill_dim")
         if self.vocab_size < 4:
             raise ValueError(f"vocab_size must be >= 4 (BPE special tokens), got {self.vocab_size}")
         if self.attention_on not in ATTENTION_ON:
@@ -82,6 +89,11 @@ class TowerConfig:
     def num_dim(self) -> int:
         """Width K of the numeric input: a scaled value and a missing flag per numeric column."""
         return 2 * len(self.numeric)
+
+    @property
+    def bag_width(self) -> int:
+        """Skill ids per document after the categorical codes (0 when the skill bag is off)."""
+        return self.max_skills if self.skill_dim else 0
 
 
 def _resume_tower() -> TowerConfig:
@@ -173,6 +185,13 @@ class ModelConfig:
     """Training settings."""
     tokenizer: str = "../tokenizer"
     """Tokenizer directory, relative to the model directory or absolute."""
+    parsed: str | None = None
+    """Parse folder (`jobmatch parse`) the skill bags are read from, relative to the model directory or absolute;
+    set by training when a tower has `skill_dim > 0`, and read the same way when encoding, refreshing and serving."""
+
+    @property
+    def uses_skills(self) -> bool:
+        return bool(self.vacancy.skill_dim or self.resume.skill_dim)
 
     def __post_init__(self) -> None:
         if self.vacancy.out_dim != self.resume.out_dim:
@@ -181,7 +200,7 @@ class ModelConfig:
             raise ValueError("towers must share vocab_size (one tokenizer)")
 
 
-SHIPPED = ("production", "teacher", "teacher_token_attention", "demo", "demo_teacher", "demo_labeller", "tiny", "tiny_teacher", "tiny_labeller")
+SHIPPED = ("production", "teacher", "teacher_token_attention", "demo", "demo_skills", "demo_teacher", "demo_labeller", "tiny", "tiny_skills", "tiny_teacher", "tiny_labeller")
 """Names of the YAML presets under dssm/configs."""
 
 

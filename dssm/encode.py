@@ -21,6 +21,7 @@ import torch
 
 from dssm.batching import TokenStore, length_sorted_batches
 from dssm.errors import JobmatchError
+from dssm.features import SKILLS
 from dssm.io import file_sha256
 from dssm.model_io import WEIGHTS, load_model, resolve_tokenizer_dir
 
@@ -46,6 +47,9 @@ class Encoder:
         """Embedding size D."""
         self.max_len = int(cfg.vacancy.max_len)
         """Tokens read per vacancy (resumes: `cfg.resume.max_len`)."""
+        self.skills: Any = None
+        """(frame, kind) -> the frame with its skill bags (column `parsed_skills`), for a model with the skill feature:
+        applied to every frame that lacks the column (`pipelines.artifacts.load_encoder` sets it from `cfg.parsed`)."""
 
     @classmethod
     def load(cls, model_dir: str | Path, runtime: str = "torch") -> Encoder:
@@ -90,6 +94,8 @@ class Encoder:
         call = self._call(kind)
         if len(store) != len(df):
             raise JobmatchError(f"{kind}: {len(store)} documents but {len(df)} feature rows")
+        if self.features[kind].skills is not None and SKILLS not in df.columns and self.skills is not None:
+            df = self.skills(df, kind)
         cat, num = self.features[kind].transform(df)
         emb = np.zeros((len(store), self.dim), dtype=np.float32)
         attn: list[np.ndarray] = [np.zeros(0, np.float32)] * len(store)

@@ -8,6 +8,13 @@ Numeric column x becomes two inputs: z = (log1p(max(x, 0)) - mu) / sigma (0 when
 and a missing flag m in {0, 1}; mu, sigma are the training mean/std of log1p(x).
 A column absent from the frame is treated as missing everywhere, so the towers run without it.
 
+Skill bag (optional, `TowerConfig.skill_dim > 0`): column `parsed_skills` holds each document's parsed,
+normalised skill names (`pipelines.understanding.corpus.attach_skills`); the vocabulary is the names
+seen in at least `min_count` training documents, and a document becomes `max_skills` ids appended
+after its categorical codes: 0 padding, 1 a name outside the vocabulary, 2 + rank otherwise (first
+mentions first; more names are cut). The tower averages their embeddings (an EmbeddingBag). The
+vocabulary's sha256 is written into the weights, so a model refuses a vocabulary it was not trained with.
+
 >>> import pandas as pd
 >>> fs = FeatureSpace.fit(pd.DataFrame({"area": ["a", "b", None], "salary": [1e5, None, 2e5]}), ("area",), ("salary",))
 >>> cat, num = fs.transform(pd.DataFrame({"area": ["b", "zzz"], "salary": [None, 1e5]}))
@@ -27,7 +34,10 @@ import pandas as pd
 from dssm.errors import JobmatchError
 
 MISSING, UNKNOWN = 0, 1
-"""Reserved categorical buckets."""
+"""Reserved categorical buckets (and skill-bag ids: 0 padding, 1 unknown skill)."""
+SKILLS = "parsed_skills"
+"""Document column of the skill bag: a list of normalised skill names found by the tagger (the contract's own
+`skills` column, the names the employer or candidate listed, is another thing and is not read here)."""
 
 
 def _missing(values: pd.Series) -> np.ndarray:
@@ -43,10 +53,18 @@ class FeatureSpace:
     """column -> training vocabulary (value i has index i + 2)."""
     numeric: dict[str, tuple[float, float]] = field(default_factory=dict)
     """column -> (mean, std) of log1p(value) over training rows."""
+    skills: list[str] | None = None
+    """Skill vocabulary (skill i has id i + 2), None = no skill bag."""
+    max_skills: int = 0
+    """Skill ids per document (the bag's width after the categorical codes)."""
+    skills_from: str | None = None
+    """Folder hash of the tagger whose parse the skills came from (a parse by another tagger is refused)."""
 
     @classmethod
-    def fit(cls, df: pd.DataFrame, categorical: Sequence[str], numeric: Sequence[str]) -> FeatureSpace:
-        """Learn vocabularies (sorted by frequency, then value) and numeric scaling from `df`."""
+    def fit(cls, df: pd.DataFrame, categorical: Sequence[str], numeric: Sequence[str], max_skills: int = 0,
+            skill_min_count: int = 1, skills_from: str | None = None) -> FeatureSpace:
+        """Learn vocabularies (sorted by frequency, then value) and numeric scaling from `df`; `max_skills > 0`
+        also learns the skill vocabulary from column `parsed_skills` (names in at least `skill_min_count` documents)."""
         cats: dict[str, list[str]] = {}
         for col in categorical:
             if col not in df.columns:
@@ -63,7 +81,11 @@ class FeatureSpace:
             mu = float(v.mean()) if v.size else 0.0
             sd = float(v.std()) if v.size > 1 else 1.0
             nums[col] = (mu, sd if sd > 1e-6 else 1.0)
-        return cls(cats, nums)
+        if max_skills <= 0:
+            return cls(cats, nums)
+        counts = pd.Series([n for bag in _skill_bags(df) for n in set(bag)], dtype=object).value_counts()
+        vocab = sorted((n for n, c in counts.items() if c >= skill_min_count), key=lambda n: (-int(counts[n]), n))
+        return cls(cats, nums, vocab, int(max_skills), skills_from)
 
     @staticmethod
     def _log_values(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -80,6 +102,19 @@ class FeatureSpace:
     @property
     def num_dim(self) -> int:
         return 2 * len(self.numeric)
+
+    @property
+    def skill_rows(self) -> int:
+        """Rows of the skill embedding table (vocabulary + padding + unknown; 0 without a skill bag)."""
+        return 0 if self.skills is None else len(self.skills) + 2
+
+    @property
+    def skills_sha(self) -> str | None:
+        """sha256 of the skill vocabulary (None without one): stored in the weights' metadata."""
+        import hashlib
+        import json
+
+        return None if self.skills is None else hashlib.sha256(json.dumps(self.skills, ensure_ascii=False).encode()).hexdigest()
 
     def transform(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """-> cat (N, C) int64, num (N, 2K) float32 laid out [z_1, m_1, z_2, m_2, ...]."""
@@ -98,24 +133,53 @@ class FeatureSpace:
             miss = np.isnan(v)
             num[:, 2 * j] = np.where(miss, 0.0, (v - mu) / sd)
             num[:, 2 * j + 1] = miss
-        return cat, num
+        if self.skills is None:
+            return cat, num
+        index = {n: i + 2 for i, n in enumerate(self.skills)}
+        bag = np.zeros((n, self.max_skills), dtype=np.int64)
+        for i, names in enumerate(_skill_bags(df)):
+            ids = [index.get(x, UNKNOWN) for x in dict.fromkeys(names)][: self.max_skills]
+            bag[i, : len(ids)] = ids
+        return np.concatenate([cat, bag], axis=1), num
 
     def to_dict(self) -> dict[str, Any]:
-        return {"categorical": self.categorical, "numeric": {k: list(v) for k, v in self.numeric.items()}}
+        out: dict[str, Any] = {"categorical": self.categorical, "numeric": {k: list(v) for k, v in self.numeric.items()}}
+        if self.skills is not None:
+            out["skills"] = {"vocabulary": self.skills, "max_skills": self.max_skills, "from_tagger": self.skills_from}
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "features.json") -> FeatureSpace:
         try:
             cats = {str(k): [str(x) for x in v] for k, v in data["categorical"].items()}
             nums = {str(k): (float(v[0]), float(v[1])) for k, v in data["numeric"].items()}
+            sk = data.get("skills")
+            skills = None if sk is None else ([str(x) for x in sk["vocabulary"]], int(sk["max_skills"]), sk.get("from_tagger"))
         except (KeyError, TypeError, IndexError, ValueError, AttributeError) as e:
             raise JobmatchError(f"{source}: malformed feature space ({e!r})") from e
-        return cls(cats, nums)
+        return cls(cats, nums) if skills is None else cls(cats, nums, *skills)
 
-    def check_matches(self, categorical: Sequence[str], numeric: Sequence[str], source: str = "features.json") -> None:
-        """Raise JobmatchError unless this space encodes exactly these columns, in this order."""
+    def check_matches(self, categorical: Sequence[str], numeric: Sequence[str], source: str = "features.json", max_skills: int = 0) -> None:
+        """Raise JobmatchError unless this space encodes exactly these columns, in this order (and a skill bag of this width)."""
+        if self.max_skills != max_skills or (self.skills is None) != (max_skills == 0):
+            raise JobmatchError(f"{source}: skill bag mismatch: stored {self.max_skills if self.skills is not None else 'none'}, config expects {max_skills or 'none'} skill ids per document")
         if list(self.categorical) != list(categorical) or list(self.numeric) != list(numeric):
             raise JobmatchError(
                 f"{source}: feature set mismatch: stored categorical={list(self.categorical)} numeric={list(self.numeric)}, "
                 f"config expects categorical={list(categorical)} numeric={list(numeric)}"
             )
+
+
+def _skill_bags(df: pd.DataFrame) -> list[list[str]]:
+    """Column `skills` as lists of names; JobmatchError when the column is absent or a value is not a list of strings."""
+    if SKILLS not in df.columns:
+        raise JobmatchError(f"the model reads a skill bag but the documents have no {SKILLS!r} column: parse them (`jobmatch parse`) and pass --parsed")
+    out = []
+    for i, v in enumerate(df[SKILLS].tolist()):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            out.append([])
+        elif isinstance(v, (list, tuple, np.ndarray)) and all(isinstance(x, str) for x in v):
+            out.append([str(x) for x in v])
+        else:
+            raise JobmatchError(f"column {SKILLS!r}, row {i}: expected a list of skill names, got {type(v).__name__}")
+    return out

@@ -3,7 +3,7 @@
 Layout of a model dir (written by `save_model`, read by `load_model`):
     weights.safetensors   state dict of the TwoTower ("vacancy.*", "resume.*")
     config.yaml           ModelConfig + `_meta.versions`
-    features.json         {"vacancies": FeatureSpace, "resumes": FeatureSpace}
+    features.json         {"vacancies": FeatureSpace, "resumes": FeatureSpace} (with the skill vocabularies, when on)
 Training adds train_metrics.json, split.json and Lightning's last.ckpt (for --resume).
 Every mismatch (missing file, corrupt weights, wrong vocabulary size, other
 feature set) is a `JobmatchError` naming the file and what differs.
@@ -29,8 +29,13 @@ KINDS = ("vacancies", "resumes")
 def build_model(cfg: ModelConfig, features: dict[str, FeatureSpace]) -> TwoTower:
     """A freshly initialised TwoTower whose categorical tables fit `features`."""
     for kind, tcfg in (("vacancies", cfg.vacancy), ("resumes", cfg.resume)):
-        features[kind].check_matches(tcfg.categorical, tcfg.numeric, f"features[{kind}]")
-    return TwoTower(Tower(cfg.vacancy, features["vacancies"].cardinalities), Tower(cfg.resume, features["resumes"].cardinalities))
+        features[kind].check_matches(tcfg.categorical, tcfg.numeric, f"features[{kind}]", tcfg.bag_width)
+    return TwoTower(*(Tower(t, features[k].cardinalities, features[k].skill_rows) for k, t in (("vacancies", cfg.vacancy), ("resumes", cfg.resume))))
+
+
+def skill_metadata(features: dict[str, FeatureSpace]) -> dict[str, str]:
+    """The weights' metadata binding them to their skill vocabularies: {"skills.<kind>": sha256}."""
+    return {f"skills.{k}": features[k].skills_sha for k in KINDS if features[k].skills is not None}
 
 
 def save_model(model_dir: str | Path, model: TwoTower, cfg: ModelConfig, features: dict[str, FeatureSpace], meta: dict[str, Any] | None = None) -> None:
@@ -41,7 +46,7 @@ def save_model(model_dir: str | Path, model: TwoTower, cfg: ModelConfig, feature
     model_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(model_dir / WEIGHTS) as tmp:
-        save_file(state, str(tmp), metadata={"format": "jobmatch-two-tower"})
+        save_file(state, str(tmp), metadata={"format": "jobmatch-two-tower", **skill_metadata(features)})
     write_json(model_dir / FEATURES, {k: features[k].to_dict() for k in KINDS})
     save_config(cfg, model_dir / CONFIG, extra=meta)
 
@@ -71,6 +76,7 @@ def check_state_shapes(expected: dict[str, torch.Tensor], found: dict[str, Any],
         if got != tuple(v.shape):
             hint = " (wrong vocabulary size: model trained with another tokenizer?)" if k.endswith("tok.weight") else ""
             hint = hint or (" (categorical vocabulary differs from features.json)" if ".cats." in k else "")
+            hint = hint or (" (skill vocabulary differs from the one the model was trained with)" if ".skills." in k else "")
             raise JobmatchError(f"{source}: tensor {k} has shape {got}, the config expects {tuple(v.shape)}{hint}")
 
 
@@ -88,13 +94,20 @@ def load_model(model_dir: str | Path) -> tuple[TwoTower, ModelConfig, dict[str, 
     cfg = load_config(ModelConfig, model_dir / CONFIG)
     features = load_features(model_dir / FEATURES)
     for kind, tcfg in (("vacancies", cfg.vacancy), ("resumes", cfg.resume)):
-        features[kind].check_matches(tcfg.categorical, tcfg.numeric, f"{model_dir / FEATURES}[{kind}]")
+        features[kind].check_matches(tcfg.categorical, tcfg.numeric, f"{model_dir / FEATURES}[{kind}]", tcfg.bag_width)
     model = build_model(cfg, features)
     path = model_dir / WEIGHTS
     try:
+        from safetensors import safe_open
+
         state = load_file(str(path))
+        with safe_open(str(path), framework="pt") as f:
+            stored = {k: v for k, v in (f.metadata() or {}).items() if k.startswith("skills.")}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise JobmatchError(f"{path}: corrupt or unreadable weights ({e})") from e
+    if stored != skill_metadata(features):
+        raise JobmatchError(f"{model_dir / FEATURES}: skill vocabulary differs from the one {path.name} was trained with "
+                            f"(weights {sorted(stored) or 'none'}, features {sorted(skill_metadata(features)) or 'none'}, or their sha256 differ)")
     check_state_shapes(model.state_dict(), state, str(path))
     model.load_state_dict(state)
     return model.eval(), cfg, features

@@ -49,7 +49,7 @@ def export_tower(tower: Tower, path: str | Path, opset: int = 17) -> Path:
     """Write `tower` (in eval mode) as an ONNX graph at `path` -> path. The exporter restores the mode of the
     module it is given, recursively, so the wrapper is put in eval mode too (else the tower comes back training)."""
     path = Path(path)
-    n_cat, n_num = len(tower.cardinalities), tower.cfg.num_dim
+    n_cat, n_num = tower.cat_width, tower.cfg.num_dim
     ids = torch.ones(2, 5, dtype=torch.long)
     example = (ids, ids != 0, torch.zeros(2, n_cat, dtype=torch.long), torch.zeros(2, n_num))
     axes = {"ids": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"}, "cat": {0: "batch"}, "num": {0: "batch"}, "embedding": {0: "batch"},

@@ -8,7 +8,8 @@ For a document with real tokens x_1..x_L (L <= T, the rest padding):
                                                    u[x_t] with attention_on: token, u a zero-initialised table)
     a_t = exp(s_t) / sum_{u<=L} exp(s_u), a_t = 0 for t > L     masked softmax
     p   = sum_t a_t h_t                            attention pooling
-    z   = MLP([p ; C_1[c_1] ; ... ; C_m[c_m] ; num])
+    z   = MLP([p ; C_1[c_1] ; ... ; C_m[c_m] ; S(skills) ; num])   S(skills): mean embedding of the skill bag
+                                                   (with skill_dim > 0; its ids follow the codes in `cat`)
     y   = z / ||z||_2                              the embedding; relevance = <y_resume, y_vacancy>
 
 The bidirectional GRU runs as two unidirectional GRUs over the padded batch: the
@@ -73,9 +74,10 @@ def rnn_chunks(sorted_lengths: Sequence[int], step: int = 32, overhead: int = RN
 
 
 class Tower(nn.Module):
-    """One side of the DSSM. `cardinalities[i]` is the table size of `cfg.categorical[i]`."""
+    """One side of the DSSM. `cardinalities[i]` is the table size of `cfg.categorical[i]`; `skill_rows` that of the
+    skill vocabulary (+ padding and unknown; required when `cfg.skill_dim > 0`)."""
 
-    def __init__(self, cfg: TowerConfig, cardinalities: Sequence[int]):
+    def __init__(self, cfg: TowerConfig, cardinalities: Sequence[int], skill_rows: int = 0):
         super().__init__()
         if len(cardinalities) != len(cfg.categorical):
             raise ValueError(f"{len(cfg.categorical)} categorical columns {list(cfg.categorical)} but {len(cardinalities)} cardinalities")
@@ -91,7 +93,11 @@ class Tower(nn.Module):
         else:
             self.score = nn.Linear(cfg.rnn_out if cfg.attention_on == "rnn" else cfg.emb_dim, 1)
         self.cats = nn.ModuleList(nn.Embedding(c, cfg.cat_dim) for c in self.cardinalities)
-        in_dim = cfg.rnn_out + len(self.cardinalities) * cfg.cat_dim + cfg.num_dim
+        if cfg.skill_dim and skill_rows < 2:
+            raise ValueError(f"skill_dim {cfg.skill_dim} needs a skill vocabulary (skill_rows >= 2, got {skill_rows})")
+        # an EmbeddingBag's mean over the non-padding ids, written out: ONNX export refuses embedding_bag with padding_idx
+        self.skills = nn.Embedding(skill_rows, cfg.skill_dim, padding_idx=PAD_ID) if cfg.skill_dim else None
+        in_dim = cfg.rnn_out + len(self.cardinalities) * cfg.cat_dim + cfg.skill_dim + cfg.num_dim
         self.head = nn.Sequential(
             nn.Linear(in_dim, cfg.mlp_hidden),
             nn.ReLU(),
@@ -150,9 +156,18 @@ class Tower(nn.Module):
         pooled, attn = self.pool(ids, mask)  # (B, H), (B, T)
         return self._head(pooled, cat, num), attn
 
+    @property
+    def cat_width(self) -> int:
+        """Columns of `cat`: the categorical codes, then the skill bag's ids."""
+        return len(self.cardinalities) + self.cfg.bag_width
+
     def _head(self, pooled: Tensor, cat: Tensor, num: Tensor) -> Tensor:
         """Pooled text (B, H) + side features -> unit embedding (B, D)."""
         parts = [pooled] + [table(cat[:, i]) for i, table in enumerate(self.cats)]  # (B, H), (B, cat_dim)...
+        if self.skills is not None:
+            bag = cat[:, len(self.cats) :]  # (B, S) skill ids, 0 = padding
+            n = (bag != PAD_ID).sum(1, keepdim=True).clamp(min=1).to(pooled.dtype)  # (B, 1)
+            parts.append(self.skills(bag).sum(1) / n)  # (B, skill_dim) mean embedding; an empty bag reads as zeros
         if self.cfg.num_dim:
             parts.append(num.to(pooled.dtype))  # (B, K)
         return F.normalize(self.head(torch.cat(parts, dim=1)), dim=1)  # (B, D)

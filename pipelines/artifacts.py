@@ -46,11 +46,28 @@ def _folder(path: str | Path, what: str) -> Path:
     return path
 
 
-def load_encoder(model_dir: str | Path, runtime: str = "torch") -> Any:
-    """`dssm.encode.Encoder.load(model_dir, runtime)` after checking the folder (torch is imported here, lazily)."""
+def load_encoder(model_dir: str | Path, runtime: str = "torch", parsed: str | Path | None = None) -> Any:
+    """`dssm.encode.Encoder.load(model_dir, runtime)` after checking the folder (torch is imported here, lazily).
+
+    A model with the skill feature reads skill bags from `parsed` (default: the parse folder it was trained with,
+    `cfg.parsed`), through `pipelines.understanding.corpus.SkillSource`; a parse by another tagger is refused."""
     from dssm.encode import Encoder
 
-    return Encoder.load(_folder(model_dir, "model"), runtime)
+    enc = Encoder.load(_folder(model_dir, "model"), runtime)
+    if enc.cfg.uses_skills:
+        from pipelines.understanding.corpus import SkillSource
+
+        if parsed is None and enc.cfg.parsed is None:
+            raise JobmatchError(f"{model_dir}: the model reads skill bags but names no parse folder (config `parsed`)")
+        folder = Path(parsed) if parsed is not None else resolve_relative(model_dir, enc.cfg.parsed)
+        enc.skills = SkillSource(folder, next(f.skills_from for f in enc.features.values() if f.skills is not None))
+    return enc
+
+
+def resolve_relative(model_dir: str | Path, path: str) -> Path:
+    """`path` as a model's config stores it: relative to the model dir unless absolute."""
+    p = Path(path)
+    return p if p.is_absolute() else (Path(model_dir) / p).resolve()
 
 
 def load_summarizer(summarizer_dir: str | Path) -> Any:

@@ -2,6 +2,7 @@
 
     jobmatch train --data runs/demo/market --config production --out runs/demo/production
     jobmatch train --data runs/demo/market --config teacher --out runs/demo/teacher --max-epochs 2
+    jobmatch train --data runs/demo/market --config demo_skills --parsed runs/demo/parsed --out runs/demo/skills
     jobmatch encode --model runs/demo/production --data runs/demo/market --kind vacancies --out runs/demo/vac.parquet
     jobmatch encode --model runs/demo/production --data runs/demo/market --out runs/demo/vac_shards --engine ray
 
@@ -27,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="model directory, e.g. RUN/production or RUN/teacher")
     p.add_argument("--tokenizer", type=Path, default=None, help="tokenizer dir; default OUT/../tokenizer, trained there if absent")
     p.add_argument("--resume", action="store_true", help="continue a killed run (.OUT.partial/last.ckpt) or a finished one (OUT/last.ckpt)")
+    p.add_argument("--parsed", type=Path, default=None, help="parse folder of DATA (`jobmatch parse`): the skill bags of a config with skill_dim > 0, e.g. demo_skills")
     add_config_flags(p, TrainConfig)
     add_force_flag(p)
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
@@ -50,7 +52,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     cfg = load_model_config(args.config)
     cfg = replace(cfg, train=config_from_args(TrainConfig, args, base=cfg.train))
-    metrics = train(args.data, cfg, args.out, tokenizer_dir=args.tokenizer, resume=args.resume, force=args.force)
+    metrics = train(args.data, cfg, args.out, tokenizer_dir=args.tokenizer, resume=args.resume, force=args.force, parsed=args.parsed)
     if args.json:
         print(json.dumps(metrics, ensure_ascii=False, default=str))
     else:

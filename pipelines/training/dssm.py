@@ -14,6 +14,11 @@ from `.OUT.partial/last.ckpt`, or a finished one from `OUT/last.ckpt`.
 candidates are gathered across processes (`dssm.lightning_module`); the parent reads the result
 back from the checkpoints, so the model dir is the same as a one-process run's.
 
+Skill bags: a config whose towers have `skill_dim > 0` needs `--parsed DIR` (`jobmatch parse` of the same data);
+each document's parsed skills are attached (`pipelines.understanding.corpus.SkillSource`), the vocabulary is
+fitted on the training documents (resumes: without the held-out ones), and the config records the parse folder so
+encoding, refresh and serving read skills the same way.
+
 Tokenizer: `--tokenizer DIR` uses an existing one; without it, `<out>/../tokenizer`
 is used when present, else a tokenizer is trained there on all document texts
 (vocab_size from the config) and reused by the next model of the run.
@@ -160,20 +165,31 @@ def train(
     resume: bool = False,
     max_epochs: int | None = None,
     force: bool = False,
+    parsed: str | Path | None = None,
 ) -> dict[str, Any]:
     """Full run of `jobmatch train`: returns the metrics also written to train_metrics.json.
 
-    An existing `out` is replaced only with `force` (or continued with `resume`)."""
+    An existing `out` is replaced only with `force` (or continued with `resume`); `parsed`: the skill bags' parse folder."""
     from dssm.datamodule import TowerInputs
     from pipelines.data.dataset import load_dataset, read_preprocess
 
-    out = check_output(out, [data, tokenizer_dir, Path(out).parent / "tokenizer"], force or resume)
+    out = check_output(out, [data, tokenizer_dir, Path(out).parent / "tokenizer", parsed], force or resume)
     cfg = config if isinstance(config, ModelConfig) else load_model_config(config)
+    if cfg.uses_skills != (parsed is not None):
+        raise JobmatchError(f"--parsed: the config's towers {'read' if cfg.uses_skills else 'do not read'} skill bags (skill_dim), "
+                            f"so a parse folder is {'required' if cfg.uses_skills else 'not used'}")
     if max_epochs is not None:
         cfg = replace(cfg, train=replace(cfg.train, max_epochs=max_epochs))
     ds = load_dataset(data)
     if ds.interactions is None or len(ds.interactions) == 0:
         raise JobmatchError(f"{data}: no interactions.parquet (training needs response/invite events)")
+    skills_from = None
+    if parsed is not None:
+        from pipelines.understanding.corpus import SkillSource
+
+        source = SkillSource(parsed)
+        ds.vacancies, ds.resumes, skills_from = source(ds.vacancies, "vacancies"), source(ds.resumes, "resumes"), source.tagger_hash
+        cfg = replace(cfg, parsed=_relative(Path(parsed), out))
     tok, tok_dir = load_or_train_tokenizer(Path(data), cfg, out, Path(tokenizer_dir) if tokenizer_dir else None)
     vocab = int(tok.vocab_size)
     tok_ref = str(Path(tok_dir).resolve()) if Path(tok_dir).is_absolute() else _relative(Path(tok_dir), out)
@@ -191,8 +207,8 @@ def train(
     val_mask = res_ids.isin(held)
     val_rows = np.flatnonzero(val_mask)
     features = {
-        "vacancies": FeatureSpace.fit(ds.vacancies, cfg.vacancy.categorical, cfg.vacancy.numeric),
-        "resumes": FeatureSpace.fit(ds.resumes[~val_mask], cfg.resume.categorical, cfg.resume.numeric),
+        kind: FeatureSpace.fit(df, t.categorical, t.numeric, t.bag_width, t.skill_min_count, skills_from)
+        for kind, df, t in (("vacancies", ds.vacancies, cfg.vacancy), ("resumes", ds.resumes[~val_mask], cfg.resume))
     }
     t0 = time.perf_counter()
     vac = TowerInputs(_store(tok, ds.vacancies, "vacancies", cfg.vacancy.max_len), *features["vacancies"].transform(ds.vacancies))

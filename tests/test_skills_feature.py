@@ -1,0 +1,97 @@
+"""The skill bag as a tower feature: parsed, normalised skills -> ids after the categorical codes -> EmbeddingBag.
+
+Trained with `--parsed`, saved with the model (vocabulary in features.json, its sha256 in the weights), read the
+same way by every encoder; a vocabulary the weights were not trained with, a parse by another tagger and a
+skills config without a parse are refused in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dssm.config import load_model_config
+from dssm.errors import JobmatchError
+from dssm.features import FeatureSpace
+from dssm.model_io import load_model
+from pipelines.artifacts import load_encoder
+from pipelines.data.dataset import load_dataset
+from pipelines.training.dssm import train
+from pipelines.understanding.corpus import SkillSource
+
+
+@pytest.fixture(scope="module")
+def skills_model(tiny_run, tiny_parsed, tmp_path_factory):
+    out = tmp_path_factory.mktemp("skills") / "skills"
+    train(tiny_run["data"], load_model_config("tiny_skills"), out, tokenizer_dir=tiny_run["tokenizer"], parsed=tiny_parsed)
+    return out
+
+
+def test_feature_space_bags_skills_after_the_codes():
+    train_df = pd.DataFrame({"area": ["a", "b", "a"], "parsed_skills": [["python", "sql"], ["python"], ["go", "python"]]})
+    fs = FeatureSpace.fit(train_df, ("area",), (), max_skills=3, skill_min_count=2)
+    assert fs.skills == ["python"] and fs.skill_rows == 3  # sql and go are named by one document only
+    cat, _ = fs.transform(pd.DataFrame({"area": ["b", "a"], "parsed_skills": [["sql", "python", "python"], []]}))
+    assert cat.tolist() == [[3, 1, 2, 0], [2, 0, 0, 0]]  # area code, then unknown, python, padding
+    with pytest.raises(JobmatchError, match=r"column 'parsed_skills', row 1: expected a list"):
+        fs.transform(pd.DataFrame({"area": ["a", "a"], "parsed_skills": [["python"], "python"]}))
+    with pytest.raises(JobmatchError, match="no 'parsed_skills' column"):
+        fs.transform(pd.DataFrame({"area": ["a"]}))
+    assert FeatureSpace.from_dict(fs.to_dict()).skills_sha == fs.skills_sha
+
+
+def test_skills_model_saves_its_vocabulary_and_reads_the_same_bags(skills_model, tiny_run, tiny_parsed):
+    features = json.loads((skills_model / "features.json").read_text())
+    vocab = features["vacancies"]["skills"]["vocabulary"]
+    assert len(vocab) > 5 and features["resumes"]["skills"]["max_skills"] == 32
+    enc = load_encoder(skills_model)  # the parse folder comes from the model's config
+    assert enc.skills is not None and enc.skills.parsed.resolve() == tiny_parsed.resolve()
+    vac = load_dataset(tiny_run["data"]).vacancies.head(40)
+    emb = enc.embed(vac, "vacancies")
+    assert enc.skills.tagged == 0  # every document came from the parse
+    bags = SkillSource(tiny_parsed)(vac, "vacancies")["parsed_skills"]
+    blank = enc.embed(vac.assign(parsed_skills=[[] for _ in range(len(vac))]), "vacancies")
+    assert bags.map(len).gt(0).mean() > 0.8 and np.abs(emb - blank).max() > 1e-3  # the bag changes the embedding
+    changed = vac.head(3).assign(description=lambda d: d["description"] + " Нужен опыт Python и PostgreSQL.")
+    enc.embed(changed, "vacancies")  # documents the parse does not hold are tagged by the parse's own tagger
+    assert enc.skills.tagged == 3
+
+
+def test_a_vocabulary_the_weights_were_not_trained_with_is_refused(skills_model, tmp_path):
+    copy = tmp_path / "model"
+    shutil.copytree(skills_model, copy)
+    features = json.loads((copy / "features.json").read_text())
+    vocab = features["vacancies"]["skills"]["vocabulary"]
+    vocab[0], vocab[1] = vocab[1], vocab[0]  # same size, so every tensor shape still fits
+    (copy / "features.json").write_text(json.dumps(features, ensure_ascii=False))
+    with pytest.raises(JobmatchError, match="skill vocabulary differs from the one weights.safetensors was trained with"):
+        load_model(copy)
+    features["vacancies"]["skills"]["vocabulary"] = vocab + ["новый навык"]
+    (copy / "features.json").write_text(json.dumps(features, ensure_ascii=False))
+    with pytest.raises(JobmatchError, match="skill vocabulary differs"):
+        load_model(copy)
+
+
+def test_parse_by_another_tagger_and_missing_parse_are_refused(skills_model, tiny_run, tiny_parsed, tmp_path):
+    with pytest.raises(JobmatchError, match="parsed by tagger .* but the model's skills came from tagger"):
+        SkillSource(tiny_parsed, expect_tagger="0" * 64)
+    with pytest.raises(JobmatchError, match="not a parse folder"):
+        load_encoder(skills_model, parsed=tmp_path)
+    with pytest.raises(JobmatchError, match="a parse folder is required"):
+        train(tiny_run["data"], load_model_config("tiny_skills"), tmp_path / "m1", tokenizer_dir=tiny_run["tokenizer"])
+    with pytest.raises(JobmatchError, match="a parse folder is not used"):
+        train(tiny_run["data"], load_model_config("tiny"), tmp_path / "m2", tokenizer_dir=tiny_run["tokenizer"], parsed=tiny_parsed)
+
+
+def test_skills_model_on_onnx_runtime_gives_the_torch_embeddings(skills_model, tiny_run):
+    pytest.importorskip("onnxruntime", reason="ONNX Runtime is a dev dependency (make install)")
+    from dssm.onnx_export import ONNX_TOLERANCE
+
+    vac = load_dataset(tiny_run["data"]).vacancies.head(50)
+    torch_emb = load_encoder(skills_model).embed(vac, "vacancies")
+    onnx_emb = load_encoder(skills_model, runtime="onnx").embed(vac, "vacancies")
+    assert np.abs(torch_emb - onnx_emb).max() <= ONNX_TOLERANCE
