@@ -115,3 +115,10 @@ def frame_documents(df: pd.DataFrame, kind: str) -> list[list[str]]:
     titles = df[title_col].to_numpy(dtype=object)
     bodies = df[body_col].to_numpy(dtype=object)
     return [document_sentences(t if isinstance(t, str) else None, b if isinstance(b, str) else None) for t, b in zip(titles, bodies)]
+
+
+def document_hash(sentences: list[str]) -> str:
+    """What a document's parse depends on: its sentences, in order."""
+    import hashlib
+
+    return hashlib.sha256("\x1e".join(sentences).encode()).hexdigest()[:20]

@@ -50,13 +50,11 @@ def load_encoder(model_dir: str | Path, runtime: str = "torch", parsed: str | Pa
     """`dssm.encode.Encoder.load(model_dir, runtime)` after checking the folder (torch is imported here, lazily).
 
     A model with the skill feature reads skill bags from `parsed` (default: the parse folder it was trained with,
-    `cfg.parsed`), through `pipelines.understanding.corpus.SkillSource`; a parse by another tagger is refused."""
+    `cfg.parsed`), through `SkillSource`; a parse by another tagger is refused."""
     from dssm.encode import Encoder
 
     enc = Encoder.load(_folder(model_dir, "model"), runtime)
     if enc.cfg.uses_skills:
-        from pipelines.understanding.corpus import SkillSource
-
         if parsed is None and enc.cfg.parsed is None:
             raise JobmatchError(f"{model_dir}: the model reads skill bags but names no parse folder (config `parsed`)")
         folder = Path(parsed) if parsed is not None else resolve_relative(model_dir, enc.cfg.parsed)
@@ -178,3 +176,46 @@ def load_preprocess(summarizer_dir: str | Path | None, budget: int | None = None
         return summarize_frame(df, kind, summ, tokenizer, budget=budget)
 
     return preprocess, preprocess_id(folder_hash(summarizer_dir), budget, tokenizer.model_hash)
+
+
+class SkillSource:
+    """Each document's skill bag (column `parsed_skills`: its normalised skill names, first mention first) for the towers.
+
+    Read from a parse folder (`jobmatch parse`, incremental): a document the parse lacks, or whose sentences changed
+    since (document hash), is refused, so training, encoding, refresh and serving read skills alike. `expect_tagger`
+    (a folder hash, as a model's features record it) refuses a parse made by another tagger. Skill entities are
+    `dssm.understanding.skills.skill_rows`.
+
+    >>> SkillSource("RUN/parsed")(vacancies, "vacancies")["parsed_skills"].iloc[0]  # doctest: +SKIP
+    ['python', 'postgresql', 'docker']
+    """
+
+    def __init__(self, parsed: str | Path, expect_tagger: str | None = None):
+        from dssm.understanding.skills import skill_rows
+
+        self.parsed = Path(parsed)
+        try:
+            meta = json.loads((self.parsed / "parse.json").read_text())
+            entities = pd.read_parquet(self.parsed / "entities.parquet", columns=["doc_id", "kind", "sent_idx", "start", "type", "norm"])
+            documents = pd.read_parquet(self.parsed / "documents.parquet")
+        except (OSError, ValueError, KeyError) as e:
+            raise JobmatchError(f"{self.parsed}: not a parse folder (`jobmatch parse` writes parse.json, entities.parquet, documents.parquet): {e}") from e
+        self.tagger_hash = meta["models"]["tagger"]
+        """Folder hash of the tagger the parse was made with."""
+        if expect_tagger is not None and expect_tagger != self.tagger_hash:
+            raise JobmatchError(f"{self.parsed}: parsed by tagger {self.tagger_hash[:12]}, but the model's skills came from tagger {expect_tagger[:12]}")
+        rows = skill_rows(entities).sort_values(["kind", "doc_id", "sent_idx", "start"], kind="stable")
+        self.bags = {key: list(dict.fromkeys(g["norm"])) for key, g in rows.groupby(["kind", "doc_id"], sort=False)}
+        self.hashes = {(k, d): h for d, k, h in documents[["doc_id", "kind", "hash"]].itertuples(index=False)}
+
+    def __call__(self, df: pd.DataFrame, kind: str) -> pd.DataFrame:
+        """`df` (documents of `kind`) with column `parsed_skills` added; the input frame is not changed."""
+        from dssm.schema import TABLES
+        from dssm.text import document_hash, frame_documents
+
+        ids = df[TABLES[kind][3]].astype(str).tolist()
+        stale = [d for d, s in zip(ids, frame_documents(df, kind)) if self.hashes.get((kind, d)) != document_hash(s)]
+        if stale:
+            raise JobmatchError(f"{self.parsed}: {len(stale)} {kind} not in the parse or changed since (first {stale[:3]}): "
+                                f"parse them with the same tagger (`jobmatch parse --data ... --out {self.parsed}`, incremental)")
+        return df.assign(parsed_skills=[self.bags.get((kind, d), []) for d in ids])

@@ -21,7 +21,7 @@ from dssm.model_io import load_model
 from pipelines.artifacts import load_encoder
 from pipelines.data.dataset import load_dataset
 from pipelines.training.dssm import train
-from pipelines.understanding.corpus import SkillSource
+from pipelines.artifacts import SkillSource
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +52,12 @@ def test_skills_model_saves_its_vocabulary_and_reads_the_same_bags(skills_model,
     assert enc.skills is not None and enc.skills.parsed.resolve() == tiny_parsed.resolve()
     vac = load_dataset(tiny_run["data"]).vacancies.head(40)
     emb = enc.embed(vac, "vacancies")
-    assert enc.skills.tagged == 0  # every document came from the parse
     bags = SkillSource(tiny_parsed)(vac, "vacancies")["parsed_skills"]
     blank = enc.embed(vac.assign(parsed_skills=[[] for _ in range(len(vac))]), "vacancies")
     assert bags.map(len).gt(0).mean() > 0.8 and np.abs(emb - blank).max() > 1e-3  # the bag changes the embedding
     changed = vac.head(3).assign(description=lambda d: d["description"] + " Нужен опыт Python и PostgreSQL.")
-    enc.embed(changed, "vacancies")  # documents the parse does not hold are tagged by the parse's own tagger
-    assert enc.skills.tagged == 3
+    with pytest.raises(JobmatchError, match=r"3 vacancies not in the parse or changed since"):
+        enc.embed(changed, "vacancies")
 
 
 def test_a_vocabulary_the_weights_were_not_trained_with_is_refused(skills_model, tmp_path):

@@ -20,6 +20,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ALIASES: dict[str, str] = {
     "postgres": "postgresql", "postgre sql": "postgresql", "postgre": "postgresql", "pgsql": "postgresql", "psql": "postgresql",
@@ -67,3 +71,15 @@ def normalise_skill(text: str) -> str | None:
         return None
     s = _JS.sub(r"\1", s)
     return ALIASES.get(s, s)
+
+
+SKILL_TYPE = re.compile(r"skill|knowledge", re.IGNORECASE)
+"""Entity types that name a skill (SKILL, Skill, KNOWLEDGE, ...)."""
+
+
+def skill_rows(entities: pd.DataFrame) -> pd.DataFrame:
+    """The entities that are skills (module docstring), with a normalised name."""
+    types = entities["type"].astype(str)
+    skill = types.str.contains(SKILL_TYPE)
+    rows = entities[skill] if skill.any() else entities
+    return rows[rows["norm"].notna()]

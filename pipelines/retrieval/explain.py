@@ -21,7 +21,6 @@ A parse folder made by another tagger than the one given is refused, so both sid
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,10 @@ import numpy as np
 import pandas as pd
 
 from dssm.errors import JobmatchError
+from dssm.understanding.skills import skill_rows
 
 MAX_SENTENCES = 3
 """Best-matching vacancy sentences per item."""
-SKILL_TYPE = re.compile(r"skill|knowledge", re.IGNORECASE)
 
 
 def explanation(vacancy_skills: Mapping[str, str], resume_skills: set[str], skill_sentences: Mapping[str, set[int]],
@@ -51,12 +50,6 @@ def explanation(vacancy_skills: Mapping[str, str], resume_skills: set[str], skil
             "best_sentences": [sentences[j] for j in best if j < len(sentences)]}
 
 
-def skill_rows(entities: pd.DataFrame) -> pd.DataFrame:
-    """The entities that are skills (module docstring), with a normalised name."""
-    types = entities["type"].astype(str)
-    skill = types.str.contains(SKILL_TYPE)
-    rows = entities[skill] if skill.any() else entities
-    return rows[rows["norm"].notna()]
 
 
 class Explainer:

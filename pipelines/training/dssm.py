@@ -15,7 +15,7 @@ candidates are gathered across processes (`dssm.lightning_module`); the parent r
 back from the checkpoints, so the model dir is the same as a one-process run's.
 
 Skill bags: a config whose towers have `skill_dim > 0` needs `--parsed DIR` (`jobmatch parse` of the same data);
-each document's parsed skills are attached (`pipelines.understanding.corpus.SkillSource`), the vocabulary is
+each document's parsed skills are attached (`pipelines.artifacts.SkillSource`), the vocabulary is
 fitted on the training documents (resumes: without the held-out ones), and the config records the parse folder so
 encoding, refresh and serving read skills the same way.
 
@@ -185,7 +185,7 @@ def train(
         raise JobmatchError(f"{data}: no interactions.parquet (training needs response/invite events)")
     skills_from = None
     if parsed is not None:
-        from pipelines.understanding.corpus import SkillSource
+        from pipelines.artifacts import SkillSource
 
         source = SkillSource(parsed)
         ds.vacancies, ds.resumes, skills_from = source(ds.vacancies, "vacancies"), source(ds.resumes, "resumes"), source.tagger_hash

@@ -21,7 +21,6 @@ the folder whole once the new one is complete. Another tagger or classifier pars
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -33,6 +32,7 @@ import pandas as pd
 
 from dssm.io import atomic_path, check_output, versions, write_json, write_parquet
 from dssm.schema import TABLES
+from dssm.text import document_hash
 from dssm.understanding.skills import normalise_skill
 
 ENTITIES_FILE, SECTIONS_FILE, DOCUMENTS_FILE, PARSE_FILE = "entities.parquet", "sections.parquet", "documents.parquet", "parse.json"
@@ -40,9 +40,6 @@ ENTITY_COLUMNS = ["doc_id", "kind", "sent_idx", "start", "end", "type", "text", 
 SECTION_COLUMNS = ["doc_id", "kind", "sent_idx", "section", "probability"]
 
 
-def document_hash(sentences: list[str]) -> str:
-    """What a document's parse depends on: its sentences, in order."""
-    return hashlib.sha256("\x1e".join(sentences).encode()).hexdigest()[:20]
 
 
 def tag_sentences(tagger: tuple, sentences: list[str]) -> list[list[dict[str, Any]]]:
@@ -170,64 +167,3 @@ def parse_corpus(tagger_dir: str | Path, data: str | Path, out: str | Path, clas
         write_json(tmp / PARSE_FILE, {"models": models, "tagger": str(Path(tagger_dir).resolve()), "classifier": str(Path(classifier_dir).resolve()) if classifier_dir else None,
                                       "data": str(Path(data).resolve()), "result": asdict(result), "versions": versions()})
     return result
-
-
-class SkillSource:
-    """Each document's skill bag (column `parsed_skills`: its normalised skill names, first mention first) for the towers.
-
-    Read from a parse folder; a document the parse lacks, or whose sentences changed since, is tagged by the
-    parse's own tagger, so training, encoding, refresh and serving read skills alike. `expect_tagger` (a folder
-    hash, as a model's features record it) refuses a parse made by another tagger. Skill entities are
-    `pipelines.retrieval.explain.skill_rows`.
-
-    >>> SkillSource("RUN/parsed")(vacancies, "vacancies")["parsed_skills"].iloc[0]  # doctest: +SKIP
-    ['python', 'postgresql', 'docker']
-    """
-
-    def __init__(self, parsed: str | Path, expect_tagger: str | None = None):
-        from dssm.errors import JobmatchError
-        from pipelines.retrieval.explain import skill_rows
-
-        self.parsed = Path(parsed)
-        try:
-            meta = json.loads((self.parsed / PARSE_FILE).read_text())
-            entities = pd.read_parquet(self.parsed / ENTITIES_FILE, columns=["doc_id", "kind", "sent_idx", "start", "type", "norm"])
-            documents = pd.read_parquet(self.parsed / DOCUMENTS_FILE)
-        except (OSError, ValueError, KeyError) as e:
-            raise JobmatchError(f"{self.parsed}: not a parse folder (`jobmatch parse` writes {PARSE_FILE}, {ENTITIES_FILE}, {DOCUMENTS_FILE}): {e}") from e
-        self.tagger_hash = meta["models"]["tagger"]
-        """Folder hash of the tagger the parse was made with."""
-        if expect_tagger is not None and expect_tagger != self.tagger_hash:
-            raise JobmatchError(f"{self.parsed}: parsed by tagger {self.tagger_hash[:12]}, but the model's skills came from tagger {expect_tagger[:12]}")
-        self.tagger_dir = Path(meta["tagger"])
-        self._tagger: tuple | None = None
-        rows = skill_rows(entities).sort_values(["kind", "doc_id", "sent_idx", "start"], kind="stable")
-        self.bags = {key: list(dict.fromkeys(g["norm"])) for key, g in rows.groupby(["kind", "doc_id"], sort=False)}
-        self.hashes = {(k, d): h for d, k, h in documents[["doc_id", "kind", "hash"]].itertuples(index=False)}
-        self.tagged = 0
-        """Documents tagged here because the parse lacked them or they changed."""
-
-    def _tag(self, sentences: list[str]) -> list[str]:
-        from dssm.errors import JobmatchError
-        from pipelines.artifacts import folder_hash
-        from pipelines.retrieval.explain import skill_rows
-        from pipelines.understanding.tagging import load_tagger
-
-        if self._tagger is None:
-            if not self.tagger_dir.is_dir() or folder_hash(self.tagger_dir) != self.tagger_hash:
-                raise JobmatchError(f"{self.parsed}: a document is not in the parse, and its tagger {self.tagger_dir} is gone or changed since: parse the data again")
-            self._tagger = load_tagger(self.tagger_dir)
-        self.tagged += 1
-        found = pd.DataFrame(parse_sentences(sentences, self._tagger)["entities"], columns=["sent_idx", "start", "type", "norm"])
-        return list(dict.fromkeys(skill_rows(found)["norm"])) if len(found) else []
-
-    def __call__(self, df: pd.DataFrame, kind: str) -> pd.DataFrame:
-        """`df` (documents of `kind`) with column `parsed_skills` added; the input frame is not changed."""
-        from dssm.text import frame_documents
-
-        ids = df[TABLES[kind][3]].astype(str).tolist()
-        bags = []
-        for d, sentences in zip(ids, frame_documents(df, kind)):
-            fresh = self.hashes.get((kind, d)) == document_hash(sentences)
-            bags.append(self.bags.get((kind, d), []) if fresh else self._tag(sentences))
-        return df.assign(parsed_skills=bags)
