@@ -9,10 +9,10 @@ and a missing flag m in {0, 1}; mu, sigma are the training mean/std of log1p(x).
 A column absent from the frame is treated as missing everywhere, so the towers run without it.
 
 Skill bag (optional, `TowerConfig.skill_dim > 0`): column `parsed_skills` holds each document's parsed,
-normalised skill names (`pipelines.understanding.corpus.attach_skills`); the vocabulary is the names
-seen in at least `min_count` training documents, and a document becomes `max_skills` ids appended
+normalised skill names (`pipelines.artifacts.SkillSource`); the vocabulary is the names seen
+in at least `skill_min_count` training documents, and a document becomes `max_skills` ids appended
 after its categorical codes: 0 padding, 1 a name outside the vocabulary, 2 + rank otherwise (first
-mentions first; more names are cut). The tower averages their embeddings (an EmbeddingBag). The
+mentions first; more names are cut). The tower averages their embeddings (an EmbeddingBag's mean). The
 vocabulary's sha256 is written into the weights, so a model refuses a vocabulary it was not trained with.
 
 >>> import pandas as pd

@@ -83,7 +83,7 @@ def check_state_shapes(expected: dict[str, torch.Tensor], found: dict[str, Any],
 def load_model(model_dir: str | Path) -> tuple[TwoTower, ModelConfig, dict[str, FeatureSpace]]:
     """Read a model dir -> (TwoTower in eval mode, its config, its feature spaces). No Lightning, no pickles."""
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors import safe_open
 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -98,10 +98,8 @@ def load_model(model_dir: str | Path) -> tuple[TwoTower, ModelConfig, dict[str, 
     model = build_model(cfg, features)
     path = model_dir / WEIGHTS
     try:
-        from safetensors import safe_open
-
-        state = load_file(str(path))
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="pt") as f:  # one read: the tensors and the metadata binding them to a skill vocabulary
+            state = {k: f.get_tensor(k) for k in f.keys()}
             stored = {k: v for k, v in (f.metadata() or {}).items() if k.startswith("skills.")}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise JobmatchError(f"{path}: corrupt or unreadable weights ({e})") from e
@@ -132,7 +130,12 @@ def check_checkpoint(ckpt_path: str | Path, model: TwoTower) -> dict[str, Any]:
     return ckpt
 
 
+def resolve_model_path(model_dir: str | Path, path: str) -> Path:
+    """A path as a model's config stores it (`tokenizer`, `parsed`): relative to `model_dir` unless absolute."""
+    p = Path(path)
+    return p if p.is_absolute() else (Path(model_dir) / p).resolve()
+
+
 def resolve_tokenizer_dir(model_dir: str | Path, cfg: ModelConfig) -> Path:
     """The tokenizer dir of a model: `cfg.tokenizer`, relative to `model_dir` unless absolute."""
-    p = Path(cfg.tokenizer)
-    return p if p.is_absolute() else (Path(model_dir) / p).resolve()
+    return resolve_model_path(model_dir, cfg.tokenizer)

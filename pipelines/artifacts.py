@@ -52,20 +52,16 @@ def load_encoder(model_dir: str | Path, runtime: str = "torch", parsed: str | Pa
     A model with the skill feature reads skill bags from `parsed` (default: the parse folder it was trained with,
     `cfg.parsed`), through `SkillSource`; a parse by another tagger is refused."""
     from dssm.encode import Encoder
+    from dssm.model_io import resolve_model_path
 
     enc = Encoder.load(_folder(model_dir, "model"), runtime)
     if enc.cfg.uses_skills:
         if parsed is None and enc.cfg.parsed is None:
             raise JobmatchError(f"{model_dir}: the model reads skill bags but names no parse folder (config `parsed`)")
-        folder = Path(parsed) if parsed is not None else resolve_relative(model_dir, enc.cfg.parsed)
+        folder = Path(parsed) if parsed is not None else resolve_model_path(model_dir, enc.cfg.parsed)
         enc.skills = SkillSource(folder, next(f.skills_from for f in enc.features.values() if f.skills is not None))
     return enc
 
-
-def resolve_relative(model_dir: str | Path, path: str) -> Path:
-    """`path` as a model's config stores it: relative to the model dir unless absolute."""
-    p = Path(path)
-    return p if p.is_absolute() else (Path(model_dir) / p).resolve()
 
 
 def load_summarizer(summarizer_dir: str | Path) -> Any:
@@ -178,6 +174,10 @@ def load_preprocess(summarizer_dir: str | Path | None, budget: int | None = None
     return preprocess, preprocess_id(folder_hash(summarizer_dir), budget, tokenizer.model_hash)
 
 
+ENTITIES_FILE, SECTIONS_FILE, DOCUMENTS_FILE, PARSE_FILE = "entities.parquet", "sections.parquet", "documents.parquet", "parse.json"
+"""The files of a parse folder (`pipelines.understanding.corpus` writes them, `SkillSource` reads them)."""
+
+
 class SkillSource:
     """Each document's skill bag (column `parsed_skills`: its normalised skill names, first mention first) for the towers.
 
@@ -195,11 +195,11 @@ class SkillSource:
 
         self.parsed = Path(parsed)
         try:
-            meta = json.loads((self.parsed / "parse.json").read_text())
-            entities = pd.read_parquet(self.parsed / "entities.parquet", columns=["doc_id", "kind", "sent_idx", "start", "type", "norm"])
-            documents = pd.read_parquet(self.parsed / "documents.parquet")
+            meta = json.loads((self.parsed / PARSE_FILE).read_text())
+            entities = pd.read_parquet(self.parsed / ENTITIES_FILE, columns=["doc_id", "kind", "sent_idx", "start", "type", "norm"])
+            documents = pd.read_parquet(self.parsed / DOCUMENTS_FILE)
         except (OSError, ValueError, KeyError) as e:
-            raise JobmatchError(f"{self.parsed}: not a parse folder (`jobmatch parse` writes parse.json, entities.parquet, documents.parquet): {e}") from e
+            raise JobmatchError(f"{self.parsed}: not a parse folder (`jobmatch parse` writes {PARSE_FILE}, {ENTITIES_FILE}, {DOCUMENTS_FILE}): {e}") from e
         self.tagger_hash = meta["models"]["tagger"]
         """Folder hash of the tagger the parse was made with."""
         if expect_tagger is not None and expect_tagger != self.tagger_hash:

@@ -50,8 +50,6 @@ def explanation(vacancy_skills: Mapping[str, str], resume_skills: set[str], skil
             "best_sentences": [sentences[j] for j in best if j < len(sentences)]}
 
 
-
-
 class Explainer:
     """Explanations for vacancies of a parsed catalogue and resumes tagged on the fly."""
 

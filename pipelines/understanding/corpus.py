@@ -34,12 +34,10 @@ from dssm.io import atomic_path, check_output, versions, write_json, write_parqu
 from dssm.schema import TABLES
 from dssm.text import document_hash
 from dssm.understanding.skills import normalise_skill
+from pipelines.artifacts import DOCUMENTS_FILE, ENTITIES_FILE, PARSE_FILE, SECTIONS_FILE
 
-ENTITIES_FILE, SECTIONS_FILE, DOCUMENTS_FILE, PARSE_FILE = "entities.parquet", "sections.parquet", "documents.parquet", "parse.json"
 ENTITY_COLUMNS = ["doc_id", "kind", "sent_idx", "start", "end", "type", "text", "norm", "score"]
 SECTION_COLUMNS = ["doc_id", "kind", "sent_idx", "section", "probability"]
-
-
 
 
 def tag_sentences(tagger: tuple, sentences: list[str]) -> list[list[dict[str, Any]]]:
