@@ -3,7 +3,8 @@
 A token's weight w_v is its LR coefficient in the bag block: the change in the
 sentence's log-odds when the token is present. `cue:` weights are the same for
 the tokens of the section header the sentence sits under; dense weights belong
-to position/length features.
+to position/length features and, with a section classifier, to each section's
+probability (`section:<class>`: the change in log-odds per unit of p(class | sentence)).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def top_tokens(summarizer: Summarizer, kind: str, k: int = 20, block: str = "bag
 
 
 def dense_weights(summarizer: Summarizer, kind: str) -> dict[str, float]:
-    """Weights of the dense features (position, length) and the intercept."""
+    """Weights of the dense features (position, length, section probabilities) and the intercept."""
     coef, b = summarizer.weights[kind]
     names = summarizer.featurizer.dense_names
     out = {n: float(w) for n, w in zip(names, coef[len(coef) - len(names) :])}
@@ -61,5 +62,8 @@ def explain_text(summarizer: Summarizer, k: int = 20) -> str:
             title = "sentence tokens" if block == "bag" else "section-header tokens"
             lines.append(f"  {title}, up:   " + ", ".join(f"{w} {c:+.2f}" for w, c in t["positive"]))
             lines.append(f"  {title}, down: " + ", ".join(f"{w} {c:+.2f}" for w, c in t["negative"]))
-        lines.append("  dense: " + ", ".join(f"{n} {c:+.2f}" for n, c in dense_weights(summarizer, kind).items()))
+        dense = dense_weights(summarizer, kind)
+        lines.append("  dense: " + ", ".join(f"{n} {c:+.2f}" for n, c in dense.items() if not n.startswith("section:")))
+        if summarizer.uses_sections:
+            lines.append("  section probabilities: " + ", ".join(f"{n.split(':', 1)[1]} {c:+.2f}" for n, c in dense.items() if n.startswith("section:")))
     return "\n".join(lines)

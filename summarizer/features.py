@@ -7,7 +7,10 @@ For sentence i of a document with S sentences (sentence 0 = title) and V = vocab
                   (a non-title sentence of <= `header_max_tokens` tokens ending in a
                   colon token, e.g. "Требования:"), zeros when there is none;
 * dense (last):   relative position i/(S-1); i == 0; i == 1; log(1 + n_i)/5;
-                  n_i <= header_max_tokens.
+                  n_i <= header_max_tokens; then, when the summarizer has a section
+                  classifier, p(section c | sentence i) for each of its K classes
+                  (`section:<c>`; computed from the sentence texts by the caller and passed
+                  in as a (S, K) array per document).
 
 Blocks are switched by `FeatureConfig`. The LR's logit is then
   b + sum_{v in bag(i)} w_v + sum_{v in bag(h(i))} u_v + d_i . c,
@@ -41,8 +44,10 @@ def _flat(nested) -> Iterator[int]:
 class SentenceFeaturizer:
     """Sparse sentence features of tokenised documents (see the module docstring for the layout)."""
 
-    def __init__(self, vocab_size: int, cfg: FeatureConfig, colon_ids: Sequence[int] | None = None):
+    def __init__(self, vocab_size: int, cfg: FeatureConfig, colon_ids: Sequence[int] | None = None, section_classes: Sequence[str] = ()):
         self.vocab_size, self.cfg = int(vocab_size), cfg
+        self.section_classes = tuple(str(c) for c in section_classes)
+        """Classes of the section probabilities in the dense block (empty: no section features)."""
         self.colon_ids = None if colon_ids is None else np.asarray(sorted(set(int(i) for i in colon_ids)), dtype=np.int64)
         """Token ids whose subword ends with ':' (header detection); None = length rule only."""
         self._is_colon = np.zeros(self.vocab_size, dtype=bool)
@@ -56,7 +61,18 @@ class SentenceFeaturizer:
             names += list(DENSE_NAMES[:3])
         if self.cfg.length:
             names += list(DENSE_NAMES[3:])
-        return tuple(names)
+        return tuple(names + [f"section:{c}" for c in self.section_classes])
+
+    def _section_block(self, sections: Sequence[np.ndarray] | None, sizes: Sequence[int]) -> np.ndarray:
+        """The documents' section probabilities stacked (sum S, K); (sum S, 0) without section features."""
+        k = len(self.section_classes)
+        if not k:
+            return np.zeros((int(sum(sizes)), 0))
+        if sections is None:
+            raise JobmatchError(f"this summarizer reads section probabilities ({', '.join(self.section_classes)}); pass the sentence texts")
+        if len(sections) != len(sizes) or any(np.shape(p) != (n, k) for p, n in zip(sections, sizes)):
+            raise JobmatchError(f"section probabilities do not match the documents: need one ({k} classes) row per sentence")
+        return np.concatenate([np.asarray(p, dtype=np.float64).reshape(n, k) for p, n in zip(sections, sizes)]) if len(sizes) else np.zeros((0, k))
 
     @property
     def n_features(self) -> int:
@@ -72,8 +88,8 @@ class SentenceFeaturizer:
                 last = i
         return out
 
-    def dense(self, doc: Sequence[Sequence[int]]) -> np.ndarray:
-        """Dense features (S, len(dense_names)) float64."""
+    def dense(self, doc: Sequence[Sequence[int]], sections: np.ndarray | None = None) -> np.ndarray:
+        """Dense features (S, len(dense_names)) float64; `sections` (S, K): the section probabilities, when the featurizer has classes."""
         s = len(doc)
         idx = np.arange(s, dtype=np.float64)
         n = np.fromiter((len(x) for x in doc), dtype=np.float64, count=s)
@@ -82,7 +98,8 @@ class SentenceFeaturizer:
             cols += [idx / max(s - 1, 1), (idx == 0).astype(np.float64), (idx == 1).astype(np.float64)]
         if self.cfg.length:
             cols += [np.log1p(n) / 5.0, ((n > 0) & (n <= self.cfg.header_max_tokens)).astype(np.float64)]
-        return np.stack(cols, axis=1) if cols else np.zeros((s, 0))
+        own = np.stack(cols, axis=1) if cols else np.zeros((s, 0))
+        return np.hstack([own, self._section_block(None if sections is None else [sections], [s])])
 
     def _pairs(self, doc: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
         """Unique (sentence, token) pairs of a document: (sent (P,), token (P,)); JobmatchError on ids outside the vocabulary."""
@@ -95,10 +112,12 @@ class SentenceFeaturizer:
         key = _sorted_unique(sent * self.vocab_size + ids)  # (P,)
         return key // self.vocab_size, key % self.vocab_size
 
-    def matrix(self, docs: Sequence[Sequence[Sequence[int]]]) -> sp.csr_matrix:
-        """All sentences of `docs`, stacked in document then sentence order: CSR (sum S, n_features)."""
+    def matrix(self, docs: Sequence[Sequence[Sequence[int]]], sections: Sequence[np.ndarray] | None = None) -> sp.csr_matrix:
+        """All sentences of `docs`, stacked in document then sentence order: CSR (sum S, n_features); `sections`: one (S, K) per document."""
+        if self.section_classes:
+            self._section_block(sections, [len(d) for d in docs])
         rows, cols, dense, offset = [], [], [], 0
-        for doc in docs:
+        for d, doc in enumerate(docs):
             sent, tok = self._pairs(doc)
             rows.append(sent + offset)
             cols.append(tok)
@@ -111,7 +130,7 @@ class SentenceFeaturizer:
                     t = tok[starts[h[i]] : ends[h[i]]]
                     rows.append(np.full(t.size, i + offset, dtype=np.int64))
                     cols.append(t + self.vocab_size)
-            dense.append(self.dense(doc))
+            dense.append(self.dense(doc, sections[d] if self.section_classes else None))
             offset += len(doc)
         n_sparse = self.vocab_size * (2 if self.cfg.section_cue else 1)
         r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
@@ -120,8 +139,8 @@ class SentenceFeaturizer:
         d = sp.csr_matrix(np.concatenate(dense) if dense else np.zeros((0, len(self.dense_names))))
         return sp.hstack([bag, d], format="csr")
 
-    def logits(self, doc: Sequence[Sequence[int]], coef: np.ndarray, intercept: float) -> np.ndarray:
-        """LR logits (S,) of one document for weights `coef` (n_features,): equals matrix([doc]) @ coef + intercept."""
+    def logits(self, doc: Sequence[Sequence[int]], coef: np.ndarray, intercept: float, sections: np.ndarray | None = None) -> np.ndarray:
+        """LR logits (S,) of one document for weights `coef` (n_features,): equals matrix([doc], [sections]) @ coef + intercept."""
         s = len(doc)
         if s == 0:
             return np.zeros(0)
@@ -136,15 +155,17 @@ class SentenceFeaturizer:
             out[has] += cue[h[has]]
         if self.dense_names:
             n_sparse = v * (2 if self.cfg.section_cue else 1)
-            out += self.dense(doc) @ coef[n_sparse:]
+            out += self.dense(doc, sections) @ coef[n_sparse:]
         return out
 
-    def logits_batch(self, docs: Sequence[Sequence[Sequence[int]]], coef: np.ndarray, intercept: float) -> list[np.ndarray]:
+    def logits_batch(self, docs: Sequence[Sequence[Sequence[int]]], coef: np.ndarray, intercept: float,
+                     sections: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
         """`logits` for many documents in one vectorised pass (same values): list of (S_d,) arrays."""
         v = self.vocab_size
         if not len(docs):
             return []
         sizes = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))  # (D,)
+        section_block = self._section_block(sections, sizes.tolist())  # (N, K)
         n_sent = int(sizes.sum())
         lengths = np.fromiter(map(len, _flat(docs)), dtype=np.int64, count=n_sent)  # (N,) tokens per sentence
         ids = np.fromiter(_flat(_flat(docs)), dtype=np.int64, count=int(lengths.sum()))  # (T,)
@@ -179,7 +200,8 @@ class SentenceFeaturizer:
             if self.cfg.length:
                 n = lengths.astype(np.float64)
                 cols += [np.log1p(n) / 5.0, ((n > 0) & (n <= self.cfg.header_max_tokens)).astype(np.float64)]
-            out += np.stack(cols, axis=1) @ coef[n_sparse:]
+            own = np.stack(cols, axis=1) if cols else np.zeros((n_sent, 0))
+            out += np.hstack([own, section_block]) @ coef[n_sparse:]
         return np.split(out, np.cumsum(sizes)[:-1])
 
     def feature_names(self, subwords: Sequence[str] | None = None) -> list[str]:

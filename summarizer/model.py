@@ -6,6 +6,11 @@ vocabulary (subword strings) when a tokenizer was given, so loading needs no
 pickles; scoring reimplements the linear model in numpy (`SentenceFeaturizer.logits`),
 identical to sklearn's predict_proba.
 
+With a section classifier (`fit(..., section_dir=...)`: either folder `jobmatch classifier train`
+writes) each sentence also gets the classifier's section probabilities as dense features; the
+classifier folder is copied into the summarizer's (`sections/`), and every scoring call takes the
+documents' sentence texts beside their ids (`sentences=`) to compute them.
+
 >>> s = Summarizer.fit({"vacancies": docs}, labels, SummarizerConfig())  # doctest: +SKIP
 >>> s.score(docs[0], "vacancies")  # doctest: +SKIP
 array([0.91, 0.12, 0.77])
@@ -29,6 +34,7 @@ from summarizer.features import SentenceFeaturizer
 CONFIG_FILE = "summarizer.json"
 WEIGHTS_FILE = "weights.npz"
 TOKENIZER_DIR = "tokenizer"
+SECTIONS_DIR = "sections"
 
 
 def colon_token_ids(tokenizer) -> list[int]:
@@ -56,13 +62,25 @@ def training_rows(docs: Sequence[Sequence[Sequence[int]]], doc_ids: Sequence[str
     return offset.reindex(ids).to_numpy() + sent, lab["is_summary"].to_numpy(bool)
 
 
+def section_probabilities(section_model, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
+    """Per document (its sentence texts) the section model's probabilities (S, K), one batched call for all documents."""
+    sizes = [len(s) for s in sentences]
+    proba = section_model.predict_proba([t for s in sentences for t in s])  # (sum S, K)
+    return np.split(proba, np.cumsum(sizes)[:-1]) if sizes else []
+
+
 class Summarizer:
     """One LR per kind; `score(doc, kind)` -> per-sentence probability of being summary-worthy."""
 
     def __init__(self, cfg: SummarizerConfig, vocab_size: int, weights: dict[str, tuple[np.ndarray, float]], colon_ids: Sequence[int] | None = None,
-                 vocab: list[str] | None = None, meta: dict | None = None, tokenizer_dir: Path | None = None):
+                 vocab: list[str] | None = None, meta: dict | None = None, tokenizer_dir: Path | None = None,
+                 section_classes: Sequence[str] = (), section_dir: Path | None = None, section_model=None):
         self.cfg, self.vocab_size, self.weights = cfg, int(vocab_size), weights
-        self.featurizer = SentenceFeaturizer(self.vocab_size, cfg.features, colon_ids)
+        self.featurizer = SentenceFeaturizer(self.vocab_size, cfg.features, colon_ids, section_classes)
+        self.section_dir, self._section_model = section_dir, section_model
+        """The section classifier folder (copied beside the weights by `save`) and the model, loaded on first use."""
+        if section_classes and section_dir is None and section_model is None:
+            raise JobmatchError(f"summarizer reads section probabilities ({', '.join(section_classes)}) but its section classifier ({SECTIONS_DIR}/) is missing")
         self.vocab = vocab
         """Subword string of every id (from the tokenizer at fit time), or None."""
         self.meta = meta or {}
@@ -76,25 +94,54 @@ class Summarizer:
     def kinds(self) -> list[str]:
         return sorted(self.weights)
 
+    @property
+    def uses_sections(self) -> bool:
+        return bool(self.featurizer.section_classes)
+
+    def section_features(self, sentences: Sequence[Sequence[str]] | None) -> list[np.ndarray] | None:
+        """Per document (sentence texts) its section probabilities (S, K), classes in the recorded order; None without a classifier."""
+        if not self.uses_sections:
+            return None
+        if sentences is None:
+            raise JobmatchError(f"this summarizer reads section probabilities ({', '.join(self.featurizer.section_classes)}); "
+                                "its caller must pass the documents' sentence texts")
+        if self._section_model is None:
+            from dssm.understanding.classifier import load_section_model
+
+            self._section_model = load_section_model(self.section_dir)
+            if tuple(self._section_model.classes) != self.featurizer.section_classes:
+                raise JobmatchError(f"{self.section_dir}: classes {self._section_model.classes}, the summarizer was trained with "
+                                    f"{list(self.featurizer.section_classes)}")
+        return section_probabilities(self._section_model, sentences)
+
     @classmethod
     def fit(cls, docs: dict[str, list[list[list[int]]]], labels: pd.DataFrame, cfg: SummarizerConfig | None = None,
-            doc_ids: dict[str, Sequence[str]] | None = None, vocab_size: int | None = None, tokenizer=None) -> Summarizer:
+            doc_ids: dict[str, Sequence[str]] | None = None, vocab_size: int | None = None, tokenizer=None,
+            section_dir: str | Path | None = None, sentences: dict[str, list[list[str]]] | None = None) -> Summarizer:
         """Fit one LR per kind in `docs`.
 
         docs: kind -> tokenised documents (sentences of ids). doc_ids: kind -> their ids;
         when omitted, docs[kind] must be in the order in which doc ids first appear in
         labels for that kind. vocab_size defaults to the tokenizer's (or max id + 1);
         a tokenizer also gives the colon ids (header cue) and the vocabulary for `explain`.
+        section_dir: a section classifier folder whose probabilities become features; then
+        `sentences` (kind -> the documents' sentence texts, aligned with `docs`) is needed.
         """
         from sklearn.linear_model import LogisticRegression
 
+        from dssm.understanding.classifier import load_section_model
+
         cfg = cfg or SummarizerConfig()
+        section_model = load_section_model(section_dir) if section_dir is not None else None
+        section_classes = tuple(section_model.classes) if section_model is not None else ()
         if tokenizer is not None:
             vocab_size = int(tokenizer.vocab_size)
         if vocab_size is None:
             vocab_size = 1 + max((t for d in docs.values() for doc in d for s in doc for t in s), default=0)
         colon = colon_token_ids(tokenizer) if tokenizer is not None else None
-        feat = SentenceFeaturizer(vocab_size, cfg.features, colon)
+        feat = SentenceFeaturizer(vocab_size, cfg.features, colon, section_classes)
+        if section_model is not None and (sentences is None or set(docs) - set(sentences)):
+            raise JobmatchError("section features need the documents' sentence texts (sentences=) for every kind")
         weights, meta = {}, {"kinds": {}}
         for kind, kdocs in docs.items():
             if kind not in KINDS:
@@ -105,7 +152,7 @@ class Summarizer:
             rows, y = training_rows(kdocs, ids, labels, kind)
             if rows.size == 0 or y.all() or not y.any():
                 raise JobmatchError(f"{kind}: need both summary and non-summary sentences to train (rows {rows.size}, positives {int(y.sum())})")
-            x = feat.matrix(kdocs)[rows]
+            x = feat.matrix(kdocs, section_probabilities(section_model, sentences[kind]) if section_model is not None else None)[rows]
             df = np.asarray((x[:, : vocab_size * (2 if cfg.features.section_cue else 1)] > 0).sum(axis=0)).ravel()
             keep = np.concatenate([np.flatnonzero(df >= cfg.min_df), np.arange(x.shape[1] - len(feat.dense_names), x.shape[1])])
             lr = LogisticRegression(C=cfg.C, class_weight=cfg.class_weight, max_iter=cfg.max_iter, solver="liblinear", random_state=cfg.seed)
@@ -116,24 +163,28 @@ class Summarizer:
             meta["kinds"][kind] = {"documents": len(kdocs), "rows": int(rows.size), "positives": int(y.sum()), "features_used": int(keep.size)}
         vocab = tokenizer.subwords(range(vocab_size)) if tokenizer is not None else None
         tok_dir = Path(tokenizer.path) if tokenizer is not None else None
-        return cls(cfg, vocab_size, weights, colon, vocab, meta, tok_dir)
+        if section_dir is not None:
+            meta["sections_from"] = str(Path(section_dir).resolve())
+        return cls(cfg, vocab_size, weights, colon, vocab, meta, tok_dir, section_classes, None if section_dir is None else Path(section_dir), section_model)
 
-    def logits(self, doc: Sequence[Sequence[int]], kind: str) -> np.ndarray:
+    def logits(self, doc: Sequence[Sequence[int]], kind: str, sentences: Sequence[str] | None = None) -> np.ndarray:
+        """LR logits (S,) of one document (`sentences`: its sentence texts, needed when the summarizer reads sections)."""
         if kind not in self.weights:
             raise JobmatchError(f"summarizer has no model for {kind!r} (has {self.kinds})")
         coef, b = self.weights[kind]
-        return self.featurizer.logits(doc, coef, b)
+        sections = self.section_features(None if sentences is None else [sentences])
+        return self.featurizer.logits(doc, coef, b, None if sections is None else sections[0])
 
-    def score(self, doc: Sequence[Sequence[int]], kind: str) -> np.ndarray:
+    def score(self, doc: Sequence[Sequence[int]], kind: str, sentences: Sequence[str] | None = None) -> np.ndarray:
         """Per-sentence probability (S,) that sentence i is summary-worthy; [] for an empty document."""
-        return 1.0 / (1.0 + np.exp(-self.logits(doc, kind)))
+        return 1.0 / (1.0 + np.exp(-self.logits(doc, kind, sentences)))
 
-    def score_batch(self, docs: Sequence[Sequence[Sequence[int]]], kind: str) -> list[np.ndarray]:
+    def score_batch(self, docs: Sequence[Sequence[Sequence[int]]], kind: str, sentences: Sequence[Sequence[str]] | None = None) -> list[np.ndarray]:
         """`score` for many documents in one vectorised pass (identical values, several times faster per document)."""
         if kind not in self.weights:
             raise JobmatchError(f"summarizer has no model for {kind!r} (has {self.kinds})")
         coef, b = self.weights[kind]
-        return [1.0 / (1.0 + np.exp(-z)) for z in self.featurizer.logits_batch(docs, coef, b)]
+        return [1.0 / (1.0 + np.exp(-z)) for z in self.featurizer.logits_batch(docs, coef, b, self.section_features(sentences))]
 
     def save(self, out_dir: str | Path, tokenizer_dir: str | Path | None = None) -> None:
         """Write summarizer.json (config, vocab_size, colon ids, vocabulary, meta, versions) + weights.npz atomically.
@@ -150,10 +201,12 @@ class Summarizer:
             np.savez(tmp / WEIGHTS_FILE, **arrays)
             colon = None if self.featurizer.colon_ids is None else self.featurizer.colon_ids.tolist()
             doc = {"config": config_to_dict(self.cfg), "vocab_size": self.vocab_size, "kinds": self.kinds, "colon_ids": colon,
-                   "vocab": self.vocab, "meta": self.meta, "versions": versions()}
+                   "section_classes": list(self.featurizer.section_classes), "vocab": self.vocab, "meta": self.meta, "versions": versions()}
             (tmp / CONFIG_FILE).write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
             if tok is not None and tok.is_dir():
                 shutil.copytree(tok, tmp / TOKENIZER_DIR)
+            if self.uses_sections:
+                shutil.copytree(self.section_dir, tmp / SECTIONS_DIR)
 
     @classmethod
     def load(cls, out_dir: str | Path) -> Summarizer:
@@ -170,8 +223,9 @@ class Summarizer:
         except (ValueError, KeyError, OSError) as e:
             raise JobmatchError(f"{out_dir}: corrupt summarizer ({type(e).__name__}: {e})") from e
         cfg = config_from_dict(SummarizerConfig, doc["config"], str(cfg_path))
-        tok = out_dir / TOKENIZER_DIR
-        return cls(cfg, doc["vocab_size"], weights, doc.get("colon_ids"), doc.get("vocab"), doc.get("meta"), tok if tok.is_dir() else None)
+        tok, sec = out_dir / TOKENIZER_DIR, out_dir / SECTIONS_DIR
+        return cls(cfg, doc["vocab_size"], weights, doc.get("colon_ids"), doc.get("vocab"), doc.get("meta"), tok if tok.is_dir() else None,
+                   doc.get("section_classes") or (), sec if sec.is_dir() else None)
 
     def load_tokenizer(self):
         """The tokenizer copied beside the weights; JobmatchError if there is none."""
@@ -185,12 +239,13 @@ class Summarizer:
         return tok
 
 
-def label_auc(summarizer: Summarizer, docs: list[list[list[int]]], doc_ids: Sequence[str], labels: pd.DataFrame, kind: str) -> float:
-    """ROC AUC of `summarizer.score` against `is_summary` over the labelled, read sentences of `docs`."""
+def label_auc(summarizer: Summarizer, docs: list[list[list[int]]], doc_ids: Sequence[str], labels: pd.DataFrame, kind: str,
+              sentences: Sequence[Sequence[str]] | None = None) -> float:
+    """ROC AUC of `summarizer.score` against `is_summary` over the labelled, read sentences of `docs` (`sentences`: their texts)."""
     from sklearn.metrics import roc_auc_score
 
     rows, y = training_rows(docs, list(doc_ids), labels, kind)
     if y.all() or not y.any():
         raise JobmatchError(f"{kind}: AUC needs both classes among the held-out labels")
-    scores = np.concatenate([summarizer.score(d, kind) for d in docs]) if docs else np.zeros(0)
+    scores = np.concatenate(summarizer.score_batch(docs, kind, sentences)) if docs else np.zeros(0)
     return float(roc_auc_score(y, scores[rows]))

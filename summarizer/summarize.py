@@ -86,16 +86,17 @@ def _cut_text(words: list[str], word_tokens: list[int], keep: int) -> str:
 
 
 def select_documents(docs: list[list[list[int]]], has_title: Sequence[bool], kind: str, method: str, summarizer: Summarizer | None,
-                     vocab_size: int, budget: int = 300, seed: int = 0, given: Sequence[np.ndarray] | None = None) -> list[list[tuple[int, int]]]:
+                     vocab_size: int, budget: int = 300, seed: int = 0, given: Sequence[np.ndarray] | None = None,
+                     sentences: Sequence[Sequence[str]] | None = None) -> list[list[tuple[int, int]]]:
     """`select` for every document by `method` (or by the `given` per-sentence scores), the title (when present) pinned first.
-    Random uses seed + document index."""
+    Random uses seed + document index; `sentences` (the documents' texts) feed a summarizer's section features."""
     out = []
     if given is not None:
         if len(given) != len(docs) or any(len(g) != len(doc) for g, doc in zip(given, docs)):
             raise JobmatchError(f"{kind}: given scores do not match the documents' sentences")
         batch = [np.asarray(g, dtype=np.float64).copy() for g in given]
     else:
-        batch = summarizer.score_batch(docs, kind) if method == "lr" and summarizer is not None else None
+        batch = summarizer.score_batch(docs, kind, sentences) if method == "lr" and summarizer is not None else None
     for d, doc in enumerate(docs):
         scores = batch[d] if batch is not None else method_scores(doc, kind, method, summarizer, vocab_size, seed + d).astype(np.float64)
         if has_title[d] and len(doc):
@@ -147,7 +148,7 @@ def summarize_frame(df: pd.DataFrame, kind: str, summarizer: Summarizer | None, 
     titles = df[title_col].to_numpy(dtype=object)
     has_title = [isinstance(t, str) and bool(" ".join(t.split())) for t in titles]
     given = scorer(sentences) if scorer is not None else None
-    selections = select_documents(docs, has_title, kind, method, summarizer, int(tokenizer.vocab_size), budget, seed, given)
+    selections = select_documents(docs, has_title, kind, method, summarizer, int(tokenizer.vocab_size), budget, seed, given, sentences)
     texts, counts = selection_texts(sentences, docs, selections, tokenizer)
     out = df.copy()
     out[body_col] = ["\n".join(t[1:] if h else t) for t, h in zip(texts, has_title)]

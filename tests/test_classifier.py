@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from pipelines import cli
-from pipelines.understanding.classify import evaluate_classifier, load_classifier, section_table, train_classifier
-from dssm.understanding.classifier import ClassifierConfig
+from dssm.understanding.classifier import ClassifierConfig, load_classifier, load_section_model
+from dssm.understanding.tfidf_classifier import TfidfClassifier
+from pipelines.understanding.classify import evaluate_classifier, section_table, train_classifier, training_split
 from pipelines.understanding.sections import labelled_sentences
 
 HTML = ("<p>Мы — банк.</p><p><strong>Обязанности:</strong></p><ul><li>писать сервисы на Go;</li><li>ревьюить код.</li></ul>"
@@ -54,6 +55,24 @@ def test_predict_contract_keeps_rows_and_adds_probabilities(tiny_classifier, tmp
     assert probs.shape == (3, len(result.classes)) and abs(probs.sum(1) - 1).max() < 1e-5
     model, _, info = load_classifier(out)
     assert info["classes"] == result.classes and sorted(p.name for p in out.iterdir()) == ["classifier.yaml", "model.safetensors", "tokenizer"]
+
+
+def test_tfidf_system_is_saved_without_pickles_and_reads_back_exactly(tiny_market, tmp_path, capsys):
+    out = tmp_path / "sections_tfidf"
+    assert cli.main(["classifier", "train", "--system", "tfidf", "--data", str(tiny_market), "--out", str(out), "--json"]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["tfidf_classifier.json", "tfidf_classifier.npz"]
+    loaded = load_section_model(out)
+    _, train, dev, classes = training_split(ClassifierConfig(), tiny_market, "vacancies")
+    fitted = TfidfClassifier.fit(train["text"].tolist(), train["section"].tolist())
+    texts = dev["text"].tolist()
+    assert loaded.classes == classes == fitted.classes
+    assert abs(loaded.predict_proba(texts) - fitted.predict_proba(texts)).max() < 1e-12  # vocabularies and idf rebuilt exactly
+    accuracy = evaluate_classifier(out, tiny_market)["accuracy"]
+    assert accuracy == pytest.approx(loaded.info["dev"]["tfidf_lr"]["accuracy"]) and accuracy > 0.9
+    assert cli.main(["classifier", "train", "--data", str(tiny_market), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--system albert needs --albert" in err and len(err.splitlines()) == 1 and not (tmp_path / "x").exists()
 
 
 def test_resume_sections_from_the_synthetic_truth(tiny_market):

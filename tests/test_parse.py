@@ -65,3 +65,18 @@ def test_parse_cli_file_and_bad_input(skill_tagger, tiny_market, tmp_path, capsy
     shutil.rmtree(other)
     assert main(["parse", "--tagger", str(tiny_market), "--file", str(doc)]) == 2
     assert "tagger" in capsys.readouterr().err
+
+
+def test_parse_with_a_section_classifier_writes_every_class_probability(skill_tagger, tiny_market, tmp_path, capsys):
+    assert main(["classifier", "train", "--system", "tfidf", "--data", str(tiny_market), "--out", str(tmp_path / "sections"), "--json"]) == 0
+    capsys.readouterr()
+    data = tmp_path / "data"
+    ds = load_dataset(tiny_market)
+    write_dataset(data, ds.vacancies.iloc[:40], ds.resumes.iloc[:10], None)
+    first = parse_corpus(skill_tagger, data, tmp_path / "parsed", classifier_dir=tmp_path / "sections")
+    sec = pd.read_parquet(tmp_path / "parsed" / "sections.parquet")
+    probs = sec[[c for c in sec.columns if c.startswith("prob_")]]
+    assert len(sec) == first.sections > 0 and probs.shape[1] >= 3 and (probs.sum(axis=1) - 1).abs().max() < 1e-5
+    assert (probs.max(axis=1) == sec["probability"]).all() and (probs.idxmax(axis=1).str[5:] == sec["section"]).all()
+    again = parse_corpus(skill_tagger, data, tmp_path / "parsed", classifier_dir=tmp_path / "sections")
+    assert again.parsed == 0 and pd.read_parquet(tmp_path / "parsed" / "sections.parquet").equals(sec)

@@ -313,6 +313,88 @@ def test_explain_reads_the_market_model(market):
     assert "== vacancies ==" in explain_text(market["model"], 5)
 
 
+def test_section_features_match_the_matrix_and_refuse_missing_probabilities():
+    f = SentenceFeaturizer(20, FeatureConfig(), colon_ids=[7], section_classes=["duties", "offer"])
+    assert f.dense_names[-2:] == ("section:duties", "section:offer")
+    docs = [[[5, 6], [8, 7], [9, 9, 10]], [], [[3, 19]]]
+    probs = [np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]]), np.zeros((0, 2)), np.array([[0.3, 0.7]])]
+    c = np.random.default_rng(1).normal(size=f.n_features)
+    whole = np.asarray(f.matrix(docs, probs) @ c + 0.3)
+    np.testing.assert_allclose(np.concatenate(f.logits_batch(docs, c, 0.3, probs)), whole)
+    np.testing.assert_allclose(f.logits(docs[0], c, 0.3, probs[0]), whole[:3])
+    with pytest.raises(JobmatchError, match="reads section probabilities"):
+        f.logits_batch(docs, c, 0.3)
+    with pytest.raises(JobmatchError, match="do not match the documents"):
+        f.logits_batch(docs, c, 0.3, [p[:, :1] for p in probs])
+
+
+@pytest.fixture(scope="module")
+def sectioned(market, tmp_path_factory):
+    """A TF-IDF section classifier trained on the market's true sections, and a summarizer reading its probabilities."""
+    from dssm.understanding.tfidf_classifier import TfidfClassifier
+
+    root = tmp_path_factory.mktemp("sectioned")
+    truth = market["truth"][market["truth"]["doc_id"].isin(market["df"]["vacancy_id"][:120])]
+    TfidfClassifier.fit(truth["text"].tolist(), truth["section"].tolist(), min_df=1).save(root / "sections")
+    train = slice(0, 120)
+    model = Summarizer.fit({"vacancies": market["docs"][train]}, market["labels"], SummarizerConfig(),
+                           doc_ids={"vacancies": market["df"]["vacancy_id"][train].tolist()}, tokenizer=market["tok"],
+                           section_dir=root / "sections", sentences={"vacancies": market["sentences"][train]})
+    return root, model
+
+
+def test_section_probabilities_are_features_saved_with_the_summarizer(market, sectioned, tmp_path):
+    from summarizer.explain import dense_weights, explain_text
+
+    root, model = sectioned
+    assert model.uses_sections and model.featurizer.section_classes == ("boilerplate", "conditions", "duties", "header", "requirements", "title")
+    w = dense_weights(model, "vacancies")
+    # the stand-in attention weighs duties and requirements 4x: the LR reads the classifier's probabilities that way
+    assert min(w["section:duties"], w["section:requirements"]) > max(w["section:boilerplate"], w["section:conditions"])
+    assert "section probabilities: boilerplate" in explain_text(model, 5)
+    model.save(tmp_path / "s")
+    assert (tmp_path / "s" / "sections" / "tfidf_classifier.json").is_file()
+    again = Summarizer.load(tmp_path / "s")
+    docs, sents = market["docs"][120:140], market["sentences"][120:140]
+    for got, d, s in zip(again.score_batch(docs, "vacancies", sents), docs, sents):
+        np.testing.assert_allclose(got, model.score(d, "vacancies", s))
+    with pytest.raises(JobmatchError, match="reads section probabilities"):
+        again.score_batch(docs, "vacancies")
+    out = summarize_frame(market["df"].iloc[120:140], "vacancies", again, market["tok"], budget=25)
+    assert (out["n_summary_tokens"] <= 25).all()
+    held = label_auc(again, docs, market["df"]["vacancy_id"][120:140].tolist(), market["labels"], "vacancies", sents)
+    assert held > 0.9, held
+
+
+def test_cli_trains_with_sections_and_eval_compares_two_summarizers(market, sectioned, tmp_path, capsys):
+    import json
+
+    from pipelines.cli import main
+    from pipelines.data.dataset import write_dataset
+
+    root, _ = sectioned
+    data = tmp_path / "data"
+    write_dataset(data, market["df"], pd.DataFrame({"resume_id": ["r0"], "title": ["Инженер"], "text": ["Опыт работы."]}), None)
+    market["labels"].to_parquet(tmp_path / "labels.parquet")
+    common = ["summarizer", "train", "--labels", str(tmp_path / "labels.parquet"), "--data", str(data), "--tokenizer", str(market["tok"].path)]
+    assert main([*common, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*common, "--out", str(tmp_path / "sect"), "--sections", str(root / "sections")]) == 0
+    assert main([*common, "--out", str(tmp_path / "bad"), "--sections", str(tmp_path / "plain")]) == 2
+    assert "not a classifier folder" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert main(["summarizer", "eval", "--summarizer", str(tmp_path / "sect"), "--against", str(tmp_path / "plain"), "--data", str(data),
+                 "--budget", "30", "--methods", "lead,lr", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)["kinds"]["vacancies"]
+    pair = rep["skill_coverage_pairs"]["lr - against"]
+    assert pair["diff"] == pytest.approx(rep["skill_coverage"]["lr"]["coverage"] - rep["skill_coverage"]["against"]["coverage"])
+    assert pair["ci_low"] <= pair["diff"] <= pair["ci_high"] and set(rep["skill_coverage"]) == {"lead", "lr", "against"}
+    assert main(["summarizer", "eval", "--summarizer", str(tmp_path / "sect"), "--against", str(tmp_path / "plain"), "--data", str(data),
+                 "--budget", "30", "--methods", "lead,lr"]) == 0
+    printed = capsys.readouterr().out
+    assert "  against " in printed and f"lr - against: key-skill coverage {pair['diff']:+.3f}" in printed
+    assert main(["summarizer", "explain", "--summarizer", str(tmp_path / "sect")]) == 0
+    assert "section probabilities:" in capsys.readouterr().out
+
+
 def test_highlight_html_shades_tokens_and_marks_selected():
     from summarizer.highlight import highlight_html
 

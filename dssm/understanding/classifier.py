@@ -5,6 +5,10 @@ pooler (tanh of a linear map of the [CLS] state). A sentence longer than the enc
 read in overlapping windows (`batching.make_windows`) and its logits are the mean over its
 windows (`mean_by_row`): nothing is cut. Trained with cross-entropy.
 
+`load_section_model` opens either section classifier `jobmatch classifier train` writes (this one,
+or the TF-IDF + LR system of `dssm.understanding.tfidf_classifier`) behind one interface:
+`classes` and `predict_proba(texts) -> (N, C)`; `jobmatch parse` and the summarizer read them so.
+
 >>> import torch
 >>> mean_by_row(torch.tensor([[1.0, 0.0], [3.0, 2.0], [5.0, 5.0]]), torch.tensor([0, 0, 1]), 2).tolist()
 [[2.0, 1.0], [5.0, 5.0]]
@@ -13,7 +17,9 @@ windows (`mean_by_row`): nothing is cut. Trained with cross-entropy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -77,3 +83,66 @@ class ClassifierConfig:
         in_range(self, "dev_share", 0.0, 1.0, low_open=True, high_open=True)
         if self.max_train_sentences is not None and int(self.max_train_sentences) < 1:
             raise ValueError(f"max_train_sentences must be >= 1 or None, got {self.max_train_sentences}")
+
+
+CLASSIFIER_FILE = "classifier.yaml"
+PREDICT_BATCH = 128
+
+
+def sentence_windows(encoder, pieces, texts: list[str], overlap: int) -> list:
+    """Sentences (words split on whitespace) -> [CLS] pieces [SEP] windows of the encoder's length."""
+    from dssm.understanding.batching import make_windows
+
+    window = int(encoder.config.max_position_embeddings) - 2
+    return make_windows(pieces.rows([str(t).split() for t in texts]), window, overlap, pieces.cls_id, pieces.sep_id)
+
+
+def predict_proba(model: SentenceClassifier, pieces, texts: list[str], overlap: int) -> np.ndarray:
+    """Sentences -> (N, C) numpy class probabilities (window logits averaged per sentence, then softmax)."""
+    from dssm.batching import length_sorted_batches
+    from dssm.understanding.batching import collate
+
+    items = sentence_windows(model.encoder, pieces, texts, overlap)
+    logits = torch.zeros((len(items), model.head.out_features))
+    model.eval()
+    with torch.inference_mode():
+        for ks in length_sorted_batches(np.array([len(w.ids) for w in items]), PREDICT_BATCH):
+            batch = collate([items[k] for k in ks], pieces.pad_id)
+            logits[torch.as_tensor(ks)] = model(batch["ids"], batch["mask"])
+    rows = torch.tensor([w.row for w in items], dtype=torch.long)
+    return torch.softmax(mean_by_row(logits, rows, len(texts)), dim=1).numpy()
+
+
+def load_classifier(path: str | Path) -> tuple:
+    """An ALBERT classifier folder -> (model in eval mode, pieces, info); refuses other artifacts and mismatched vocabularies."""
+    from dssm.io import config_from_dict
+    from dssm.model_io import check_state_shapes
+    from dssm.understanding.artifact import WEIGHTS, encoder_from_config, read_model_folder
+
+    info, pieces, state = read_model_folder(path, CLASSIFIER_FILE, "classifier", "train one with `jobmatch classifier train`")
+    cfg = config_from_dict(ClassifierConfig, info["config"], str(Path(path) / CLASSIFIER_FILE))
+    model = SentenceClassifier(encoder_from_config(info["encoder_config"]), len(info["classes"]), cfg.dropout)
+    check_state_shapes(model.state_dict(), state, str(Path(path) / WEIGHTS))
+    model.load_state_dict(state)
+    return model.eval(), pieces, info
+
+
+class AlbertSections:
+    """A loaded ALBERT classifier folder behind the interface both section classifiers share: `classes`, `predict_proba(texts)`."""
+
+    def __init__(self, path: str | Path):
+        self.model, self.pieces, self.info = load_classifier(path)
+        self.classes = [str(c) for c in self.info["classes"]]
+
+    def predict_proba(self, texts) -> np.ndarray:
+        """(N, C) class probabilities of `texts`, classes in `self.classes` order."""
+        if not len(texts):
+            return np.zeros((0, len(self.classes)))
+        return predict_proba(self.model, self.pieces, [str(t) for t in texts], int(self.info["config"]["overlap"]))
+
+
+def load_section_model(path: str | Path):
+    """Either section classifier `jobmatch classifier train` writes (ALBERT, or `--system tfidf`) -> `classes`, `predict_proba(texts)`."""
+    from dssm.understanding.tfidf_classifier import TfidfClassifier, is_tfidf_folder
+
+    return TfidfClassifier.load(path) if is_tfidf_folder(path) else AlbertSections(path)

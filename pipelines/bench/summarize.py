@@ -132,7 +132,7 @@ def run(data: Path = DEFAULT_DATA, summarizer: Path | None = None, n: int = 1000
             s = split()
             d = tok.encode_documents(s)
             out = []
-            for doc, sc in zip(d, model.score_batch(d, kind)):
+            for doc, sc in zip(d, model.score_batch(d, kind, s)):
                 if len(doc):
                     sc[0] = np.inf
                 out.append(select(sc, [len(x) for x in doc], budget))
@@ -142,8 +142,8 @@ def run(data: Path = DEFAULT_DATA, summarizer: Path | None = None, n: int = 1000
         sents_n = split()
         stage["bpe_s"] = _best(lambda: tok.encode_documents(sents_n), repeats)
         docs_n = tok.encode_documents(sents_n)
-        stage["lr_score_s"] = _best(lambda: model.score_batch(docs_n, kind), repeats)
-        scores_n = model.score_batch(docs_n, kind)
+        stage["lr_score_s"] = _best(lambda: model.score_batch(docs_n, kind, sents_n), repeats)
+        scores_n = model.score_batch(docs_n, kind, sents_n)
         stage["select_s"] = _best(lambda: [select(s, [len(x) for x in d], budget) for s, d in zip(scores_n, docs_n)], repeats)
         t_split = _best(split, repeats)
         t_full = _best(full, repeats)

@@ -1,6 +1,7 @@
-"""`jobmatch classifier train | predict | eval`: the ALBERT sentence classifier of document sections.
+"""`jobmatch classifier train | predict | eval`: the sentence classifier of document sections (ALBERT, or TF-IDF + LR).
 
     jobmatch classifier train --data runs/real --albert runs/understanding/albert --out runs/understanding/sections
+    jobmatch classifier train --data runs/real --system tfidf --out runs/understanding/sections_tfidf
     jobmatch classifier predict --model runs/understanding/sections --input sentences.parquet --out labelled.parquet
 """
 
@@ -24,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t = add_parser(csub, "train", "Fine-tune on the train documents; print dev accuracy / macro P R F1 next to TF-IDF + LR.")
     t.add_argument("--data", type=Path, required=True, help=DATA_HELP)
     t.add_argument("--kind", choices=["vacancies", "resumes"], default="vacancies", help="which documents' sections")
-    t.add_argument("--albert", type=Path, required=True, help="pretrained encoder folder (`jobmatch albert pretrain`)")
+    t.add_argument("--system", choices=["albert", "tfidf"], default="albert",
+                   help="albert: fine-tune the encoder (TF-IDF + LR scored beside it); tfidf: fit and save TF-IDF + LR alone (no encoder)")
+    t.add_argument("--albert", type=Path, default=None, help="pretrained encoder folder (`jobmatch albert pretrain`); needed by --system albert")
     t.add_argument("--out", type=Path, required=True, help="classifier folder to write")
     add_config_flags(t, ClassifierConfig)
     add_force_flag(t)
@@ -64,16 +67,25 @@ def confusion(s: dict) -> str:
 
 
 def train_cmd(args: argparse.Namespace) -> int:
-    from pipelines.understanding.classify import train_classifier
+    from dssm.errors import JobmatchError
+    from pipelines.understanding.classify import train_classifier, train_tfidf_classifier
 
     cfg = config_from_args(ClassifierConfig, args)
-    r = train_classifier(cfg, args.data, args.albert, args.out, kind=args.kind, force=args.force)
+    if args.system == "albert" and args.albert is None:
+        raise JobmatchError("--system albert needs --albert RUN/albert (or use --system tfidf, which needs no encoder)")
+    if args.system == "tfidf" and args.albert is not None:
+        raise JobmatchError("--albert is read only by --system albert")
+    if args.system == "albert":
+        r = train_classifier(cfg, args.data, args.albert, args.out, kind=args.kind, force=args.force)
+    else:
+        r = train_tfidf_classifier(cfg, args.data, args.out, kind=args.kind, force=args.force)
     if args.json:
         print(json.dumps(asdict(r), ensure_ascii=False))
-    else:
-        print(f"classifier: {r.train_sentences} train / {r.dev_sentences} dev sentences ({args.kind}), {r.train_seconds} s -> {r.out}")
-        print(table({"albert": r.albert, "tfidf_lr": r.tfidf}))
-        print("\nALBERT confusion matrix (dev):\n" + confusion(r.albert))
+        return 0
+    print(f"classifier: {r.train_sentences} train / {r.dev_sentences} dev sentences ({args.kind}), {r.train_seconds} s -> {r.out}")
+    print(table({"tfidf_lr": r.tfidf} if r.albert is None else {"albert": r.albert, "tfidf_lr": r.tfidf}))
+    shown, name = (r.tfidf, "TF-IDF + LR") if r.albert is None else (r.albert, "ALBERT")
+    print(f"\n{name} confusion matrix (dev):\n" + confusion(shown))
     return 0
 
 
@@ -89,5 +101,5 @@ def eval_cmd(args: argparse.Namespace) -> int:
     from pipelines.understanding.classify import evaluate_classifier
 
     s = evaluate_classifier(args.model, args.data)
-    print(json.dumps(s, ensure_ascii=False) if args.json else table({"albert": s}) + "\n\n" + confusion(s))
+    print(json.dumps(s, ensure_ascii=False) if args.json else table({str(args.model): s}) + "\n\n" + confusion(s))
     return 0

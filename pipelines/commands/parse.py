@@ -36,13 +36,13 @@ def parse_cmd(args: argparse.Namespace) -> int:
     if args.file is not None:
         from dssm.text import frame_documents
         from pipelines.retrieval.recommend import load_document_file
-        from pipelines.understanding.classify import load_classifier
+        from dssm.understanding.classifier import load_section_model
         from pipelines.understanding.tagging import load_tagger
 
         df = load_document_file(args.file, args.kind)
         if len(df) != 1:
             raise JobmatchError(f"{args.file}: --file takes one document, got {len(df)}")
-        classifier = load_classifier(args.classifier) if args.classifier is not None else None
+        classifier = load_section_model(args.classifier) if args.classifier is not None else None
         parsed = parse_sentences(frame_documents(df, args.kind)[0], load_tagger(args.tagger), classifier)
         if classifier is None:
             parsed.pop("sections")

@@ -24,7 +24,7 @@ import pandas as pd
 
 from dssm.io import load_config
 from pipelines.commands.flags import add_config_flags, add_force_flag, add_parser, config_from_args
-from pipelines.evaluation.summaries import evaluate_summaries, highlight_document
+from pipelines.evaluation.summaries import AGAINST, evaluate_summaries, highlight_document
 from pipelines.training.labels import label
 from pipelines.training.summarizer import SummarizeConfig, summarize, train_summarizer
 from summarizer.config import CONFIG_DIR, LabelRule, SummarizerConfig
@@ -54,6 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--data", type=Path, required=True, help="the dataset the labels were made on")
     t.add_argument("--tokenizer", type=Path, required=True, help="tokenizer dir (the teacher's)")
     t.add_argument("--out", type=Path, required=True, help="summarizer dir to write")
+    t.add_argument("--sections", type=Path, default=None,
+                   help="section classifier folder (`jobmatch classifier train`, ALBERT or --system tfidf): its per-sentence section "
+                        "probabilities become LR features; copied into the summarizer")
     t.add_argument("--config", type=Path, default=CONFIG_DIR / "default.yaml", help="SummarizerConfig YAML (the flags below override it)")
     add_config_flags(t, SummarizerConfig)
     t.add_argument("--holdout", type=float, default=0.2, help="share of documents held out (by id hash) for the AUC; not trained on")
@@ -85,6 +88,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="dataset folder whose documents are skipped, e.g. the market the teacher and summarizer were trained on (use with --holdout 0)")
     v.add_argument("--budget", type=int, default=None, help="summary token budget (default: the summarizer's)")
     v.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
+    v.add_argument("--against", type=Path, default=None,
+                   help="a second summarizer dir (same tokenizer): scored on the same documents, with lr minus it and a paired bootstrap CI")
     v.add_argument("--json", action="store_true", help="print JSON")
     v.set_defaults(func=eval_cmd)
 
@@ -119,7 +124,7 @@ def label_cmd(args: argparse.Namespace) -> int:
 
 def train_cmd(args: argparse.Namespace) -> int:
     cfg = config_from_args(SummarizerConfig, args, base=load_config(SummarizerConfig, args.config))
-    r = train_summarizer(cfg, args.labels, args.data, args.tokenizer, args.out, holdout=args.holdout, force=args.force)
+    r = train_summarizer(cfg, args.labels, args.data, args.tokenizer, args.out, holdout=args.holdout, force=args.force, sections=args.sections)
     aucs = ", ".join(f"{k} AUC {v:.3f}" if v is not None else f"{k} AUC n/a" for k, v in r.auc_held_out.items())
     _print(asdict(r), args.json, f"summarizer: {', '.join(r.kinds)} -> {r.out} (held-out {aucs}; {r.seconds} s)")
     return 0
@@ -141,14 +146,14 @@ def explain_cmd(args: argparse.Namespace) -> int:
 
 def eval_cmd(args: argparse.Namespace) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    out = evaluate_summaries(args.summarizer, args.data, methods, args.budget, args.holdout, args.exclude, args.labels)
+    out = evaluate_summaries(args.summarizer, args.data, methods, args.budget, args.holdout, args.exclude, args.labels, args.against)
     scope = f"held-out documents ({args.holdout:.0%} by id hash)" if args.holdout > 0 else "all documents"
     if args.exclude is not None:
         scope += f" not in {args.exclude}"
     lines = [f"summaries of {out['budget']} tokens on {scope}"]
     for kind, rep in out["kinds"].items():
         lines.append(f"== {kind} ({rep['documents']} documents)" + (f", LR AUC vs labels {rep['auc_vs_labels']:.3f}" if "auc_vs_labels" in rep else ""))
-        for m in methods:
+        for m in [*methods, *([AGAINST] if args.against is not None and AGAINST in rep.get("skill_coverage", rep.get("sections", {})) else [])]:
             row = f"  {m:9s}"
             if "sections" in rep:
                 s = rep["sections"][m]
@@ -161,6 +166,8 @@ def eval_cmd(args: argparse.Namespace) -> int:
                     d = rep["skill_coverage_vs_lead"][m]
                     row += f", vs lead {d['diff']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
             lines.append(row)
+        for name, d in rep.get("skill_coverage_pairs", {}).items():
+            lines.append(f"  {name}: key-skill coverage {d['diff']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] (paired bootstrap over {d['documents']} documents)")
         if "skill_coverage" in rep:
             whole, over = rep["skill_coverage_whole_document"], rep["skill_coverage_over_budget"]["whole"]
             on_over = f", on documents over the budget {over['coverage']:.3f}" if over["documents"] else ""

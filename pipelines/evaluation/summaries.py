@@ -25,6 +25,7 @@ import pandas as pd
 
 from dssm import schema
 from dssm.errors import DataError, JobmatchError
+from dssm.text import frame_documents
 from summarizer.labels import INFORMATIVE_SECTIONS
 from summarizer.model import Summarizer
 from summarizer.summarize import select_documents, selection_texts
@@ -84,10 +85,10 @@ def skill_coverage(inputs: Sequence[str], skills: Sequence[Sequence[str]]) -> di
 
 
 def coverage_report(inputs: dict[str, Sequence[str]], whole: Sequence[str], n_tokens: Sequence[int], skills: Sequence[Sequence[str]],
-                    budget: int, n_boot: int = 2000) -> dict[str, dict]:
+                    budget: int, n_boot: int = 2000, pairs: Sequence[tuple[str, str]] = ()) -> dict[str, dict]:
     """Key-skill coverage of each method's model inputs, on all documents and on those longer than `budget` tokens,
     beside the whole document (the ceiling of any cut), and each method minus lead's with a paired bootstrap
-    95% CI over the documents with key skills.
+    95% CI over the documents with key skills; `pairs` (a, b) add b minus a the same way ("b - a" keys).
 
     inputs: method -> one input text per document; whole: the full texts; n_tokens: each document's length.
     """
@@ -106,6 +107,11 @@ def coverage_report(inputs: dict[str, Sequence[str]], whole: Sequence[str], n_to
             if m != "lead":
                 pb = paired_bootstrap(shares["lead"][keep], x[keep], n_boot=n_boot)
                 out["skill_coverage_vs_lead"][m] = {"diff": pb["diff"], "ci_low": pb["ci_low"], "ci_high": pb["ci_high"]}
+    if pairs and keep.sum() >= 2:
+        out["skill_coverage_pairs"] = {}
+        for a, b in pairs:
+            pb = paired_bootstrap(shares[a][keep], shares[b][keep], n_boot=n_boot)
+            out["skill_coverage_pairs"][f"{b} - {a}"] = {"diff": pb["diff"], "ci_low": pb["ci_low"], "ci_high": pb["ci_high"], "documents": int(keep.sum())}
     return out
 
 
@@ -140,7 +146,7 @@ def compare_methods(sentences: list[list[str]], docs: list[list[list[int]]], has
     """method -> (selections, model input texts "title + summary" joined by newlines), same documents for all."""
     out = {}
     for m in methods:
-        sel = select_documents(docs, has_title, kind, m, summarizer, int(tokenizer.vocab_size), budget, seed)
+        sel = select_documents(docs, has_title, kind, m, summarizer, int(tokenizer.vocab_size), budget, seed, sentences=sentences)
         texts, _ = selection_texts(sentences, docs, sel, tokenizer)
         out[m] = (sel, ["\n".join(t) for t in texts])
     return out
@@ -222,10 +228,16 @@ def section_attention_summary(per_section: pd.DataFrame, cut: int = 300) -> pd.D
     return out[["section", "documents", "token_share", "mass_share", "ratio", "first_token", "beyond_cut"]]
 
 
+AGAINST = "against"
+"""The method name under which `summarizer eval --against` reports the second summarizer."""
+
+
 def evaluate_summaries(summarizer_dir: str | Path, data: str | Path, methods: Sequence[str], budget: int | None = None, holdout: float = 0.2,
-                       exclude: str | Path | None = None, labels: str | Path | None = None) -> dict[str, Any]:
+                       exclude: str | Path | None = None, labels: str | Path | None = None, against: str | Path | None = None) -> dict[str, Any]:
     """Stage `summarizer eval`: every method's summaries of the held-out documents of `data` (and not in `exclude`) against
     the truth sections (synthetic market), the key skills (real vacancies) and, with `labels`, the teacher's labels.
+    `against`: a second summarizer (same tokenizer) scored on the same documents as method "against", and
+    lr minus it with a paired bootstrap CI.
 
     budget: None = the summarizer's own (`SummarizerConfig.budget`). Returns {budget, holdout, exclude, kinds: kind -> report}.
     """
@@ -237,6 +249,9 @@ def evaluate_summaries(summarizer_dir: str | Path, data: str | Path, methods: Se
 
     model = load_summarizer(summarizer_dir)
     tok = model.load_tokenizer()
+    other = load_summarizer(against) if against is not None else None
+    if other is not None and other.load_tokenizer().model_hash != tok.model_hash:
+        raise JobmatchError(f"--against {against}: another tokenizer than {summarizer_dir}'s; the pair must read the same BPE ids")
     budget = model.cfg.budget if budget is None else int(budget)
     ds = load_dataset(data)
     frames = ds.documents
@@ -260,13 +275,16 @@ def evaluate_summaries(summarizer_dir: str | Path, data: str | Path, methods: Se
         titles = df[schema.TEXT_COLUMNS[kind][0]].to_numpy(dtype=object)[mask]
         has_title = [isinstance(t, str) and bool(t.split()) for t in titles]
         res = compare_methods(sel_sents, sel_docs, has_title, kind, methods, model, tok, budget)
+        if other is not None and kind in other.kinds:
+            res[AGAINST] = compare_methods(sel_sents, sel_docs, has_title, kind, ["lr"], other, tok, budget)["lr"]
         rep: dict[str, Any] = {"documents": len(sel_ids)}
         if truth is not None and (truth["kind"] == kind).any():
             rep["sections"] = {m: section_precision_recall(sel_ids, sel, truth, kind) for m, (sel, _) in res.items()}
         if "skills" in df.columns:
             skills = df["skills"].to_numpy(dtype=object)[mask]
             rep.update(coverage_report({m: texts for m, (_, texts) in res.items()}, ["\n".join(s) for s in sel_sents],
-                                       [sum(len(x) for x in d) for d in sel_docs], skills, budget))
+                                       [sum(len(x) for x in d) for d in sel_docs], skills, budget,
+                                       pairs=[(AGAINST, "lr")] if AGAINST in res and "lr" in res else []))
             if lab is not None and "share_ratio" in lab.columns:
                 rep["teacher_on_skill_sentences"] = attention_on_skill_sentences(lab, sel_ids, sel_sents, skills, kind)
         if lab is not None:
@@ -302,7 +320,7 @@ def highlight_document(teacher: str | Path, summarizer_dir: str | Path, data: st
         raise JobmatchError(f"{summarizer_dir} and {teacher} use different tokenizers")
     _, attn, _ = enc.embed_with_attention(row, kind, batch_size=1)
     doc = enc.tokenize(row, kind)[0]
-    scores = model.score(doc, kind)
+    scores = model.score(doc, kind, frame_documents(row, kind)[0])
     title = row[schema.TEXT_COLUMNS[kind][0]].iloc[0]
     if isinstance(title, str) and title.split() and len(doc):
         scores[0] = np.inf

@@ -166,7 +166,7 @@ def pair_page(resume: pd.DataFrame, vacancy: pd.DataFrame, tagger: tuple, teache
         model = load_summarizer(summarizer_dir)
         tok = model.load_tokenizer()
         doc = tok.encode_documents([v_sents])[0]
-        scores = model.score(doc, "vacancies")
+        scores = model.score(doc, "vacancies", v_sents)
         if len(doc) and v_sents and v_sents[0].strip():
             scores[0] = np.inf
         selected = {i for i, _ in select(scores, [len(s) for s in doc], model.cfg.budget)}

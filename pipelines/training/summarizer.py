@@ -56,11 +56,12 @@ class SummarizerTrainResult:
 
 
 def train_summarizer(cfg: SummarizerConfig, labels: str | Path, data: str | Path, tokenizer: str | Path, out: str | Path,
-                     holdout: float = 0.2, force: bool = False) -> SummarizerTrainResult:
-    """Fit the LR summarizer on `labels` (of `data`, tokenised with `tokenizer`), holding out `holdout` of the documents by id hash."""
+                     holdout: float = 0.2, force: bool = False, sections: str | Path | None = None) -> SummarizerTrainResult:
+    """Fit the LR summarizer on `labels` (of `data`, tokenised with `tokenizer`), holding out `holdout` of the documents by id hash.
+    `sections`: a section classifier folder whose probabilities become sentence features (copied into `out`)."""
     from summarizer.model import Summarizer, label_auc
 
-    check_output(out, [labels, data, tokenizer], force)
+    check_output(out, [labels, data, tokenizer, sections], force)
     if not 0.0 <= holdout < 1.0:
         raise JobmatchError(f"holdout must be in [0, 1), got {holdout}")
     lab = read_labels(labels)
@@ -71,18 +72,19 @@ def train_summarizer(cfg: SummarizerConfig, labels: str | Path, data: str | Path
     if not kinds:
         raise DataError(str(labels), "kind", "no labelled kind matches a non-empty table of the dataset")
     t0 = time.perf_counter()
-    train_docs, train_ids, held = {}, {}, {}
-    for kind, (ids, _, docs) in kind_documents(frames, tok, kinds).items():
+    train_docs, train_ids, train_sents, held = {}, {}, {}, {}
+    for kind, (ids, sents, docs) in kind_documents(frames, tok, kinds).items():
         mask = holdout_mask(ids, holdout)
         train_docs[kind] = [d for d, m in zip(docs, mask) if not m]
         train_ids[kind] = [i for i, m in zip(ids, mask) if not m]
-        held[kind] = ([i for i, m in zip(ids, mask) if m], [d for d, m in zip(docs, mask) if m])
-    model = Summarizer.fit(train_docs, lab, cfg, doc_ids=train_ids, tokenizer=tok)
+        train_sents[kind] = [s for s, m in zip(sents, mask) if not m]
+        held[kind] = ([i for i, m in zip(ids, mask) if m], [d for d, m in zip(docs, mask) if m], [s for s, m in zip(sents, mask) if m])
+    model = Summarizer.fit(train_docs, lab, cfg, doc_ids=train_ids, tokenizer=tok, section_dir=sections, sentences=train_sents)
     aucs: dict[str, float | None] = {}
-    for kind, (ids, docs) in held.items():
+    for kind, (ids, docs, sents) in held.items():
         if ids:
             try:
-                aucs[kind] = label_auc(model, docs, ids, lab, kind)
+                aucs[kind] = label_auc(model, docs, ids, lab, kind, sents)
             except JobmatchError:
                 aucs[kind] = None
     model.meta.update({"labels": str(labels), "data": str(data), "holdout": holdout, "auc_held_out": aucs})

@@ -1,6 +1,7 @@
 """Stages `classifier train | predict | eval`: the ALBERT sentence classifier of document sections, next to TF-IDF + LR.
 
     jobmatch classifier train --data runs/real --albert runs/understanding/albert --out runs/understanding/sections
+    jobmatch classifier train --data runs/real --system tfidf --out runs/understanding/sections_tfidf
     jobmatch classifier predict --model runs/understanding/sections --input sentences.parquet --out labelled.parquet
 
 Data. `--kind vacancies` (default): the sentences under the section headers of a dataset
@@ -10,6 +11,8 @@ classes). `--kind resumes`: a synthetic market's resume sentences with their sec
 sentences on both sides. Train and report on the same split, in the same run: the ALBERT
 classifier and a TF-IDF (word 1-2-grams + char 2-4-grams) + logistic-regression baseline;
 accuracy, macro precision / recall / F1, per-class scores and the confusion matrix on dev.
+`--system tfidf` fits and saves the TF-IDF + LR system alone (seconds, no encoder); predict,
+eval, `jobmatch parse --classifier` and the summarizer's section features read either folder.
 
 Predict contract: a Parquet file with a `text` column (one sentence per row, other columns
 passed through) -> the same rows plus `pred_section` and `prob_<class>` per class.
@@ -29,15 +32,17 @@ import pandas as pd
 from dssm.errors import DataError, JobmatchError
 from dssm.io import check_output, config_from_dict, config_to_dict, quiet, write_parquet
 from dssm.understanding.albert import WordPieces, hf_config_dict, load_encoder, transformers_output
-from dssm.understanding.artifact import WEIGHTS, encoder_from_config, read_model_folder, write_model_folder
-from dssm.understanding.batching import collate, make_windows
-from dssm.understanding.classifier import ClassifierConfig, SentenceClassifier, mean_by_row
+from dssm.understanding.artifact import write_model_folder
+from dssm.understanding.batching import collate
+from dssm.understanding.classifier import (CLASSIFIER_FILE, ClassifierConfig, SentenceClassifier, load_section_model, predict_proba,
+                                           sentence_windows)
+from dssm.understanding.tfidf_classifier import TfidfClassifier
 from pipelines.understanding.scores import classification_scores
 from pipelines.data.split import seeded_dev_mask
 from pipelines.understanding.sections import labelled_sentences
 
-CLASSIFIER_FILE = "classifier.yaml"
-PREDICT_BATCH = 128
+SYSTEMS = ("albert", "tfidf")
+"""What `classifier train --system` fits: the ALBERT classifier (with TF-IDF + LR scored beside it) or TF-IDF + LR alone, saved."""
 
 
 def section_table(data: str | Path, kind: str, dev_share: float, seed: int) -> pd.DataFrame:
@@ -69,41 +74,27 @@ def section_table(data: str | Path, kind: str, dev_share: float, seed: int) -> p
     return table
 
 
-def tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, seed: int) -> tuple[list[str], float]:
-    """TF-IDF (word 1-2-grams + char_wb 2-4-grams) + logistic regression on the same train sentences -> (dev predictions, seconds)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline, make_union
+def training_split(cfg: ClassifierConfig, data: str | Path, kind: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
+    """-> (table, train sentences (seeded sample of at most `max_train_sentences`), dev sentences, classes): both systems' split."""
+    table = section_table(data, kind, cfg.dev_share, cfg.seed)
+    train, dev = table[table["part"] == "train"], table[table["part"] == "dev"]
+    if cfg.max_train_sentences is not None and len(train) > cfg.max_train_sentences:
+        train = train.iloc[sorted(random.Random(cfg.seed).sample(range(len(train)), int(cfg.max_train_sentences)))]
+    return table, train, dev, sorted(table["section"].unique())
 
+
+def split_record(table: pd.DataFrame, train: pd.DataFrame, dev: pd.DataFrame) -> dict[str, Any]:
+    return {"train_sentences": len(train), "dev_sentences": len(dev), "train_documents": int(train["doc_id"].nunique()),
+            "dev_documents": int(dev["doc_id"].nunique()), "labelled_sentences": len(table), "per_class": table["section"].value_counts().to_dict()}
+
+
+def tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, classes: list[str], seed: int) -> tuple[TfidfClassifier, dict[str, Any]]:
+    """TF-IDF + LR (`dssm.understanding.tfidf_classifier`) fitted on the train sentences -> (model, its dev scores with train seconds)."""
     t0 = time.perf_counter()
-    features = make_union(TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
-                          TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=3, sublinear_tf=True))
-    model = make_pipeline(features, LogisticRegression(max_iter=2000, C=4.0, random_state=seed))
-    model.fit(train["text"].tolist(), train["section"].tolist())
-    return list(model.predict(dev["text"].tolist())), round(time.perf_counter() - t0, 1)
-
-
-def sentence_windows(encoder, pieces: WordPieces, texts: list[str], overlap: int):
-    """Sentences (words split on whitespace) -> [CLS] pieces [SEP] windows of the encoder's length."""
-    window = int(encoder.config.max_position_embeddings) - 2
-    return make_windows(pieces.rows([str(t).split() for t in texts]), window, overlap, pieces.cls_id, pieces.sep_id)
-
-
-def predict_proba(model: SentenceClassifier, pieces: WordPieces, texts: list[str], overlap: int) -> np.ndarray:
-    """Sentences -> (N, C) class probabilities (window logits averaged per sentence, then softmax)."""
-    import torch
-
-    from dssm.batching import length_sorted_batches
-
-    items = sentence_windows(model.encoder, pieces, texts, overlap)
-    logits = torch.zeros((len(items), model.head.out_features))
-    model.eval()
-    with torch.inference_mode():
-        for ks in length_sorted_batches(np.array([len(w.ids) for w in items]), PREDICT_BATCH):
-            batch = collate([items[k] for k in ks], pieces.pad_id)
-            logits[torch.as_tensor(ks)] = model(batch["ids"], batch["mask"])
-    rows = torch.tensor([w.row for w in items], dtype=torch.long)
-    return torch.softmax(mean_by_row(logits, rows, len(texts)), dim=1).numpy()
+    model = TfidfClassifier.fit(train["text"].tolist(), train["section"].tolist(), seed=seed)
+    seconds = round(time.perf_counter() - t0, 1)
+    pred = [model.classes[i] for i in model.predict_proba(dev["text"].tolist()).argmax(1)]
+    return model, {**classification_scores(dev["section"].tolist(), pred, classes), "train_seconds": seconds}
 
 
 @dataclass
@@ -112,7 +103,7 @@ class ClassifierResult:
     classes: list[str]
     train_sentences: int
     dev_sentences: int
-    albert: dict
+    albert: dict | None
     tfidf: dict
     train_seconds: float
 
@@ -129,11 +120,7 @@ def train_classifier(cfg: ClassifierConfig, data: str | Path, albert: str | Path
     from dssm.trainer import lightning_output, progress_bar
 
     out = check_output(out, [data, albert], force)
-    table = section_table(data, kind, cfg.dev_share, cfg.seed)
-    train, dev = table[table["part"] == "train"], table[table["part"] == "dev"]
-    if cfg.max_train_sentences is not None and len(train) > cfg.max_train_sentences:
-        train = train.iloc[sorted(random.Random(cfg.seed).sample(range(len(train)), int(cfg.max_train_sentences)))]
-    classes = sorted(table["section"].unique())
+    table, train, dev, classes = training_split(cfg, data, kind)
     with transformers_output():
         encoder, pieces, _ = load_encoder(albert)
     torch.manual_seed(cfg.seed)
@@ -169,14 +156,11 @@ def train_classifier(cfg: ClassifierConfig, data: str | Path, albert: str | Path
     model.eval()
     best_scores, predict_s = module.best_predictions
     albert_scores = {**best_scores, "dev_predict_seconds": predict_s}
-    tfidf_pred, tfidf_s = tfidf_baseline(train, dev, cfg.seed)
-    tfidf_scores = {**classification_scores(dev_gold, tfidf_pred, classes), "train_seconds": tfidf_s}
+    _, tfidf_scores = tfidf_baseline(train, dev, classes, cfg.seed)
     meta = {
         "kind": "classifier", "config": config_to_dict(cfg), "classes": classes, "documents": kind, "trained_on": str(data),
         "albert": str(albert), "encoder_config": hf_config_dict(encoder),
-        "split": {"train_sentences": len(train), "dev_sentences": len(dev), "train_documents": int(train["doc_id"].nunique()),
-                  "dev_documents": int(dev["doc_id"].nunique()), "labelled_sentences": len(table),
-                  "per_class": table["section"].value_counts().to_dict()},
+        "split": split_record(table, train, dev),
         "train": {"seconds": train_s, "epochs_run": int(trainer.current_epoch), "best_epoch": module.best_epoch, "history": module.history},
         "dev": {"albert": albert_scores, "tfidf_lr": tfidf_scores},
     }
@@ -184,21 +168,19 @@ def train_classifier(cfg: ClassifierConfig, data: str | Path, albert: str | Path
     return ClassifierResult(str(out), classes, len(train), len(dev), albert_scores, tfidf_scores, train_s)
 
 
+def train_tfidf_classifier(cfg: ClassifierConfig, data: str | Path, out: str | Path, kind: str = "vacancies", force: bool = False) -> ClassifierResult:
+    """`--system tfidf`: TF-IDF + LR on the same split and sample the ALBERT classifier uses, scored on dev and saved to `out`."""
+    out = check_output(out, [data], force)
+    table, train, dev, classes = training_split(cfg, data, kind)
+    model, scores = tfidf_baseline(train, dev, classes, cfg.seed)
+    model.save(out, {"kind": "tfidf_classifier", "config": config_to_dict(cfg), "classes": classes, "documents": kind, "trained_on": str(data),
+                     "split": split_record(table, train, dev), "dev": {"tfidf_lr": scores}})
+    return ClassifierResult(str(out), classes, len(train), len(dev), None, scores, scores["train_seconds"])
+
+
 def save_classifier(out: Path, model: SentenceClassifier, pieces: WordPieces, meta: dict[str, Any]) -> None:
     """Write a classifier folder atomically (`dssm.understanding.artifact`)."""
     write_model_folder(out, model, pieces, CLASSIFIER_FILE, meta)
-
-
-def load_classifier(path: str | Path) -> tuple[SentenceClassifier, WordPieces, dict[str, Any]]:
-    """A classifier folder -> (model in eval mode, pieces, info); refuses other artifacts and mismatched vocabularies."""
-    from dssm.model_io import check_state_shapes
-
-    info, pieces, state = read_model_folder(path, CLASSIFIER_FILE, "classifier", "train one with `jobmatch classifier train`")
-    cfg = config_from_dict(ClassifierConfig, info["config"], str(Path(path) / CLASSIFIER_FILE))
-    model = SentenceClassifier(encoder_from_config(info["encoder_config"]), len(info["classes"]), cfg.dropout)
-    check_state_shapes(model.state_dict(), state, str(Path(path) / WEIGHTS))
-    model.load_state_dict(state)
-    return model.eval(), pieces, info
 
 
 def predict_file(model_dir: str | Path, input: str | Path, out: str | Path, force: bool = False) -> dict[str, Any]:
@@ -206,7 +188,7 @@ def predict_file(model_dir: str | Path, input: str | Path, out: str | Path, forc
     from pipelines.understanding.tagsets import read_parquet
 
     out = check_output(out, [input, model_dir], force)
-    model, pieces, info = load_classifier(model_dir)
+    model = load_section_model(model_dir)
     df = read_parquet(Path(input))
     if "text" not in df.columns:
         raise DataError(str(input), "text", f"missing: one sentence per row is needed (columns: {list(df.columns)[:8]})")
@@ -215,10 +197,10 @@ def predict_file(model_dir: str | Path, input: str | Path, out: str | Path, forc
         raise DataError(str(input), "text", "not a string", rows=bad)
     texts = [t or "" for t in df["text"].tolist()]
     t0 = time.perf_counter()
-    proba = predict_proba(model, pieces, texts, int(info["config"]["overlap"]))
+    proba = model.predict_proba(texts)
     frame = df.copy()
-    frame["pred_section"] = [info["classes"][i] for i in proba.argmax(1)]
-    for j, c in enumerate(info["classes"]):
+    frame["pred_section"] = [model.classes[i] for i in proba.argmax(1)]
+    for j, c in enumerate(model.classes):
         frame[f"prob_{c}"] = proba[:, j]
     write_parquet(out, frame)
     return {"out": str(out), "rows": len(frame), "seconds": round(time.perf_counter() - t0, 3)}
@@ -226,12 +208,12 @@ def predict_file(model_dir: str | Path, input: str | Path, out: str | Path, forc
 
 def evaluate_classifier(model_dir: str | Path, data: str | Path) -> dict[str, Any]:
     """Dev scores of a saved classifier on `data` with the split it was trained with."""
-    model, pieces, info = load_classifier(model_dir)
-    cfg = config_from_dict(ClassifierConfig, info["config"], str(model_dir))
-    table = section_table(data, info["documents"], cfg.dev_share, cfg.seed)
+    model = load_section_model(model_dir)
+    cfg = config_from_dict(ClassifierConfig, model.info["config"], str(model_dir))
+    table = section_table(data, model.info["documents"], cfg.dev_share, cfg.seed)
     dev = table[table["part"] == "dev"]
-    unknown = sorted(set(dev["section"]) - set(info["classes"]))
+    unknown = sorted(set(dev["section"]) - set(model.classes))
     if unknown:
         raise JobmatchError(f"{data}: sections the classifier was not trained on: {unknown}")
-    pred = [info["classes"][i] for i in predict_proba(model, pieces, dev["text"].tolist(), cfg.overlap).argmax(1)]
-    return classification_scores(dev["section"].tolist(), pred, info["classes"])
+    pred = [model.classes[i] for i in model.predict_proba(dev["text"].tolist()).argmax(1)]
+    return classification_scores(dev["section"].tolist(), pred, model.classes)

@@ -2,7 +2,8 @@
 
 OUT holds
   entities.parquet   doc_id, kind, sent_idx, start, end, type, text, norm, score
-  sections.parquet   doc_id, kind, sent_idx, section, probability        (only with a classifier)
+  sections.parquet   doc_id, kind, sent_idx, section, probability,       (only with a classifier)
+                     prob_<class> for every class of the classifier
   documents.parquet  doc_id, kind, hash                                   (what each row was parsed from)
   parse.json         the tagger's and classifier's folder hashes, counts, versions
 
@@ -37,7 +38,6 @@ from dssm.understanding.skills import normalise_skill
 from pipelines.artifacts import DOCUMENTS_FILE, ENTITIES_FILE, PARSE_FILE, SECTIONS_FILE
 
 ENTITY_COLUMNS = ["doc_id", "kind", "sent_idx", "start", "end", "type", "text", "norm", "score"]
-SECTION_COLUMNS = ["doc_id", "kind", "sent_idx", "section", "probability"]
 
 
 def tag_sentences(tagger: tuple, sentences: list[str]) -> list[list[dict[str, Any]]]:
@@ -63,21 +63,22 @@ def tag_sentences(tagger: tuple, sentences: list[str]) -> list[list[dict[str, An
     return out
 
 
-def classify_sentences(classifier: tuple, sentences: list[str]) -> list[tuple[str, float]]:
-    """Per sentence its most probable section and that probability."""
-    from pipelines.understanding.classify import predict_proba
-
-    if not sentences:
-        return []
-    model, pieces, info = classifier
-    proba = predict_proba(model, pieces, sentences, int(info["config"]["overlap"]))
-    return [(info["classes"][int(p.argmax())], float(p.max())) for p in proba]
+def classify_sentences(classifier, sentences: list[str]) -> list[dict[str, Any]]:
+    """Per sentence (a section model of `dssm.understanding.classifier.load_section_model`) its most probable section,
+    that probability and every class's: {section, probability, prob_<class>...}."""
+    proba = classifier.predict_proba(sentences)  # (N, C)
+    return [{"section": classifier.classes[int(p.argmax())], "probability": float(p.max()),
+             **{f"prob_{c}": float(x) for c, x in zip(classifier.classes, p)}} for p in proba]
 
 
-def parse_sentences(sentences: list[str], tagger: tuple, classifier: tuple | None = None) -> dict[str, Any]:
-    """One document's sentences -> {"sentences", "entities": [{sent_idx, ...}], "sections": [{sent_idx, section, probability}]}."""
+def section_columns(classifier) -> list[str]:
+    return ["doc_id", "kind", "sent_idx", "section", "probability", *(f"prob_{c}" for c in classifier.classes)]
+
+
+def parse_sentences(sentences: list[str], tagger: tuple, classifier=None) -> dict[str, Any]:
+    """One document's sentences -> {"sentences", "entities": [{sent_idx, ...}], "sections": [{sent_idx, section, probability, prob_<class>...}]}."""
     entities = [{"sent_idx": i, **e} for i, found in enumerate(tag_sentences(tagger, sentences)) for e in found]
-    sections = [] if classifier is None else [{"sent_idx": i, "section": c, "probability": p} for i, (c, p) in enumerate(classify_sentences(classifier, sentences))]
+    sections = [] if classifier is None else [{"sent_idx": i, **c} for i, c in enumerate(classify_sentences(classifier, sentences))]
     return {"sentences": sentences, "entities": entities, "sections": sections}
 
 
@@ -115,14 +116,14 @@ def parse_corpus(tagger_dir: str | Path, data: str | Path, out: str | Path, clas
     from dssm.text import frame_documents
     from pipelines.artifacts import folder_hash
     from pipelines.data.dataset import load_dataset
-    from pipelines.understanding.classify import load_classifier
+    from dssm.understanding.classifier import load_section_model
     from pipelines.understanding.tagging import load_tagger
 
     out = Path(out)
     check_output(out, [data, tagger_dir, classifier_dir], force or (out / PARSE_FILE).is_file())
     t0 = time.perf_counter()
     tagger = load_tagger(tagger_dir)
-    classifier = load_classifier(classifier_dir) if classifier_dir is not None else None
+    classifier = load_section_model(classifier_dir) if classifier_dir is not None else None
     models = {"tagger": folder_hash(tagger_dir), "classifier": folder_hash(classifier_dir) if classifier_dir is not None else None}
     prev = _previous(out, models) if out.exists() else None
     prev_hash = {} if prev is None else {(k, d): h for d, k, h in prev[0][["doc_id", "kind", "hash"]].itertuples(index=False)}
@@ -140,8 +141,7 @@ def parse_corpus(tagger_dir: str | Path, data: str | Path, out: str | Path, clas
         for (d, j, _), found in zip(flat, tag_sentences(tagger, texts)):
             new_ent += [{"doc_id": d, "kind": kind, "sent_idx": j, **e} for e in found]
         if classifier is not None:
-            new_sec += [{"doc_id": d, "kind": kind, "sent_idx": j, "section": c, "probability": p}
-                        for (d, j, _), (c, p) in zip(flat, classify_sentences(classifier, texts))]
+            new_sec += [{"doc_id": d, "kind": kind, "sent_idx": j, **c} for (d, j, _), c in zip(flat, classify_sentences(classifier, texts))]
     documents = pd.concat(docs, ignore_index=True)
     parsed = int(len(documents) - len(keep))
 
@@ -153,7 +153,10 @@ def parse_corpus(tagger_dir: str | Path, data: str | Path, out: str | Path, clas
         return fresh.sort_values(["kind", "doc_id", "sent_idx", *(["start"] if "start" in columns else [])], kind="stable").reset_index(drop=True)
 
     entities = merged(None if prev is None else prev[1], new_ent, ENTITY_COLUMNS).astype({"sent_idx": "int64", "start": "int64", "end": "int64", "score": "float32"})
-    sections = merged(None if prev is None else prev[2], new_sec, SECTION_COLUMNS).astype({"sent_idx": "int64", "probability": "float32"}) if classifier is not None else None
+    sections = None
+    if classifier is not None:
+        columns = section_columns(classifier)
+        sections = merged(None if prev is None else prev[2], new_sec, columns).astype({c: "float32" for c in columns[4:]} | {"sent_idx": "int64"})
     removed = 0 if prev is None else int(len(set(prev_hash) - set(zip(documents["kind"], documents["doc_id"]))))
     result = ParseResult(str(out), int(len(documents)), parsed, int(len(keep)), removed, int(len(entities)), None if sections is None else int(len(sections)),
                          round(time.perf_counter() - t0, 2))

@@ -18,10 +18,10 @@ import html
 from typing import Any
 
 
-def parse_text(text: str, tagger: tuple, classifier: tuple | None = None) -> dict[str, Any]:
-    """text -> {"sentences": [str], "entities": [{sent_idx, start, end, type, text, norm, score}], "sections": [{sent_idx, section, probability}]}.
+def parse_text(text: str, tagger: tuple, classifier=None) -> dict[str, Any]:
+    """text -> {"sentences": [str], "entities": [{sent_idx, start, end, type, text, norm, score}], "sections": [{sent_idx, section, probability, prob_<class>...}]}.
 
-    `tagger` is what `tagging.load_tagger` returns; `classifier` what `classify.load_classifier` returns.
+    `tagger` is what `tagging.load_tagger` returns; `classifier` what `dssm.understanding.classifier.load_section_model` returns.
     """
     from dssm.text import html_to_text, split_sentences
     from pipelines.understanding.corpus import parse_sentences
