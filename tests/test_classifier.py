@@ -53,6 +53,7 @@ def test_predict_contract_keeps_rows_and_adds_probabilities(tiny_classifier, tmp
     assert df["id"].tolist() == [1, 2, 3] and set(df["pred_section"]) <= set(result.classes)
     probs = df[[f"prob_{c}" for c in result.classes]].to_numpy()
     assert probs.shape == (3, len(result.classes)) and abs(probs.sum(1) - 1).max() < 1e-5
+    assert abs(load_section_model(out).predict_proba(texts) - probs).max() < 1e-6  # the interface parse and the summarizer read
     model, _, info = load_classifier(out)
     assert info["classes"] == result.classes and sorted(p.name for p in out.iterdir()) == ["classifier.yaml", "model.safetensors", "tokenizer"]
 

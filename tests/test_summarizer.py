@@ -382,8 +382,9 @@ def test_cli_trains_with_sections_and_eval_compares_two_summarizers(market, sect
     assert main([*common, "--out", str(tmp_path / "bad"), "--sections", str(tmp_path / "plain")]) == 2
     assert "not a classifier folder" in capsys.readouterr().err and not (tmp_path / "bad").exists()
     assert main(["summarizer", "eval", "--summarizer", str(tmp_path / "sect"), "--against", str(tmp_path / "plain"), "--data", str(data),
-                 "--budget", "30", "--methods", "lead,lr", "--json"]) == 0
+                 "--budget", "30", "--methods", "lead,lr", "--labels", str(tmp_path / "labels.parquet"), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)["kinds"]["vacancies"]
+    assert rep["auc_vs_labels"] > 0.8
     pair = rep["skill_coverage_pairs"]["lr - against"]
     assert pair["diff"] == pytest.approx(rep["skill_coverage"]["lr"]["coverage"] - rep["skill_coverage"]["against"]["coverage"])
     assert pair["ci_low"] <= pair["diff"] <= pair["ci_high"] and set(rep["skill_coverage"]) == {"lead", "lr", "against"}

@@ -288,7 +288,7 @@ def evaluate_summaries(summarizer_dir: str | Path, data: str | Path, methods: Se
             if lab is not None and "share_ratio" in lab.columns:
                 rep["teacher_on_skill_sentences"] = attention_on_skill_sentences(lab, sel_ids, sel_sents, skills, kind)
         if lab is not None:
-            rep["auc_vs_labels"] = label_auc(model, sel_docs, sel_ids, lab, kind)
+            rep["auc_vs_labels"] = label_auc(model, sel_docs, sel_ids, lab, kind, sel_sents)
         out["kinds"][kind] = rep
     if not out["kinds"]:
         raise JobmatchError(f"{data}: no documents left to evaluate (holdout {holdout}" + (f", exclude {exclude})" if exclude is not None else ")"))
