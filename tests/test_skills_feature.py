@@ -94,3 +94,19 @@ def test_skills_model_on_onnx_runtime_gives_the_torch_embeddings(skills_model, t
     torch_emb = load_encoder(skills_model).embed(vac, "vacancies")
     onnx_emb = load_encoder(skills_model, runtime="onnx").embed(vac, "vacancies")
     assert np.abs(torch_emb - onnx_emb).max() <= ONNX_TOLERANCE
+
+
+def test_evaluate_reads_skill_bags_from_the_parse_it_is_given(skills_model, tiny_run, skill_tagger, tmp_path, capsys):
+    from pipelines.cli import main
+    from pipelines.data.dataset import write_dataset
+    from pipelines.understanding.corpus import parse_corpus
+
+    ds = load_dataset(tiny_run["data"])
+    data = tmp_path / "data"
+    write_dataset(data, ds.vacancies.assign(description=ds.vacancies["description"] + "<p>Нужен опыт с Python.</p>"), ds.resumes, ds.interactions)
+    argv = ["evaluate", "--data", str(data), "--arms", f"control={skills_model},tfidf", "--out", str(tmp_path / "report")]
+    assert main(argv) == 2  # every vacancy changed: the model's own parse no longer holds them
+    err = capsys.readouterr().err.strip()
+    assert "not in the parse or changed since" in err and len(err.splitlines()) == 1
+    parse_corpus(skill_tagger, data, tmp_path / "parsed")
+    assert main([*argv, "--parsed", str(tmp_path / "parsed")]) == 0

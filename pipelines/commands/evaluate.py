@@ -43,7 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="check the explanations instead: precision/recall of matched_skills against the true shared skills of --pairs "
                         "response/invite pairs of a synthetic market (`pipelines.evaluation.explanations`); needs --tagger and --parsed")
     p.add_argument("--tagger", type=Path, default=None, help="--explanations: the tagger")
-    p.add_argument("--parsed", type=Path, default=None, help="--explanations: the market parsed by that tagger (`jobmatch parse`)")
+    p.add_argument("--parsed", type=Path, default=None,
+                   help="a parse folder of --data (`jobmatch parse`): with --explanations the market parsed by --tagger; otherwise the "
+                        "skill bags of skills arms come from it instead of the model's own parse (e.g. documents the model never saw)")
     p.add_argument("--pairs", type=int, default=200, help="--explanations: pairs drawn")
     p.add_argument("--only-vacancies", type=Path, default=None,
                    help="--explanations: draw only pairs whose vacancy is a doc_id of this Parquet (e.g. a silver set's dev.parquet: vacancies the tagger never trained on)")
@@ -103,7 +105,7 @@ def evaluate_cmd(args: argparse.Namespace) -> int:
         print(json.dumps(result, ensure_ascii=False, indent=2) if args.json else format_candidates(result))
         return 0
     arms = parse_arms(args.arms) if args.arms else None
-    result, out = run_evaluation(cfg, args.data, arms, args.run, index_roots(args.index), args.out)
+    result, out = run_evaluation(cfg, args.data, arms, args.run, index_roots(args.index), args.out, parsed=args.parsed)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
         return 0

@@ -44,6 +44,8 @@ class ArmSpec:
     model_dir: Path | None = None
     corpus_dir: Path | None = None
     index_dir: Path | None = None
+    parsed: Path | None = None
+    """Parse folder the skill bags of a skills model are read from (default: the one it was trained with)."""
     preprocess: Callable[[pd.DataFrame, str], pd.DataFrame] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -231,7 +233,7 @@ def build_scorer(spec: ArmSpec, vacancies: pd.DataFrame, resumes: pd.DataFrame, 
     from pipelines.evaluation import baselines  # scikit-learn: imported when an arm is scored, not at every `jobmatch` start
 
     if spec.kind == "dssm":
-        enc = load_encoder(spec.model_dir)
+        enc = load_encoder(spec.model_dir, parsed=spec.parsed)
         vac = corpus_frame(vacancies, spec.corpus_dir, "vacancies")
         res = corpus_frame(resumes, spec.corpus_dir, "resumes")
         if spec.preprocess is not None:

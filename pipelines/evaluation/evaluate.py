@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -484,10 +484,12 @@ def _cfg_dict(cfg: EvalConfig) -> dict[str, Any]:
 
 
 def run_evaluation(cfg: EvalConfig, data: str | Path, arms: Mapping[str, ArmSpec] | None = None, run: str | Path | None = None,
-                   index: Mapping[str, str | Path] | None = None, out: str | Path | None = None) -> tuple[dict[str, Any], Path]:
+                   index: Mapping[str, str | Path] | None = None, out: str | Path | None = None,
+                   parsed: str | Path | None = None) -> tuple[dict[str, Any], Path]:
     """Stage `evaluate`: score `arms` (default: those found in the layout of `run`) on `data`, write the report; -> (result, report dir).
 
     index: arm -> index root whose served version ranks that arm (its model's embeddings through FAISS).
+    parsed: a parse folder of `data` (by the tagger the skills models were trained with) their skill bags are read from.
     The report goes to `out`, else RUN/reports (RUN/reports/outcomes_<data name> for labelled outcomes).
     """
     from pipelines.data.dataset import load_dataset
@@ -507,13 +509,15 @@ def run_evaluation(cfg: EvalConfig, data: str | Path, arms: Mapping[str, ArmSpec
     for name, path in (index or {}).items():
         if name not in arms or arms[name].kind != "dssm" or not path:
             raise JobmatchError(f"--index {name}={path}: expected ARM=DIR for a model arm; arms: {sorted(arms)}")
-        arms[name] = ArmSpec("dssm", model_dir=arms[name].model_dir, corpus_dir=arms[name].corpus_dir, index_dir=Path(path))
+        arms[name] = replace(arms[name], index_dir=Path(path))
+    if parsed is not None:
+        arms = {name: replace(a, parsed=Path(parsed)) if a.kind == "dssm" else a for name, a in arms.items()}
     if not outcomes and cfg.control not in arms:
         raise JobmatchError(f"no {cfg.control!r} arm (first-300 model in RUN/control, or --arms control=...); arms: {sorted(arms)}")
     if out is None and run is None:
         raise JobmatchError("give --out or --run")
     report_dir = Path(out) if out is not None else Path(run) / "reports" / (f"outcomes_{data.resolve().name}" if outcomes else "")
-    arm_dirs = [p for a in arms.values() for p in (a.model_dir, a.corpus_dir, a.index_dir)]
+    arm_dirs = [p for a in arms.values() for p in (a.model_dir, a.corpus_dir, a.index_dir, a.parsed)]
     check_output(report_dir, [data, *arm_dirs], force=True)  # a report folder is rewritten on every run
     held = None if outcomes else held_out_from_arms(arms)
     result = evaluate(ds, arms, held_out_resume_ids=held, cfg=cfg, out_dir=report_dir)
