@@ -144,3 +144,46 @@ def test_bad_input_is_one_line_and_writes_nothing(toy_tagger, tiny_albert, toy_e
         err = capsys.readouterr().err.strip()
         assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert not out.exists() and not (tmp_path / "t").exists()
+
+
+def test_crf_viterbi_is_the_best_scoring_sequence_within_each_window():
+    import itertools
+
+    import torch
+
+    from dssm.understanding.tagger import Tagger
+
+    torch.manual_seed(0)
+    m = Tagger(TaggerConfig(encoder="scratch", embedding_dim=8, lstm_hidden=4, crf=True), {"tags": 3}, vocab_size=20)
+    crf = m.crfs["tags"]
+    with torch.no_grad():
+        crf.transitions.copy_(torch.randn(3, 3) * 2)
+    emissions = torch.randn(2, 4, 3)
+    wop = torch.tensor([[0, 1, 2, 3, 3], [0, 0, 1, -1, -1]])  # window 0: 4 words; window 1: 2 words, then padding
+    got = m.decode({"tags": emissions}, wop)["tags"]
+
+    def seq_score(e, tags):
+        s = crf.start_transitions[tags[0]] + e[0, tags[0]] + crf.end_transitions[tags[-1]]
+        return s + sum(crf.transitions[a, b] + e[i + 1, b] for i, (a, b) in enumerate(zip(tags, tags[1:])))
+
+    for b, n in enumerate([4, 2]):
+        with torch.no_grad():
+            best = max(itertools.product(range(3), repeat=n), key=lambda t: float(seq_score(emissions[b], t)))
+        assert got[b, :n].tolist() == list(best) and got[b, n:].eq(0).all()
+    labels = torch.tensor([[0, 1, 2, 0], [2, 1, -100, -100]])
+    loss = m.crf_loss({"tags": emissions.requires_grad_()}, {"tags": labels})
+    loss.backward()
+    assert loss.item() > 0 and emissions.grad[1, 2:].abs().sum() == 0  # padding words take no part
+
+
+def test_a_bilstm_crf_tagger_trains_saves_and_compares(toy_entities, tmp_path):
+    out = tmp_path / "crf"
+    train_tagger(TaggerConfig(encoder="scratch", crf=True, **TOY), toy_entities, out)
+    model, pieces, space, saved = load_tagger(out)
+    assert model.crfs is not None and saved["dev"]["micro"]["f1"] >= 0.9, saved["dev"]["micro"]
+    dev = pd.read_parquet(toy_entities / "dev.parquet")
+    tokens = [list(t) for t in dev["tokens"]]
+    tags = predict_tags(model, model.cfg, pieces, space, tokens)
+    assert all(len(t) == len(w) for t, w in zip(next(iter(tags.values())), tokens))
+    report = compare(TaggerConfig(**TOY), toy_entities, None, tmp_path / "cmp", systems=("bilstm_crf",))
+    assert report["systems"]["bilstm_crf"]["micro"]["f1"] == pytest.approx(saved["dev"]["micro"]["f1"])

@@ -12,6 +12,11 @@ skill and knowledge, over one shared encoder). Training minimises the mean over 
 the cross-entropy summed over layers. Tags are read per word by argmax and decoded into spans
 by `tags.tags_to_spans`.
 
+With `crf`, each layer's logits are the emissions of a linear-chain CRF (`pytorch-crf`: a learned
+C x C transition matrix plus start and end scores), trained by the negative log-likelihood of
+the gold tag sequence of each window's words (summed over layers, mean over windows) and read
+by Viterbi decoding (`Tagger.decode`): an I- after O costs what the transitions learned.
+
 >>> import torch
 >>> cfg = TaggerConfig(encoder="scratch", embedding_dim=8, lstm_hidden=4)
 >>> m = Tagger(cfg, {"tags": 3}, vocab_size=20)
@@ -25,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import torch
 from torch import Tensor, nn
 
 from dssm.checks import at_least, check_numbers, in_range
@@ -48,6 +54,8 @@ class TaggerConfig:
     """Stacked BiLSTM layers."""
     dropout: float = 0.2
     """Dropout on word vectors and BiLSTM outputs."""
+    crf: bool = False
+    """A linear-chain CRF over each layer's tags (trained by sequence likelihood, decoded by Viterbi) instead of per-word argmax."""
     lr: float = 0.002
     """AdamW learning rate of the head (and of scratch embeddings)."""
     encoder_lr: float = 0.0003
@@ -114,6 +122,12 @@ class Tagger(nn.Module):
         else:
             self.lstm = None
         self.heads = nn.ModuleDict({k: nn.Linear(dim, n) for k, n in n_tags.items()})
+        if cfg.crf:
+            from torchcrf import CRF
+
+            self.crfs = nn.ModuleDict({k: CRF(n, batch_first=True) for k, n in n_tags.items()})
+        else:
+            self.crfs = None
 
     def forward(self, ids: Tensor, mask: Tensor, word_of_piece: Tensor, n_words: int) -> dict[str, Tensor]:
         """ids, mask, word_of_piece (B, P) -> {layer: logits (B, W, C_layer)}."""
@@ -129,3 +143,29 @@ class Tagger(nn.Module):
             x, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=n_words)  # (B, W, 2H)
             x = self.drop(x)
         return {k: head(x) for k, head in self.heads.items()}  # (B, W, C)
+
+    def crf_loss(self, logits: dict[str, Tensor], labels: dict[str, Tensor]) -> Tensor:
+        """Σ over layers of the mean over windows of −log p(gold tags | emissions); labels (B, W) with -100 after each window's words."""
+        total = 0.0
+        for k, lg in logits.items():
+            y = labels[k]
+            mask = y != -100  # (B, W): a prefix per window
+            keep = mask[:, 0]  # windows with at least one word
+            if keep.any():
+                total = total - self.crfs[k](lg[keep], y[keep].clamp(min=0), mask[keep], reduction="mean")
+        return total
+
+    def decode(self, logits: dict[str, Tensor], word_of_piece: Tensor) -> dict[str, Tensor]:
+        """{layer: tag id (B, W)}: Viterbi over each window's words with a CRF, else per-word argmax (padding words get 0)."""
+        if self.crfs is None:
+            return {k: lg.argmax(-1) for k, lg in logits.items()}
+        words = (word_of_piece.max(1).values + 1).clamp(min=1)  # (B,)
+        out = {}
+        for k, lg in logits.items():
+            mask = torch.arange(lg.shape[1]).unsqueeze(0) < words.unsqueeze(1)  # (B, W)
+            best = torch.zeros(lg.shape[:2], dtype=torch.long)
+            for i, path in enumerate(self.crfs[k].decode(lg, mask)):
+                best[i, : len(path)] = torch.as_tensor(path, dtype=torch.long)
+            out[k] = best
+        return out
+

@@ -58,10 +58,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     c = add_parser(tsub, "compare", "Train dictionary, BiLSTM, ALBERT + linear and ALBERT -> BiLSTM on one set; a dev table.")
     c.add_argument("--data", type=Path, required=True, help=SET_HELP)
-    c.add_argument("--albert", type=Path, required=True, help="pretrained encoder folder")
+    c.add_argument("--albert", type=Path, default=None, help="pretrained encoder folder (needed by the albert_* systems)")
     c.add_argument("--out", type=Path, required=True, help="report folder to write (report.json, report.md)")
-    c.add_argument("--systems", nargs="+", default=None, help="subset of: dictionary bilstm albert_linear albert_bilstm (default: all)")
-    add_config_flags(c, TaggerConfig, skip=("encoder", "head"))
+    c.add_argument("--systems", nargs="+", default=None,
+                   help="subset of: dictionary bilstm bilstm_crf albert_linear albert_bilstm albert_bilstm_crf "
+                        "(default: dictionary bilstm albert_linear albert_bilstm)")
+    add_config_flags(c, TaggerConfig, skip=("encoder", "head", "crf"))
     add_force_flag(c)
     c.set_defaults(func=compare_cmd)
 

@@ -134,7 +134,7 @@ CONFIDENCE = "#confidence"
 def tag_rows(model: Tagger, cfg: TaggerConfig, rows: list[list[list[int]]], pad_id: int, cls_id: int, sep_id: int,
              confidence: bool = False) -> list[dict[str, np.ndarray]]:
     """Rows of per-word pieces -> per row, layer -> tag id per word: windows, length-sorted batches, argmax, merge by owner window.
-    With `confidence`, also layer + CONFIDENCE -> the softmax probability of each word's predicted tag."""
+    With `confidence`, also layer + CONFIDENCE -> the softmax probability (of the emissions, with a CRF) of each word's predicted tag."""
     import torch
 
     from dssm.batching import length_sorted_batches
@@ -146,9 +146,10 @@ def tag_rows(model: Tagger, cfg: TaggerConfig, rows: list[list[list[int]]], pad_
         for ks in length_sorted_batches(np.array([len(w.ids) for w in items]), PREDICT_BATCH):
             batch = collate([items[k] for k in ks], pad_id)
             logits = model(batch["ids"], batch["mask"], batch["word_of_piece"], batch["n_words"])
-            best = {layer: lg.argmax(-1).numpy() for layer, lg in logits.items()}  # (B, W)
+            best = {layer: t.numpy() for layer, t in model.decode(logits, batch["word_of_piece"]).items()}  # (B, W)
             if confidence:
-                best |= {layer + CONFIDENCE: lg.softmax(-1).amax(-1).float().numpy() for layer, lg in logits.items()}
+                best |= {layer + CONFIDENCE: lg.softmax(-1).gather(-1, torch.as_tensor(best[layer]).unsqueeze(-1)).squeeze(-1).float().numpy()
+                         for layer, lg in logits.items()}
             for j, k in enumerate(ks):
                 preds[k] = {layer: best[layer][j] for layer in best}
     return merge_rows(items, preds, [len(r) for r in rows])
@@ -168,10 +169,12 @@ def build_model(cfg: TaggerConfig, space: TagSpace, vocab_size: int, encoder=Non
 
 
 def tagger_loss(model: Tagger, batch: dict) -> Any:
-    """Σ over tag layers of the mean cross-entropy over real words (padding words are labelled -100)."""
+    """Σ over tag layers of the mean cross-entropy over real words (padding words are labelled -100); with a CRF, its sequence NLL."""
     import torch.nn.functional as F
 
     logits = model(batch["ids"], batch["mask"], batch["word_of_piece"], batch["n_words"])
+    if model.crfs is not None:
+        return model.crf_loss(logits, {k: batch[f"labels_{k}"] for k in logits})
     return sum(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), batch[f"labels_{k}"].reshape(-1), ignore_index=-100) for k, lg in logits.items())
 
 
@@ -327,16 +330,20 @@ def evaluate_tagger(model_dir: str | Path, data: str | Path) -> dict:
 
 
 SYSTEMS = ("dictionary", "bilstm", "albert_linear", "albert_bilstm")
-"""The four systems `compare` trains in one run: the floor, BiLSTM on scratch embeddings, ALBERT + linear head, ALBERT -> BiLSTM."""
+"""The four systems `compare` trains by default: the floor, BiLSTM on scratch embeddings, ALBERT + linear head, ALBERT -> BiLSTM."""
+KNOWN_SYSTEMS = (*SYSTEMS, "bilstm_crf", "albert_bilstm_crf")
+"""Also known: the BiLSTM systems with a CRF over their tags (`TaggerConfig.crf`)."""
 
 
-def compare(cfg: TaggerConfig, data: str | Path, albert: str | Path, out: str | Path, systems: tuple[str, ...] = SYSTEMS,
+def compare(cfg: TaggerConfig, data: str | Path, albert: str | Path | None, out: str | Path, systems: tuple[str, ...] = SYSTEMS,
             force: bool = False) -> dict:
     """Train and score the systems on one entity set's dev part; writes out/report.json and out/report.md; -> the report."""
     out = check_output(out, [data, albert], force)
-    unknown = [s for s in systems if s not in SYSTEMS]
+    unknown = [s for s in systems if s not in KNOWN_SYSTEMS]
     if unknown:
-        raise JobmatchError(f"--systems {unknown}: known systems are {list(SYSTEMS)}")
+        raise JobmatchError(f"--systems {unknown}: known systems are {list(KNOWN_SYSTEMS)}")
+    if albert is None and any(s.startswith("albert") for s in systems):
+        raise JobmatchError(f"--systems {[s for s in systems if s.startswith('albert')]} need --albert RUN/albert")
     train, dev = load_set(data, cfg.dev_share, cfg.seed)
     seen = seen_spans(train)
     rows: dict[str, dict] = {}
@@ -350,11 +357,12 @@ def compare(cfg: TaggerConfig, data: str | Path, albert: str | Path, out: str | 
                     preds[i] += row
             info = {"train_seconds": round(time.perf_counter() - t0, 1)}
         else:
-            encoder, head = ("scratch", "bilstm") if system == "bilstm" else ("albert", system.split("_")[1])
+            base, crf = system.removesuffix("_crf"), system.endswith("_crf")
+            encoder, head = ("scratch", "bilstm") if base == "bilstm" else ("albert", base.split("_")[1])
             with tempfile.TemporaryDirectory() as work:
-                *_, info, preds = fit(replace(cfg, encoder=encoder, head=head), train, dev, Path(albert), Path(work))
+                *_, info, preds = fit(replace(cfg, encoder=encoder, head=head, crf=crf), train, dev, None if albert is None else Path(albert), Path(work))
         rows[system] = {**score(dev.tags, preds, dev.tokens, seen), **{k: v for k, v in info.items() if k != "history"}}
-    report = {"data": str(data), "albert": str(albert), "config": config_to_dict(cfg), "train_rows": len(train.tokens),
+    report = {"data": str(data), "albert": None if albert is None else str(albert), "config": config_to_dict(cfg), "train_rows": len(train.tokens),
               "dev_rows": len(dev.tokens), "systems": rows, "versions": versions()}
     with atomic_path(out) as tmp:
         tmp.mkdir()
