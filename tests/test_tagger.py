@@ -187,3 +187,14 @@ def test_a_bilstm_crf_tagger_trains_saves_and_compares(toy_entities, tmp_path):
     assert all(len(t) == len(w) for t, w in zip(next(iter(tags.values())), tokens))
     report = compare(TaggerConfig(**TOY), toy_entities, None, tmp_path / "cmp", systems=("bilstm_crf",))
     assert report["systems"]["bilstm_crf"]["micro"]["f1"] == pytest.approx(saved["dev"]["micro"]["f1"])
+
+
+def test_paired_f1_difference_is_the_micro_f1_gap_with_a_row_bootstrap_ci():
+    from pipelines.understanding.scores import paired_f1_difference, span_scores
+
+    gold = [[(0, 1, "A")], [(0, 2, "B"), (3, 4, "A")], [(1, 2, "A")], [], [(2, 3, "B")]] * 8
+    a = [[(0, 1, "A")], [(0, 2, "B")], [], [(0, 1, "A")], [(2, 3, "B")]] * 8
+    d = paired_f1_difference(gold, a, gold, n_boot=500)
+    assert d["diff"] == pytest.approx(1.0 - span_scores(gold, a)["micro"]["f1"]) and 0 < d["ci_low"] <= d["diff"] <= d["ci_high"] <= 1
+    same = paired_f1_difference(gold, a, a, n_boot=200)
+    assert same["diff"] == same["ci_low"] == same["ci_high"] == 0 and same["rows"] == 40

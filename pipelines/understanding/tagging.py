@@ -32,7 +32,7 @@ from dssm.understanding.batching import collate, make_windows, merge_rows
 from dssm.understanding.dictionary import SpanDictionary
 from dssm.understanding.tagger import Tagger, TaggerConfig
 from dssm.understanding.tags import scheme_of, tags_to_spans, word_to_char_spans
-from pipelines.understanding.scores import normalise_span, span_scores, unseen_recall
+from pipelines.understanding.scores import normalise_span, paired_f1_difference, span_scores, unseen_recall
 from pipelines.understanding.tagsets import TagTable, load_set, read_table
 
 TAGGER_FILE = "tagger.yaml"
@@ -347,6 +347,7 @@ def compare(cfg: TaggerConfig, data: str | Path, albert: str | Path | None, out:
     train, dev = load_set(data, cfg.dev_share, cfg.seed)
     seen = seen_spans(train)
     rows: dict[str, dict] = {}
+    predictions: dict[str, list] = {}
     for system in systems:
         t0 = time.perf_counter()
         if system == "dictionary":
@@ -362,6 +363,12 @@ def compare(cfg: TaggerConfig, data: str | Path, albert: str | Path | None, out:
             with tempfile.TemporaryDirectory() as work:
                 *_, info, preds = fit(replace(cfg, encoder=encoder, head=head, crf=crf), train, dev, None if albert is None else Path(albert), Path(work))
         rows[system] = {**score(dev.tags, preds, dev.tokens, seen), **{k: v for k, v in info.items() if k != "history"}}
+        predictions[system] = preds
+    gold = all_spans(dev.tags)
+    reference = "bilstm" if "bilstm" in systems else systems[0]
+    for system in systems:
+        if system != reference:
+            rows[system]["f1_vs_reference"] = {"reference": reference, **paired_f1_difference(gold, predictions[reference], predictions[system])}
     report = {"data": str(data), "albert": None if albert is None else str(albert), "config": config_to_dict(cfg), "train_rows": len(train.tokens),
               "dev_rows": len(dev.tokens), "systems": rows, "versions": versions()}
     with atomic_path(out) as tmp:
@@ -383,5 +390,9 @@ def report_markdown(report: dict) -> str:
         ur = "—" if u["recall"] is None else f"{u['recall']:.3f}"
         per = " | ".join(f"{r['per_type'][t]['f1']:.3f}" if t in r["per_type"] else "—" for t in types)
         lines.append(f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {ur} ({u['support']}) | {per} |")
+    pairs = [(name, r["f1_vs_reference"]) for name, r in systems.items() if "f1_vs_reference" in r]
+    if pairs:
+        lines += ["", "micro-F1 minus the reference system's on the same dev rows (paired bootstrap 95% CI over rows):"]
+        lines += [f"- {name} − {d['reference']}: {d['diff']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] ({d['rows']} rows)" for name, d in pairs]
     return "\n".join(lines) + "\n"
 
