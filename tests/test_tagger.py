@@ -198,3 +198,15 @@ def test_paired_f1_difference_is_the_micro_f1_gap_with_a_row_bootstrap_ci():
     assert d["diff"] == pytest.approx(1.0 - span_scores(gold, a)["micro"]["f1"]) and 0 < d["ci_low"] <= d["diff"] <= d["ci_high"] <= 1
     same = paired_f1_difference(gold, a, a, n_boot=200)
     assert same["diff"] == same["ci_low"] == same["ci_high"] == 0 and same["rows"] == 40
+
+
+def test_a_tagger_saved_before_the_crf_existed_loads_without_one(toy_entities, tmp_path):
+    import yaml
+
+    out = tmp_path / "old"
+    train_tagger(TaggerConfig(encoder="scratch", crf=False, **{**TOY, "max_epochs": 1}), toy_entities, out)
+    info = yaml.safe_load((out / "tagger.yaml").read_text(encoding="utf-8"))
+    del info["config"]["crf"]
+    (out / "tagger.yaml").write_text(yaml.safe_dump(info, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    model, *_ = load_tagger(out)
+    assert model.crfs is None and not model.cfg.crf

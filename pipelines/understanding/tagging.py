@@ -242,7 +242,8 @@ def load_tagger(path: str | Path) -> tuple[Tagger, WordPieces, TagSpace, dict[st
     from dssm.model_io import check_state_shapes
 
     info, pieces, state = read_model_folder(path, TAGGER_FILE, "tagger", "train one with `jobmatch tagger train`")
-    cfg = config_from_dict(TaggerConfig, info["config"], str(Path(path) / TAGGER_FILE))
+    saved = {"crf": False, **info["config"]}  # folders written before the CRF existed hold no `crf`: they have none
+    cfg = config_from_dict(TaggerConfig, saved, str(Path(path) / TAGGER_FILE))
     space = TagSpace(info["layers"], info["scheme"])
     encoder = encoder_from_config(info["encoder_config"]) if info.get("encoder_config") else None
     model = build_model(cfg, space, pieces.vocab_size, encoder)
