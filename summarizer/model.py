@@ -129,10 +129,12 @@ class Summarizer:
         """
         from sklearn.linear_model import LogisticRegression
 
-        from dssm.understanding.classifier import load_section_model
-
         cfg = cfg or SummarizerConfig()
-        section_model = load_section_model(section_dir) if section_dir is not None else None
+        section_model = None
+        if section_dir is not None:
+            from dssm.understanding.classifier import load_section_model  # torch and the classifier only when asked for
+
+            section_model = load_section_model(section_dir)
         section_classes = tuple(section_model.classes) if section_model is not None else ()
         if tokenizer is not None:
             vocab_size = int(tokenizer.vocab_size)
