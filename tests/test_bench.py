@@ -50,7 +50,7 @@ def _expected_ratios(name: str, result: dict) -> set[str]:
         return {f"{split / v:.2f}" for v in (split, result["summarize_docs_per_s"], *result["stages_docs_per_s"].values())}
     if name == "understanding":
         t, p = result["tagging"], result["pretraining"]
-        return {f"{t['albert_bilstm'][n]['docs_per_s'] / t['bilstm'][n]['docs_per_s']:.2f}" for n in ("300", "3000")} | {
+        return {f"{t['albert_bilstm'][n]['docs_per_s'] / t[base][n]['docs_per_s']:.2f}" for n in ("300", "3000") for base in ("bilstm", "albert_bilstm_argmax")} | {
             f"{p['masked_only_pieces_per_s'] / p['all_positions_pieces_per_s']:.2f}"}
     if name == "train":
         base = result["arms"][0]["pairs_per_s"]

@@ -96,8 +96,10 @@ def test_skills_model_on_onnx_runtime_gives_the_torch_embeddings(skills_model, t
     assert np.abs(torch_emb - onnx_emb).max() <= ONNX_TOLERANCE
 
 
-def test_evaluate_reads_skill_bags_from_the_parse_it_is_given(skills_model, tiny_run, skill_tagger, tmp_path, capsys):
+def test_evaluate_reads_skill_bags_from_the_parse_it_is_given(skills_model, tiny_run, skill_tagger, tmp_path, capsys, monkeypatch):
     from pipelines.cli import main
+
+    monkeypatch.setenv("CI", "true")  # no progress bar on stderr: the refusal is the one line there
     from pipelines.data.dataset import write_dataset
     from pipelines.understanding.corpus import parse_corpus
 

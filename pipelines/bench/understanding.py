@@ -4,9 +4,10 @@ Models have the shipped shapes (`dssm/configs/albert.yaml`'s encoder, `TaggerCon
 defaults) and random weights (speed does not depend on them). A token here is one encoder
 piece: a 300-token resume is 300 pieces, read in windows of max_len - 2 pieces with the
 configured overlap, by the code `tagger predict` runs (`tagging.tag_rows`: windows ->
-length-sorted batches of 64 -> per-word argmax -> merge by owner window). Baselines in the same run:
+length-sorted batches of 64 -> the CRF's Viterbi (or per-word argmax) -> merge by owner window). Baselines in the same run:
 
-* tagging: ALBERT -> BiLSTM against the BiLSTM on from-scratch embeddings alone;
+* tagging: ALBERT -> BiLSTM -> CRF (shipped) against the BiLSTM on from-scratch embeddings alone, and against the
+  same ALBERT -> BiLSTM read by per-word argmax (what the CRF's decoding costs);
 * pretraining: the shipped step (MLM head on the masked ~15% only) against the same model's
   `AlbertForPreTraining(labels=...)` step (MLM head on every position).
 """
@@ -28,12 +29,12 @@ GOAL_DOCS_PER_S = 100.0
 QUICK = {"n_short": 8, "n_long": 1, "pretrain_steps": 2, "threads": 1}
 
 
-def _tagger(encoder: bool, vocab: int):
+def _tagger(encoder: bool, vocab: int, crf: bool = True):
     from dssm.understanding.albert import hf_config, load_pretrain_config
     from dssm.understanding.tagger import Tagger, TaggerConfig
 
     torch.manual_seed(0)
-    cfg = TaggerConfig(encoder="albert" if encoder else "scratch")
+    cfg = TaggerConfig(encoder="albert" if encoder else "scratch", crf=crf)
     enc = None
     if encoder:
         from transformers import AlbertModel
@@ -91,13 +92,14 @@ def run(n_short: int = 512, n_long: int = 32, pretrain_steps: int = 5, threads: 
     """Both tagging variants at 300 and 3,000 pieces, and both pretraining steps; ratios against the baselines."""
     torch.set_num_threads(int(threads))
     result: dict[str, Any] = {"machine": machine(), "threads": int(threads), "vocab": vocab, "tagging": {}, "pretraining": {}}
-    for name, enc in (("albert_bilstm", True), ("bilstm", False)):
-        model, cfg = _tagger(enc, vocab)
+    for name, enc, crf in (("albert_bilstm", True, True), ("bilstm", False, True), ("albert_bilstm_argmax", True, False)):
+        model, cfg = _tagger(enc, vocab, crf)
         tag_docs_per_s(model, cfg, 4, 300, vocab)  # warm-up
         result["tagging"][name] = {"300": tag_docs_per_s(model, cfg, n_short, 300, vocab), "3000": tag_docs_per_s(model, cfg, n_long, 3000, vocab)}
     for length in ("300", "3000"):
         a, b = result["tagging"]["albert_bilstm"][length], result["tagging"]["bilstm"][length]
         result["tagging"][f"ratio_{length}"] = a["docs_per_s"] / b["docs_per_s"]
+        result["tagging"][f"crf_ratio_{length}"] = a["docs_per_s"] / result["tagging"]["albert_bilstm_argmax"][length]["docs_per_s"]
     result["meets_goal"] = result["tagging"]["albert_bilstm"]["300"]["docs_per_s"] >= GOAL_DOCS_PER_S
     shipped = pretrain_pieces_per_s(pretrain_steps, vocab, restricted=True)
     full = pretrain_pieces_per_s(pretrain_steps, vocab, restricted=False)
@@ -114,10 +116,11 @@ def run_default(out_dir: Path, quick: bool = False) -> dict[str, Any]:
 def table(result: dict[str, Any]) -> str:
     t = result["tagging"]
     lines = ["| tagger | docs/s @300 | ms/doc @300 | docs/s @3000 | ms/doc @3000 |", "|---|---|---|---|---|"]
-    for name in ("albert_bilstm", "bilstm"):
+    for name in ("albert_bilstm", "bilstm", "albert_bilstm_argmax"):
         a, b = t[name]["300"], t[name]["3000"]
         lines.append(f"| {name} | {a['docs_per_s']:.1f} | {a['ms_per_doc']:.2f} | {b['docs_per_s']:.1f} | {b['ms_per_doc']:.1f} |")
     lines.append(f"| ALBERT -> BiLSTM vs BiLSTM alone | {ratio(t['ratio_300'])} | | {ratio(t['ratio_3000'])} | |")
+    lines.append(f"| CRF (Viterbi) vs per-word argmax | {ratio(t['crf_ratio_300'])} | | {ratio(t['crf_ratio_3000'])} | |")
     p = result["pretraining"]
     lines += ["", "| pretraining step | pieces/s |", "|---|---|",
               f"| MLM head on masked pieces only (shipped) | {p['masked_only_pieces_per_s']:.0f} |",
