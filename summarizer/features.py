@@ -63,15 +63,22 @@ class SentenceFeaturizer:
             names += list(DENSE_NAMES[3:])
         return tuple(names + [f"section:{c}" for c in self.section_classes])
 
-    def _section_block(self, sections: Sequence[np.ndarray] | None, sizes: Sequence[int]) -> np.ndarray:
-        """The documents' section probabilities stacked (sum S, K); (sum S, 0) without section features."""
+    def _check_sections(self, sections: Sequence[np.ndarray] | None, sizes: Sequence[int]) -> None:
+        """JobmatchError unless `sections` holds one (S, K) array per document of `sizes` sentences (nothing to check without classes)."""
         k = len(self.section_classes)
         if not k:
-            return np.zeros((int(sum(sizes)), 0))
+            return
         if sections is None:
             raise JobmatchError(f"this summarizer reads section probabilities ({', '.join(self.section_classes)}); pass the sentence texts")
         if len(sections) != len(sizes) or any(np.shape(p) != (n, k) for p, n in zip(sections, sizes)):
             raise JobmatchError(f"section probabilities do not match the documents: need one ({k} classes) row per sentence")
+
+    def _section_block(self, sections: Sequence[np.ndarray] | None, sizes: Sequence[int]) -> np.ndarray:
+        """The documents' section probabilities stacked (sum S, K); (sum S, 0) without section features."""
+        self._check_sections(sections, sizes)
+        k = len(self.section_classes)
+        if not k:
+            return np.zeros((int(sum(sizes)), 0))
         return np.concatenate([np.asarray(p, dtype=np.float64).reshape(n, k) for p, n in zip(sections, sizes)]) if len(sizes) else np.zeros((0, k))
 
     @property
@@ -114,8 +121,7 @@ class SentenceFeaturizer:
 
     def matrix(self, docs: Sequence[Sequence[Sequence[int]]], sections: Sequence[np.ndarray] | None = None) -> sp.csr_matrix:
         """All sentences of `docs`, stacked in document then sentence order: CSR (sum S, n_features); `sections`: one (S, K) per document."""
-        if self.section_classes:
-            self._section_block(sections, [len(d) for d in docs])
+        self._check_sections(sections, [len(d) for d in docs])
         rows, cols, dense, offset = [], [], [], 0
         for d, doc in enumerate(docs):
             sent, tok = self._pairs(doc)

@@ -319,8 +319,9 @@ def highlight_document(teacher: str | Path, summarizer_dir: str | Path, data: st
     if tok.model_hash != enc.tokenizer.model_hash:
         raise JobmatchError(f"{summarizer_dir} and {teacher} use different tokenizers")
     _, attn, _ = enc.embed_with_attention(row, kind, batch_size=1)
-    doc = enc.tokenize(row, kind)[0]
-    scores = model.score(doc, kind, frame_documents(row, kind)[0])
+    sentences = frame_documents(row, kind)[0]
+    doc = enc.tokenizer.encode_documents([sentences])[0]  # what `enc.tokenize` does, keeping the sentences for the section features
+    scores = model.score(doc, kind, sentences)
     title = row[schema.TEXT_COLUMNS[kind][0]].iloc[0]
     if isinstance(title, str) and title.split() and len(doc):
         scores[0] = np.inf
