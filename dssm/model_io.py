@@ -77,6 +77,7 @@ def check_state_shapes(expected: dict[str, torch.Tensor], found: dict[str, Any],
             hint = " (wrong vocabulary size: model trained with another tokenizer?)" if k.endswith("tok.weight") else ""
             hint = hint or (" (categorical vocabulary differs from features.json)" if ".cats." in k else "")
             hint = hint or (" (skill vocabulary differs from the one the model was trained with)" if ".skills." in k else "")
+            hint = hint or (" (bigram vocabulary differs from the one the tagger was trained with)" if k.startswith("bigram_embed.") else "")
             raise JobmatchError(f"{source}: tensor {k} has shape {got}, the config expects {tuple(v.shape)}{hint}")
 
 

@@ -210,3 +210,52 @@ def test_a_tagger_saved_before_the_crf_existed_loads_without_one(toy_entities, t
     (out / "tagger.yaml").write_text(yaml.safe_dump(info, allow_unicode=True, sort_keys=False), encoding="utf-8")
     model, *_ = load_tagger(out)
     assert model.crfs is None and not model.cfg.crf
+
+
+def test_bigram_vocabulary_numbers_frequent_pairs_and_buckets_the_rest():
+    import doctest
+
+    import dssm.understanding.bigrams as bigrams
+
+    assert doctest.testmod(bigrams).failed == 0
+    v = bigrams.BigramVocab.fit([["x", "y"], ["x", "y"], ["x", "z"]], min_count=2)
+    assert v.pairs == ["<s> x", "x y", "y </s>"] and len(v) == 5  # frequency order; padding and unknown rows
+    ids = v.ids([["x", "z"], []])
+    assert ids[0].tolist() == [[2, 1], [1, 1]] and ids[1].shape == (0, 2)
+
+
+def test_a_bigram_tagger_learns_round_trips_and_reads_long_rows_whole(toy_entities, tmp_path):
+    """Bigram ids ride in the windows beside the pieces: a misaligned slice would break the long-row and stride checks."""
+    import torch
+
+    out = tmp_path / "bi"
+    train_tagger(TaggerConfig(encoder="scratch", bigram_dim=8, **TOY), toy_entities, out)
+    model, pieces, space, saved = load_tagger(out)
+    assert model.bigram_embed is not None and len(saved["bigrams"]) + 2 == model.bigram_embed.num_embeddings
+    assert saved["dev"]["micro"]["f1"] >= 0.9 and saved["dev"]["unseen"]["recall"] >= 0.8, saved["dev"]
+    dev = pd.read_parquet(toy_entities / "dev.parquet")
+    tokens = [list(t) for t in dev["tokens"]]
+    trained, _, _, _ = load_tagger(out)
+    assert predict_tags(trained, model.cfg, pieces, space, tokens) == predict_tags(model, model.cfg, pieces, space, tokens)
+    long_row = [t for toks in tokens[:60] for t in toks]
+    runs = [predict_tags(model, replace(model.cfg, window=w, overlap=o), pieces, space, [long_row])["tags"][0] for w, o in ((24, 8), (256, 32))]
+    assert sum(x != y for x, y in zip(*runs)) <= 0.01 * len(long_row)
+    with pytest.raises(ValueError, match="bigram features"):
+        model(torch.tensor([[5]]), torch.tensor([[True]]), torch.tensor([[0]]), n_words=1)  # no bigram ids given
+    report = compare(TaggerConfig(**TOY), toy_entities, None, tmp_path / "cmp", systems=("bilstm_crf_bigrams",))
+    assert report["systems"]["bilstm_crf_bigrams"]["micro"]["f1"] >= 0.9 and report["config"]["bigram_dim"] == 0
+
+
+def test_a_bigram_tagger_folder_without_its_vocabulary_is_refused(toy_entities, tmp_path, capsys):
+    import yaml
+
+    out = tmp_path / "bi"
+    train_tagger(TaggerConfig(encoder="scratch", bigram_dim=4, **{**TOY, "max_epochs": 1}), toy_entities, out)
+    info = yaml.safe_load((out / "tagger.yaml").read_text())
+    for broken, needle in ((None, "no `bigrams` vocabulary"), (info["bigrams"][:-1], "model.safetensors")):
+        (out / "tagger.yaml").write_text(yaml.safe_dump({**info, "bigrams": broken}, allow_unicode=True, sort_keys=False))
+        argv = ["tagger", "predict", "--model", str(out), "--input", str(toy_entities / "dev.parquet"), "--out", str(tmp_path / "o.parquet")]
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "o.parquet").exists()

@@ -31,10 +31,15 @@ class Window:
     end: int
     ids: list[int]
     word_of_piece: list[int]
+    features: np.ndarray | None = None
+    """Per word of the window, its integer features (words, F), e.g. bigram ids; None when the model reads none."""
 
 
-def make_windows(rows: Sequence[Sequence[Sequence[int]]], window: int, overlap: int, cls_id: int | None, sep_id: int | None) -> list[Window]:
+def make_windows(rows: Sequence[Sequence[Sequence[int]]], window: int, overlap: int, cls_id: int | None, sep_id: int | None,
+                 features: Sequence[np.ndarray] | None = None) -> list[Window]:
     """rows[r][w] = the pieces of word w of row r -> windows in row order (an empty row gives one empty window).
+
+    `features[r]` (words of row r, F), when given, is sliced into each window beside its pieces.
 
     `window` counts pieces without [CLS]/[SEP]; a word longer than a window keeps its first `window` pieces.
     `overlap` is capped below half the window (a longer one would make consecutive windows mostly the same).
@@ -51,12 +56,13 @@ def make_windows(rows: Sequence[Sequence[Sequence[int]]], window: int, overlap: 
                 wop += [w - s] * len(piece)
             if cls_id is not None:
                 ids, wop = [cls_id, *ids, sep_id], [-1, *wop, -1]
-            out.append(Window(r, s, e, ids, wop))
+            out.append(Window(r, s, e, ids, wop, None if features is None else features[r][s:e]))
     return out
 
 
 def collate(items: Sequence[Window], pad_id: int, tags: dict[str, Sequence[Sequence[int]]] | None = None) -> dict[str, Tensor]:
-    """Windows -> ids, mask, word_of_piece (B, P); n_words; and, given `tags` (layer -> row -> tag ids), labels_<layer> (B, W) with -100 padding."""
+    """Windows -> ids, mask, word_of_piece (B, P); n_words; `features` (B, W, F) with 0 padding when the windows carry them;
+    and, given `tags` (layer -> row -> tag ids), labels_<layer> (B, W) with -100 padding."""
     p = max(1, max(len(w.ids) for w in items))
     n_words = max(1, max(w.end - w.start for w in items))
     ids = torch.full((len(items), p), pad_id, dtype=torch.long)  # (B, P)
@@ -67,6 +73,11 @@ def collate(items: Sequence[Window], pad_id: int, tags: dict[str, Sequence[Seque
         wop[i, : len(w.word_of_piece)] = torch.tensor(w.word_of_piece, dtype=torch.long)
         mask[i, : len(w.ids)] = True
     batch = {"ids": ids, "mask": mask, "word_of_piece": wop, "n_words": n_words}
+    if items[0].features is not None:
+        feats = torch.zeros((len(items), n_words, items[0].features.shape[1]), dtype=torch.long)  # (B, W, F)
+        for i, w in enumerate(items):
+            feats[i, : len(w.features)] = torch.from_numpy(w.features)
+        batch["features"] = feats
     for layer, rows in (tags or {}).items():
         lab = torch.full((len(items), n_words), -100, dtype=torch.long)  # (B, W)
         for i, w in enumerate(items):

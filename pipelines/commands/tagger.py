@@ -61,8 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--albert", type=Path, default=None, help="pretrained encoder folder (needed by the albert_* systems)")
     c.add_argument("--out", type=Path, required=True, help="report folder to write (report.json, report.md)")
     c.add_argument("--systems", nargs="+", default=None,
-                   help="subset of: dictionary bilstm bilstm_crf albert_linear albert_bilstm albert_bilstm_crf "
-                        "(default: dictionary bilstm albert_linear albert_bilstm)")
+                   help="subset of: dictionary bilstm bilstm_crf bilstm_crf_bigrams albert_linear albert_bilstm albert_bilstm_crf "
+                        "(default: dictionary bilstm albert_linear albert_bilstm; _bigrams adds bigram features, --bigram-dim or 50 wide; "
+                        "--bigram-dim gives them to every neural system)")
     add_config_flags(c, TaggerConfig, skip=("encoder", "head", "crf"))
     add_force_flag(c)
     c.set_defaults(func=compare_cmd)

@@ -48,7 +48,7 @@ def tag_sentences(tagger: tuple, sentences: list[str]) -> list[list[dict[str, An
     model, pieces, space, _ = tagger
     offsets = [word_offsets(s) for s in sentences]
     words = [[s[a:b] for a, b in off] for s, off in zip(sentences, offsets)]
-    rows = tag_rows(model, model.cfg, pieces.rows(words), pieces.pad_id, pieces.cls_id, pieces.sep_id, confidence=True)
+    rows = tag_rows(model, model.cfg, pieces.rows(words), pieces.pad_id, pieces.cls_id, pieces.sep_id, confidence=True, words=words)
     out: list[list[dict[str, Any]]] = []
     for sent, off, row in zip(sentences, offsets, rows):
         found = []

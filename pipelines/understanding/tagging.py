@@ -11,7 +11,7 @@ same order plus `pred_<layer>` per tag layer the model was trained on (`pred_tag
 `pred_spans` (list of {start, end, label}, character offsets, end exclusive).
 
 Tagger folder: `tagger.yaml` (config, layers with their tag lists and scheme, the encoder's
-Hugging Face config, dev scores, versions), `model.safetensors` (all weights), `tokenizer/`.
+Hugging Face config, the bigram vocabulary when the tagger reads bigrams, dev scores, versions), `model.safetensors` (all weights), `tokenizer/`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from dssm.io import atomic_path, check_output, config_from_dict, config_to_dict,
 from dssm.understanding.albert import TOKENIZER_DIR, WordPieces, hf_config_dict, load_encoder, transformers_output
 from dssm.understanding.artifact import WEIGHTS, encoder_from_config, read_model_folder, write_model_folder
 from dssm.understanding.batching import collate, make_windows, merge_rows
+from dssm.understanding.bigrams import BigramVocab
 from dssm.understanding.dictionary import SpanDictionary
 from dssm.understanding.tagger import Tagger, TaggerConfig
 from dssm.understanding.tags import scheme_of, tags_to_spans, word_to_char_spans
@@ -121,10 +122,17 @@ def window_size(model: Tagger, cfg: TaggerConfig) -> int:
     return cfg.window
 
 
-def row_windows(model: Tagger, cfg: TaggerConfig, rows: list[list[list[int]]], cls_id: int, sep_id: int):
-    """Rows of per-word pieces -> the model's windows ([CLS]/[SEP] around each only when it has a pretrained encoder)."""
+def row_windows(model: Tagger, cfg: TaggerConfig, rows: list[list[list[int]]], cls_id: int, sep_id: int,
+                words: list[list[str]] | None = None):
+    """Rows of per-word pieces -> the model's windows ([CLS]/[SEP] around each only when it has a pretrained encoder);
+    a model with bigram features also needs the rows' `words` (their bigram ids ride in the windows)."""
     special = model.encoder is not None
-    return make_windows(rows, window_size(model, cfg), cfg.overlap, cls_id if special else None, sep_id if special else None)
+    features = None
+    if model.bigrams is not None:
+        if words is None:
+            raise ValueError("this tagger reads bigram features: pass the rows' words")
+        features = model.bigrams.ids(words)
+    return make_windows(rows, window_size(model, cfg), cfg.overlap, cls_id if special else None, sep_id if special else None, features)
 
 
 CONFIDENCE = "#confidence"
@@ -132,20 +140,21 @@ CONFIDENCE = "#confidence"
 
 
 def tag_rows(model: Tagger, cfg: TaggerConfig, rows: list[list[list[int]]], pad_id: int, cls_id: int, sep_id: int,
-             confidence: bool = False) -> list[dict[str, np.ndarray]]:
+             confidence: bool = False, words: list[list[str]] | None = None) -> list[dict[str, np.ndarray]]:
     """Rows of per-word pieces -> per row, layer -> tag id per word: windows, length-sorted batches, argmax, merge by owner window.
-    With `confidence`, also layer + CONFIDENCE -> the softmax probability (of the emissions, with a CRF) of each word's predicted tag."""
+    With `confidence`, also layer + CONFIDENCE -> the softmax probability (of the emissions, with a CRF) of each word's predicted tag.
+    `words`: the rows' words, needed by a tagger with bigram features."""
     import torch
 
     from dssm.batching import length_sorted_batches
 
-    items = row_windows(model, cfg, rows, cls_id, sep_id)
+    items = row_windows(model, cfg, rows, cls_id, sep_id, words)
     preds: list[dict[str, np.ndarray] | None] = [None] * len(items)
     model.eval()
     with torch.inference_mode():
         for ks in length_sorted_batches(np.array([len(w.ids) for w in items]), PREDICT_BATCH):
             batch = collate([items[k] for k in ks], pad_id)
-            logits = model(batch["ids"], batch["mask"], batch["word_of_piece"], batch["n_words"])
+            logits = model(batch["ids"], batch["mask"], batch["word_of_piece"], batch["n_words"], batch.get("features"))
             best = {layer: t.numpy() for layer, t in model.decode(logits, batch["word_of_piece"]).items()}  # (B, W)
             if confidence:
                 best |= {layer + CONFIDENCE: lg.softmax(-1).gather(-1, torch.as_tensor(best[layer]).unsqueeze(-1)).squeeze(-1).float().numpy()
@@ -157,22 +166,22 @@ def tag_rows(model: Tagger, cfg: TaggerConfig, rows: list[list[list[int]]], pad_
 
 def predict_tags(model: Tagger, cfg: TaggerConfig, pieces: WordPieces, space: TagSpace, tokens: list[list[str]]) -> dict[str, list[list[str]]]:
     """Rows of words -> layer -> rows of predicted tags (one per word; see the module docstring of batching)."""
-    rows = tag_rows(model, cfg, pieces.rows(tokens), pieces.pad_id, pieces.cls_id, pieces.sep_id)
+    rows = tag_rows(model, cfg, pieces.rows(tokens), pieces.pad_id, pieces.cls_id, pieces.sep_id, words=tokens)
     return {layer: [[space.tags[layer][i] for i in r[layer]] for r in rows] for layer in space.tags}
 
 
-def build_model(cfg: TaggerConfig, space: TagSpace, vocab_size: int, encoder=None) -> Tagger:
+def build_model(cfg: TaggerConfig, space: TagSpace, vocab_size: int, encoder=None, bigrams: BigramVocab | None = None) -> Tagger:
     import torch
 
     torch.manual_seed(cfg.seed)
-    return Tagger(cfg, {layer: len(t) for layer, t in space.tags.items()}, vocab_size, encoder)
+    return Tagger(cfg, {layer: len(t) for layer, t in space.tags.items()}, vocab_size, encoder, bigrams)
 
 
 def tagger_loss(model: Tagger, batch: dict) -> Any:
     """Σ over tag layers of the mean cross-entropy over real words (padding words are labelled -100); with a CRF, its sequence NLL."""
     import torch.nn.functional as F
 
-    logits = model(batch["ids"], batch["mask"], batch["word_of_piece"], batch["n_words"])
+    logits = model(batch["ids"], batch["mask"], batch["word_of_piece"], batch["n_words"], batch.get("features"))
     if model.crfs is not None:
         return model.crf_loss(logits, {k: batch[f"labels_{k}"] for k in logits})
     return sum(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), batch[f"labels_{k}"].reshape(-1), ignore_index=-100) for k, lg in logits.items())
@@ -200,9 +209,10 @@ def fit(cfg: TaggerConfig, train: TagTable, dev: TagTable, albert: Path | None, 
         encoder.train()
     else:
         encoder, pieces = None, scratch_pieces(train, cfg, work / TOKENIZER_DIR)
-    model = build_model(cfg, space, pieces.vocab_size, encoder)
+    bigrams = BigramVocab.fit(train.tokens, cfg.bigram_min_count) if cfg.bigram_dim else None
+    model = build_model(cfg, space, pieces.vocab_size, encoder, bigrams)
     labels = space.ids(train)
-    items = row_windows(model, cfg, pieces.rows(train.tokens), pieces.cls_id, pieces.sep_id)
+    items = row_windows(model, cfg, pieces.rows(train.tokens), pieces.cls_id, pieces.sep_id, train.tokens)
     gold_dev = all_spans(dev.tags)
 
     def evaluate() -> tuple[float, tuple[list, float]]:
@@ -234,7 +244,8 @@ def save_tagger(out: Path, model: Tagger, pieces: WordPieces, space: TagSpace, s
     """Write a tagger folder atomically (`dssm.understanding.artifact`)."""
     write_model_folder(out, model, pieces, TAGGER_FILE, {
         "kind": "tagger", "config": config_to_dict(model.cfg), "layers": space.tags, "scheme": space.scheme, "set_kind": set_kind,
-        "encoder_config": hf_config_dict(model.encoder) if model.encoder is not None else None, **meta})
+        "encoder_config": hf_config_dict(model.encoder) if model.encoder is not None else None,
+        "bigrams": model.bigrams.pairs if model.bigrams is not None else None, **meta})
 
 
 def load_tagger(path: str | Path) -> tuple[Tagger, WordPieces, TagSpace, dict[str, Any]]:
@@ -246,7 +257,12 @@ def load_tagger(path: str | Path) -> tuple[Tagger, WordPieces, TagSpace, dict[st
     cfg = config_from_dict(TaggerConfig, saved, str(Path(path) / TAGGER_FILE))
     space = TagSpace(info["layers"], info["scheme"])
     encoder = encoder_from_config(info["encoder_config"]) if info.get("encoder_config") else None
-    model = build_model(cfg, space, pieces.vocab_size, encoder)
+    bigrams = None
+    if cfg.bigram_dim:
+        if not isinstance(info.get("bigrams"), list):
+            raise JobmatchError(f"{Path(path) / TAGGER_FILE}: bigram_dim {cfg.bigram_dim} but no `bigrams` vocabulary list")
+        bigrams = BigramVocab(info["bigrams"])
+    model = build_model(cfg, space, pieces.vocab_size, encoder, bigrams)
     check_state_shapes(model.state_dict(), state, str(Path(path) / WEIGHTS))
     model.load_state_dict(state)
     return model.eval(), pieces, space, info
@@ -332,8 +348,19 @@ def evaluate_tagger(model_dir: str | Path, data: str | Path) -> dict:
 
 SYSTEMS = ("dictionary", "bilstm", "albert_linear", "albert_bilstm")
 """The four systems `compare` trains by default: the floor, BiLSTM on scratch embeddings, ALBERT + linear head, ALBERT -> BiLSTM."""
-KNOWN_SYSTEMS = (*SYSTEMS, "bilstm_crf", "albert_bilstm_crf")
-"""Also known: the BiLSTM systems with a CRF over their tags (`TaggerConfig.crf`)."""
+KNOWN_SYSTEMS = (*SYSTEMS, "bilstm_crf", "albert_bilstm_crf", "bilstm_crf_bigrams")
+"""Also known: the BiLSTM systems with a CRF over their tags (`TaggerConfig.crf`), and the scratch one with bigram features
+(`TaggerConfig.bigram_dim`; BIGRAM_DIM when the config has none)."""
+BIGRAM_DIM = 50
+"""Bigram embedding width of the `_bigrams` systems when --bigram-dim is not given (the char + bichar baseline's 50)."""
+
+
+def system_config(cfg: TaggerConfig, system: str) -> TaggerConfig:
+    """The tagger config of a neural `compare` system: encoder, head, CRF and bigram features from its name, the rest from `cfg`."""
+    name, bigrams = system.removesuffix("_bigrams"), system.endswith("_bigrams")
+    base, crf = name.removesuffix("_crf"), name.endswith("_crf")
+    encoder, head = ("scratch", "bilstm") if base == "bilstm" else ("albert", base.split("_")[1])
+    return replace(cfg, encoder=encoder, head=head, crf=crf, bigram_dim=(cfg.bigram_dim or BIGRAM_DIM) if bigrams else cfg.bigram_dim)
 
 
 def compare(cfg: TaggerConfig, data: str | Path, albert: str | Path | None, out: str | Path, systems: tuple[str, ...] = SYSTEMS,
@@ -359,10 +386,8 @@ def compare(cfg: TaggerConfig, data: str | Path, albert: str | Path | None, out:
                     preds[i] += row
             info = {"train_seconds": round(time.perf_counter() - t0, 1)}
         else:
-            base, crf = system.removesuffix("_crf"), system.endswith("_crf")
-            encoder, head = ("scratch", "bilstm") if base == "bilstm" else ("albert", base.split("_")[1])
             with tempfile.TemporaryDirectory() as work:
-                *_, info, preds = fit(replace(cfg, encoder=encoder, head=head, crf=crf), train, dev, None if albert is None else Path(albert), Path(work))
+                *_, info, preds = fit(system_config(cfg, system), train, dev, None if albert is None else Path(albert), Path(work))
         rows[system] = {**score(dev.tags, preds, dev.tokens, seen), **{k: v for k, v in info.items() if k != "history"}}
         predictions[system] = preds
     gold = all_spans(dev.tags)
