@@ -259,3 +259,23 @@ def test_a_bigram_tagger_folder_without_its_vocabulary_is_refused(toy_entities, 
         err = capsys.readouterr().err.strip()
         assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_batched_viterbi_decodes_what_pytorch_crf_decodes():
+    import torch
+    from torchcrf import CRF
+
+    from dssm.understanding.tagger import viterbi
+
+    gen = torch.Generator().manual_seed(0)
+    for n_tags in (2, 5, 17):
+        crf = CRF(n_tags, batch_first=True)
+        with torch.no_grad():
+            for p in (crf.transitions, crf.start_transitions, crf.end_transitions):
+                p.copy_(torch.randn(p.shape, generator=gen) * 2)
+        emissions = torch.randn(9, 13, n_tags, generator=gen)
+        lengths = torch.tensor([13, 1, 7, 12, 2, 13, 5, 9, 3])
+        mask = torch.arange(13).unsqueeze(0) < lengths.unsqueeze(1)
+        got = viterbi(emissions, lengths, crf.start_transitions, crf.transitions, crf.end_transitions)
+        for row, path in enumerate(crf.decode(emissions, mask)):
+            assert got[row, : len(path)].tolist() == path and got[row, len(path):].eq(0).all()
