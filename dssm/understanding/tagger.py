@@ -58,9 +58,11 @@ class TaggerConfig:
     lstm_layers: int = 1
     """Stacked BiLSTM layers."""
     dropout: float = 0.2
-    """Dropout on word vectors and BiLSTM outputs."""
+    """Dropout on word vectors and BiLSTM outputs (0.5 is better on ResumeNER, 0.932 vs 0.920 dev micro-F1, and worse on
+    SkillSpan, 0.297 vs 0.362: see the README)."""
     bigram_dim: int = 0
-    """Width of each of a word's two bigram embeddings (with its left and right neighbour), 0 = no bigram features."""
+    """Width of each of a word's two bigram embeddings (with its left and right neighbour), 0 = no bigram features
+    (off by default: +0.003 [-0.010, +0.015] dev micro-F1 on ResumeNER at 50 wide, not resolved)."""
     bigram_min_count: int = 2
     """Training occurrences a bigram needs for its own embedding (rarer ones share the unknown row)."""
     crf: bool = True
