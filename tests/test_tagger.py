@@ -252,6 +252,7 @@ def test_a_bigram_tagger_folder_without_its_vocabulary_is_refused(toy_entities, 
     out = tmp_path / "bi"
     train_tagger(TaggerConfig(encoder="scratch", bigram_dim=4, **{**TOY, "max_epochs": 1}), toy_entities, out)
     info = yaml.safe_load((out / "tagger.yaml").read_text())
+    capsys.readouterr()  # training's progress bars (shown when CI is unset)
     for broken, needle in ((None, "no `bigrams` vocabulary"), (info["bigrams"][:-1], "model.safetensors")):
         (out / "tagger.yaml").write_text(yaml.safe_dump({**info, "bigrams": broken}, allow_unicode=True, sort_keys=False))
         argv = ["tagger", "predict", "--model", str(out), "--input", str(toy_entities / "dev.parquet"), "--out", str(tmp_path / "o.parquet")]
