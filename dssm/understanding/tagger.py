@@ -197,7 +197,8 @@ def viterbi(emissions: Tensor, lengths: Tensor, start: Tensor, transitions: Tens
     start / end (C,), transitions (C, C) from -> to  ->  tag ids (B, W), 0 after each row's length.
 
     The forward pass is pytorch-crf's (`CRF.decode`); the backtrace runs over the batch at once instead of one
-    row at a time in Python (that loop was 13% of tagging time in `bench understanding`):
+    row at a time in Python (×1.6 faster for 64 windows × 126 words × 17 tags; end to end the CRF still costs
+    ~12% of tagging time in `bench understanding`, mostly this forward pass):
 
         s_0 = start + e_0,   s_t = max_i (s_{t-1, i} + T_{i, .}) + e_t  (frozen after a row's end),
         y_last = argmax (s + end),   y_{t-1} = argmax_i (s_{t-1, i} + T_{i, y_t})
