@@ -1,5 +1,6 @@
 """The arms of an offline evaluation and the scorers behind them: a trained DSSM (optionally reading another corpus,
-optionally ranked through a built FAISS index), TF-IDF, BM25, popularity.
+optionally ranked through a built FAISS index), TF-IDF, BM25, popularity, and on a generated market the known
+utility over the skills a corpus names (`pipelines.evaluation.utility_arm`).
 
 `parse_arms("control=RUN/control,treatment=RUN/production@RUN/summaries,tfidf")` reads arms from
 the command line; `default_arms(RUN)` finds them in a run directory's layout; every arm's model
@@ -24,7 +25,9 @@ from pipelines.retrieval.index import EmbeddingIndex
 
 BASELINES = ("tfidf", "bm25", "popularity")
 """Arms that need no trained model."""
-KINDS = ("dssm", *BASELINES)
+UTILITY = "utility"
+"""The known-utility arm of a generated market: `utility` (its own texts) or `utility@CORPUS`."""
+KINDS = ("dssm", *BASELINES, UTILITY)
 
 
 @dataclass(frozen=True)
@@ -228,9 +231,18 @@ def index_search(index_dir: Path, model_hash: str, vacancy_ids: np.ndarray) -> C
     return search
 
 
-def build_scorer(spec: ArmSpec, vacancies: pd.DataFrame, resumes: pd.DataFrame, train_interactions: pd.DataFrame | None) -> Scorer:
-    """A `Scorer` for `resumes` (the query rows) against `vacancies` (the catalogue, in row order)."""
+def build_scorer(spec: ArmSpec, vacancies: pd.DataFrame, resumes: pd.DataFrame, train_interactions: pd.DataFrame | None,
+                 market: Path | None = None) -> Scorer:
+    """A `Scorer` for `resumes` (the query rows) against `vacancies` (the catalogue, in row order); `market`: the
+    dataset folder, whose truth/ a utility arm reads."""
     from pipelines.evaluation import baselines  # scikit-learn: imported when an arm is scored, not at every `jobmatch` start
+
+    if spec.kind == UTILITY:
+        from pipelines.evaluation.utility_arm import UtilityScorer
+
+        if market is None:
+            raise JobmatchError("the utility arm needs the market folder (its truth/) the dataset was generated into")
+        return UtilityScorer(market, corpus_frame(vacancies, spec.corpus_dir, "vacancies"), corpus_frame(resumes, spec.corpus_dir, "resumes"))
 
     if spec.kind == "dssm":
         enc = load_encoder(spec.model_dir, parsed=spec.parsed)
@@ -254,7 +266,7 @@ def build_scorer(spec: ArmSpec, vacancies: pd.DataFrame, resumes: pd.DataFrame, 
 
 
 def parse_arms(text: str) -> dict:
-    """'control=RUN/control,treatment=RUN/production@RUN/summaries,tfidf' -> name -> ArmSpec."""
+    """'control=RUN/control,treatment=RUN/production@RUN/summaries,tfidf,lead=utility@RUN/summaries_lead' -> name -> ArmSpec."""
     arms = {}
     for item in (s.strip() for s in text.split(",")):
         if not item:
@@ -269,8 +281,13 @@ def parse_arms(text: str) -> dict:
             arms[name] = ArmSpec(value)
             continue
         model, _, corpus = value.partition("@")
+        if model == UTILITY:
+            if corpus and not Path(corpus).is_dir():
+                raise JobmatchError(f"--arms: {name}: corpus folder {corpus} not found")
+            arms[name] = ArmSpec(UTILITY, corpus_dir=Path(corpus) if corpus else None)
+            continue
         if not Path(model).is_dir():
-            raise JobmatchError(f"--arms: {name}: {model} is neither a baseline ({', '.join(BASELINES)}) nor a model folder")
+            raise JobmatchError(f"--arms: {name}: {model} is neither a baseline ({', '.join(BASELINES)}), {UTILITY}[@CORPUS] nor a model folder")
         if corpus and not Path(corpus).is_dir():
             raise JobmatchError(f"--arms: {name}: corpus folder {corpus} not found")
         arms[name] = ArmSpec("dssm", model_dir=Path(model), corpus_dir=Path(corpus) if corpus else None)

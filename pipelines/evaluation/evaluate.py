@@ -289,7 +289,7 @@ def evaluate(
     gauc_sizes = None
     for name in progress(names, desc="arms", unit="arm"):
         t0 = time.perf_counter()
-        scorer = (scorers or {}).get(name) or build_scorer(arms[name], dataset.vacancies, users_res, train)
+        scorer = (scorers or {}).get(name) or build_scorer(arms[name], dataset.vacancies, users_res, train, dataset.root)
         ranked, scores = scorer.top_k(cfg.curve_k, exclude)
         ranked_pos = ranked[with_pos]
         vals = {}
