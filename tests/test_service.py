@@ -14,7 +14,8 @@ from pipelines import cli
 from pipelines.retrieval import index as ix
 from pipelines.retrieval import recommend as rc
 from pipelines.data.dataset import write_dataset
-from pipelines.retrieval.loadtest import free_port, run_loadtest, start_server
+from dssm.errors import JobmatchError
+from pipelines.retrieval.loadtest import free_port, run_loadtest, serve_argv, start_server
 from pipelines.retrieval.refresh import refresh
 from pipelines.retrieval.service import ServingState, create_app
 
@@ -156,11 +157,46 @@ def test_bounded_loadtest_against_a_server_process(setup):
     proc = start_server([sys.executable, "-c", SERVER.format(tests=str(TESTS), root=str(root / "index"), port=port)], port)
     try:
         bodies = [{"resume_id": f"r{i:03d}", "k": 10} for i in range(10)]
-        out = run_loadtest(f"http://127.0.0.1:{port}", bodies, n_requests=300, concurrency=2, deadline_s=2.0)
+        out = run_loadtest(f"http://127.0.0.1:{port}", bodies, n_requests=300, concurrency=2, deadline_s=2.0, server_pid=proc.pid)
         bad = run_loadtest(f"http://127.0.0.1:{port}", [{"resume_id": "nobody"}], n_requests=5, concurrency=1, deadline_s=2.0)
+        health = run_loadtest(f"http://127.0.0.1:{port}", [{"resume_id": "nobody"}], n_requests=50, concurrency=2, deadline_s=2.0, endpoint="health")
+        with pytest.raises(JobmatchError, match="endpoint must be one of recommend, health, got 'candidates'"):
+            run_loadtest(f"http://127.0.0.1:{port}", bodies, endpoint="candidates")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     assert out["errors"] == 0 and 0 < out["requests"] <= 300 and out["seconds"] < 4.0
     assert out["p50_ms"] <= out["p90_ms"] <= out["p99_ms"] and out["rps"] > 0
+    assert out["client_cpu_ms_per_request"] > 0 and (out["server_cpu_ms_per_request"] > 0 or not Path("/proc").is_dir())
+    assert bad["server_cpu_ms_per_request"] is None  # no server pid given
     assert bad["errors"] == 5 and "HTTP 404" in bad["first_errors"][0]
+    assert health["endpoint"] == "health" and health["errors"] == 0 and health["requests"] == 50  # GET /health: the body is not sent
+
+
+def test_served_answers_do_not_depend_on_the_http_parser_or_event_loop(tiny_run):
+    """`serve --http h11 --loop asyncio` (pure Python) and the default (httptools, uvloop) answer the same lists."""
+    import httpx
+
+    answers = []
+    for http, loop in (("h11", "asyncio"), ("auto", "auto")):
+        port = free_port()
+        proc = start_server(serve_argv(str(tiny_run["index"]), str(tiny_run["data"]), port, http=http, loop=loop), port)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            answers.append([httpx.post(f"{url}/recommend", json={"resume_id": rid, "k": 5}).json()["items"] for rid in ("r000000", "r000003")])
+            out = run_loadtest(url, [{"resume_id": "r000001", "k": 5}], n_requests=40, concurrency=4, deadline_s=10.0)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        assert out["errors"] == 0 and out["requests"] == 40
+    assert answers[0] == answers[1] and len(answers[0][0]) == 5
+
+
+def test_serve_refuses_a_parser_or_loop_that_is_not_installed(monkeypatch, tmp_path, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvloop" else real(name, *a))
+    assert cli.main(["serve", "--index", str(tmp_path / "none"), "--loop", "uvloop"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["jobmatch serve: error: --loop uvloop: the package uvloop is not installed (pip install uvloop, or --loop auto)"]

@@ -18,6 +18,8 @@ from pipelines.commands.recommend import add_explain_args, add_serving_args, mak
 
 MAX_BODY_BYTES = 1 << 20
 """Default of --max-body-bytes (`pipelines.retrieval.service.MAX_BODY_BYTES`; not imported, to keep FastAPI off `jobmatch --help`)."""
+HTTP_PARSERS = ("auto", "httptools", "h11")
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="dynamic batching: how long a request waits for others to join its batch (0: only those already waiting join)")
     p.add_argument("--torch-threads", type=int, default=None,
                    help="torch intra-op threads (default: 1 with batching, so the other cores parse requests; torch's default without)")
+    p.add_argument("--http", choices=HTTP_PARSERS, default="auto",
+                   help="uvicorn's HTTP parser: httptools (C, installed with jobmatch; what auto picks) or h11 (pure Python)")
+    p.add_argument("--loop", choices=EVENT_LOOPS, default="auto", help="uvicorn's event loop: uvloop (what auto picks where installed) or asyncio")
     p.set_defaults(func=run_serve)
 
 
@@ -70,6 +75,11 @@ def run_serve(args: argparse.Namespace) -> int:
         raise JobmatchError(f"--port must be in [1, 65535], got {args.port}")
     if args.max_body_bytes < 1:
         raise JobmatchError(f"--max-body-bytes must be >= 1, got {args.max_body_bytes}")
+    import importlib.util
+
+    for flag, choice in (("--http", args.http), ("--loop", args.loop)):
+        if choice in ("httptools", "uvloop") and importlib.util.find_spec(choice) is None:
+            raise JobmatchError(f"{flag} {choice}: the package {choice} is not installed (pip install {choice}, or {flag} auto)")
     batcher = None
     threads = args.torch_threads if args.torch_threads is not None else (1 if args.batch_max else None)
     if threads is not None:
@@ -101,7 +111,7 @@ def run_serve(args: argparse.Namespace) -> int:
         explainer = make_explainer(args, dataset.vacancies if dataset else None)
         app = create_app(state, max_body_bytes=args.max_body_bytes, batcher=batcher, experiment=experiment, served_log=served_log, candidates=candidates,
                          explainer=explainer)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False, http=args.http, loop=args.loop)
     finally:
         if served_log is not None:
             served_log.close()
