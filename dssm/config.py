@@ -200,7 +200,8 @@ class ModelConfig:
             raise ValueError("towers must share vocab_size (one tokenizer)")
 
 
-SHIPPED = ("production", "teacher", "teacher_token_attention", "demo", "demo_skills", "demo_teacher", "demo_labeller", "tiny", "tiny_skills", "tiny_teacher", "tiny_labeller")
+SHIPPED = ("production", "teacher", "teacher_token_attention", "demo", "demo_skills", "demo_teacher", "demo_labeller", "demo_long",
+           "demo_teacher_long", "demo_long_token", "tiny", "tiny_skills", "tiny_teacher", "tiny_labeller")
 """Names of the YAML presets under dssm/configs."""
 
 

@@ -50,6 +50,17 @@ def test_dssm_presets():
     assert load_model_config("tiny").vacancy.max_len < load_model_config("tiny_teacher").vacancy.max_len
 
 
+def test_the_long_presets_are_matched_arms():
+    """demo_long / demo_teacher_long / demo_long_token differ from demo only in what the comparison varies."""
+    from dataclasses import replace
+
+    demo, long, teacher, token = (load_model_config(n) for n in ("demo", "demo_long", "demo_teacher_long", "demo_long_token"))
+    assert (long.train.max_epochs, long.train.patience) == (15, 2) and long == replace(demo, train=replace(demo.train, max_epochs=15, patience=2))
+    assert teacher == replace(long, vacancy=replace(long.vacancy, max_len=3000), resume=replace(long.resume, max_len=3000))
+    assert token == replace(long, vacancy=replace(long.vacancy, attention_on="token"), resume=replace(long.resume, attention_on="token"),
+                            train=replace(long.train, attention_lr=0.03))
+
+
 def test_invalid_values_and_unknown_keys_are_refused(tmp_path):
     with pytest.raises(ValueError, match="dropout"):
         TowerConfig(dropout=1.5)

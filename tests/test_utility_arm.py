@@ -1,4 +1,4 @@
-"""The known-utility arm: the market's utility over the skills a corpus names, a ceiling for models reading that corpus."""
+"""The known-utility arm: the market's utility over the skills a corpus names, compared across corpora."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--arms",
         default=None,
         help="comma-separated NAME=VALUE (VALUE: tfidf|bm25|popularity|MODEL_DIR[@CORPUS_DIR]|utility[@CORPUS_DIR]: a generated "
-             "market's known utility over the skills the corpus names, the ceiling of models reading it); default: arms present in --run",
+             "market's known utility over the skills the corpus names: compare corpora by it); default: arms present in --run",
     )
     p.add_argument("--index", action="append", default=[], metavar="ARM=DIR", help="rank ARM through the served (CURRENT) version of the index root DIR built from its model (repeatable)")
     p.add_argument("--candidates", type=Path, default=None, metavar="RESUME_INDEX",

@@ -1,4 +1,4 @@
-"""The known-utility arm: the market's own utility, with only the skills a text names — what reading that text is worth at best.
+"""The known-utility arm: the market's own utility, with only the skills a text names — what a corpus's skills are worth.
 
 A synthetic or semi-synthetic market (`jobmatch synth`) knows every pair's utility
 (`pipelines.data.synth.utility`): role, nearby role, skill overlap, seniority, area and salary terms plus a
@@ -7,9 +7,12 @@ pair noise. Of these only the skill overlap is read from the text here; the othe
 on the calibrated market titles do not give it away), alike for every corpus. The arm `utility@CORPUS` ranks
 vacancies by that utility without the noise, each document's hidden skills cut down to those its text in CORPUS names
 (whole words, case-insensitive: `summarizer.oracle.skill_pattern`, the rule the semi-synthetic market derives
-its profiles with). Ranked this way, Recall@k of the same held-out resumes is a ceiling for any model reading
-that corpus, and the difference between two corpora (whole texts, first 300 tokens, a summary) is the most a
-model could gain from reading one instead of the other: the headroom the distillation comparison has.
+its profiles with). Its level is not a ceiling for trained models: the positives are responses to what each
+resume was shown (`pipelines.data.synth.exposure`: mostly its own role and area), which this ranking ignores
+and a trained model learns. What it measures is the difference between corpora on the same held-out resumes —
+how much better the same known utility ranks with the skills of the whole texts than with those of the first
+300 tokens, or of a summary: the information a corpus holds for this market, the headroom a distillation
+comparison has.
 
 >>> visible(["Python", "SQL", "Kafka"], "Опыт с python и sql")
 ['Python', 'SQL']
