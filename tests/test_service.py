@@ -151,6 +151,14 @@ uvicorn.run(create_app(state), host="127.0.0.1", port={port}, log_level="warning
 """
 
 
+def test_a_named_document_is_its_row_of_the_served_dataset(setup):
+    _, _, res, state, _ = setup
+    row = state.query_row(str(res.resume_id.iloc[3]))
+    assert len(row) == 1 and row.columns.tolist() == res.columns.tolist()
+    assert [row[c].iloc[0] for c in ("resume_id", "title", "text")] == [res[c].iloc[3] for c in ("resume_id", "title", "text")]
+    assert state.query_row("nobody") is None
+
+
 def test_bounded_loadtest_against_a_server_process(setup):
     root, *_ = setup
     port = free_port()

@@ -342,8 +342,18 @@ class ServingState:
         self.recommender = self._load(version or current_version(self.root))
         self._stat = self._current_stat()
         id_col = schema.TABLES[self.recommender.query_kind][3]
-        self.queries = None if queries is None else queries.set_index(queries[id_col].astype(str), drop=False)
-        """The documents a request may name by id (resumes for a vacancy index, vacancies for a resume index)."""
+        self.queries = None
+        """The documents a request may name by id (resumes for a vacancy index, vacancies for a resume index), text
+        columns as plain objects: a row taken by position from Arrow-backed strings cost ~1.7× as much, by label ~3×."""
+        if queries is not None:
+            self.queries = queries.set_index(queries[id_col].astype(str), drop=False)
+            self.queries = self.queries.astype({c: object for c in self.queries.columns if pd.api.types.is_string_dtype(self.queries[c])})
+        self._position = {} if queries is None else {doc_id: i for i, doc_id in enumerate(self.queries.index)}
+
+    def query_row(self, doc_id: str) -> pd.DataFrame | None:
+        """The one-row frame of the document named `doc_id` (taken by position), None when there is none."""
+        i = self._position.get(doc_id)
+        return None if i is None else self.queries.iloc[[i]].reset_index(drop=True)
 
     def _current_stat(self) -> tuple[int, int] | None:
         try:
@@ -502,9 +512,10 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
         if doc_id is not None:
             if served.queries is None:
                 raise HTTPException(422, f"this service has no {noun} dataset; send the {noun} body instead")
-            if doc_id not in served.queries.index:
+            row = served.query_row(doc_id)
+            if row is None:
                 raise HTTPException(404, f"unknown {noun} id {doc_id!r}")
-            return served.queries.loc[[doc_id]].reset_index(drop=True)
+            return row
         try:
             return documents_from_records([fields.model_dump(exclude_none=True)], kind, noun)
         except JobmatchError as e:
