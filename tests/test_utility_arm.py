@@ -14,7 +14,7 @@ from pipelines import cli
 from pipelines.data.dataset import load_dataset
 from pipelines.data.synth.config import config_with
 from pipelines.data.synth.utility import MarketUtility
-from pipelines.evaluation.arms import ArmSpec, parse_arms
+from pipelines.evaluation.arms import ArmSpec, build_scorer, parse_arms
 from pipelines.evaluation.evaluate import EvalConfig, evaluate
 from pipelines.evaluation import utility_arm
 from pipelines.evaluation.utility_arm import UtilityScorer, visible
@@ -68,10 +68,9 @@ def test_a_dataset_that_is_not_the_market_is_refused_in_one_line(tiny_market, tm
     code = cli.main(["evaluate", "--data", str(other), "--arms", "control=utility", "--out", str(tmp_path / "report")])
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip() and "arm/s" not in line]  # the arms' progress bar shows when CI is unset
     assert code == 2 and len(err) == 1 and "1 vacancy ids have no hidden profile (e.g. 'stranger')" in err[0]
+    ds = load_dataset(tiny_market)
     with pytest.raises(JobmatchError, match="needs the market folder"):
-        from pipelines.evaluation.arms import build_scorer
-
-        build_scorer(ArmSpec("utility"), load_dataset(tiny_market).vacancies, load_dataset(tiny_market).resumes, None)
+        build_scorer(ArmSpec("utility"), ds.vacancies, ds.resumes, None)
 
 
 def first_vacancy(root) -> str:
