@@ -29,12 +29,17 @@ non-finite query embedding is refused (422) instead of ranked. With dynamic batc
 
 Every request reads the served `Recommender` once (a plain attribute read), so it keeps that object
 to its end. At most every `reload_interval_s` a request stats root/CURRENT; when it names a new
-version, that version is loaded (under a lock, by one request) and the reference is replaced. A
-version that fails to load is logged and the old one keeps serving.
+version, that version is loaded (under a lock, by one request, on the thread pool) and the reference is
+replaced. A version that fails to load is logged and the old one keeps serving.
+
+POST /recommend and /candidates are coroutines: with batching on, a request awaits its batch's result on the
+event loop (no thread of its own blocks on it); without, the model runs on the thread pool, as do a reload
+and the explainer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -49,6 +54,7 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
@@ -386,6 +392,13 @@ class ServingState:
                 self._lock.release()
         return self.recommender
 
+    async def current_async(self) -> Recommender:
+        """`current()` for a coroutine: the served Recommender read in place, or, when a reload check is due (it may
+        load a version), `current()` on the thread pool so the event loop never waits for a load."""
+        if self.pinned is None and time.monotonic() - self._checked >= self.reload_interval_s:
+            return await run_in_threadpool(self.current)
+        return self.recommender
+
 
 class RequestBook:
     """The served lists POST /events may name (the newest `capacity` requests) and the events each already got.
@@ -519,16 +532,23 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
         except JobmatchError as e:
             raise HTTPException(422, str(e)) from e
 
-    def ranked(rec: Recommender, df: pd.DataFrame, k: int, filters: Filters | None) -> pd.DataFrame:
+    async def ranked(rec: Recommender, df: pd.DataFrame, k: int, filters: Filters | None) -> pd.DataFrame:
+        """One query's ranked frame: awaited on the batcher's worker when batching (no thread of its own waits), else
+        computed on the thread pool."""
         try:
-            return batcher.submit(rec, df, k, filters).result(timeout=60) if batcher else rec.recommend(df, k, filters)[0]
+            if batcher is None:
+                return (await run_in_threadpool(rec.recommend, df, k, filters))[0]
+            return await asyncio.wait_for(asyncio.wrap_future(batcher.submit(rec, df, k, filters)), timeout=60)
         except Overloaded as e:
             raise HTTPException(503, str(e)) from e
         except JobmatchError as e:
             raise HTTPException(422, str(e)) from e
 
+    def explain(df: pd.DataFrame, vacancy_ids: list[str]) -> list[dict[str, Any]]:
+        return explainer.explain(explainer.resume_skills(df)[0], vacancy_ids)
+
     @app.post("/recommend", response_model=RecommendAnswer, responses=errors, response_model_exclude_unset=True)
-    def recommend(body: RecommendBody) -> dict[str, Any]:
+    async def recommend(body: RecommendBody) -> dict[str, Any]:
         by_id = isinstance(body, ByResumeId)
         df = query_frame(state, body.resume_id if by_id else None, None if by_id else body.resume, "resumes")
         f = body.filters
@@ -536,21 +556,21 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
         request_id, user = uuid.uuid4().hex, body.user_id
         cfg = experiment.cfg if experiment else None
         if cfg is None:
-            arm, rec = None, state.current()
+            arm, rec = None, await state.current_async()
         elif user is None or cfg.mode == "ab":
             arm = cfg.assign(user) if user is not None else cfg.control
-            rec = experiment.arms[arm].current()
+            rec = await experiment.arms[arm].current_async()
         else:
-            arm, recs = INTERLEAVED, {name: s.current() for name, s in experiment.arms.items()}
+            arm, recs = INTERLEAVED, {name: await s.current_async() for name, s in experiment.arms.items()}
         if arm == INTERLEAVED:
-            lists = {name: ranked(r, df, body.k, filters) for name, r in recs.items()}
+            lists = {name: await ranked(r, df, body.k, filters) for name, r in recs.items()}
             merged = team_draft({name: list(items["vacancy_id"]) for name, items in lists.items()}, body.k, cfg.salt, request_id)
             rows = {name: items.set_index("vacancy_id") for name, items in lists.items()}
             shown = [(v, float(rows[team].at[v, "score"]), rows[team].at[v, "title"], team) for v, team in merged]
             versions = {name: r.index.version for name, r in recs.items()}
             rec = recs[cfg.control]
         else:
-            items = ranked(rec, df, body.k, filters)
+            items = await ranked(rec, df, body.k, filters)
             shown = [(v, float(sc), t, None) for v, sc, t in zip(items["vacancy_id"], items["score"], items["title"])]
             versions = {arm or "served": rec.index.version}
         if served_log is not None:
@@ -560,7 +580,7 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
                 "items": [{"vacancy_id": v, "position": i, "score": sc, "team": team} for i, (v, sc, _, team) in enumerate(shown)],
             })
             book.add(request_id, cfg.name if cfg else None, user, arm, {v: team for v, _, _, team in shown})
-        why = explainer.explain(explainer.resume_skills(df)[0], [v for v, _, _, _ in shown]) if explainer is not None else [{}] * len(shown)
+        why = await run_in_threadpool(explain, df, [v for v, _, _, _ in shown]) if explainer is not None else [{}] * len(shown)
         return {
             "items": [{"vacancy_id": v, "score": sc, "title": t, "team": team, **w} for (v, sc, t, team), w in zip(shown, why)],
             "model_hash": rec.index.model_hash, "index_version": rec.index.version,
@@ -568,15 +588,15 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
         }
 
     @app.post("/candidates", response_model=CandidatesAnswer, responses=errors)
-    def post_candidates(body: CandidatesBody) -> dict[str, Any]:
+    async def post_candidates(body: CandidatesBody) -> dict[str, Any]:
         if candidates is None:
             raise HTTPException(404, "this service serves no resume index (start it with --resume-index ROOT)")
-        rec = candidates.current()
+        rec = await candidates.current_async()
         by_id = isinstance(body, ByVacancyId)
         df = query_frame(candidates, body.vacancy_id if by_id else None, None if by_id else body.vacancy, "vacancies")
         f = body.filters
         filters = Filters(area=f.area, salary_max=f.salary_max, experience_min=f.experience_min) if f else None
-        items = ranked(rec, df, body.k, filters)
+        items = await ranked(rec, df, body.k, filters)
         return {"items": [{"resume_id": r, "score": float(sc), "title": t} for r, sc, t in zip(items["resume_id"], items["score"], items["title"])],
                 "model_hash": rec.index.model_hash, "index_version": rec.index.version, "request_id": uuid.uuid4().hex}
 
