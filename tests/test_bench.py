@@ -51,6 +51,7 @@ def _expected_ratios(name: str, result: dict) -> set[str]:
     if name == "understanding":
         t, p = result["tagging"], result["pretraining"]
         return {f"{t['albert_bilstm'][n]['docs_per_s'] / t[base][n]['docs_per_s']:.2f}" for n in ("300", "3000") for base in ("bilstm", "albert_bilstm_argmax")} | {
+            f"{t['albert_bilstm_bf16'][n]['docs_per_s'] / t['albert_bilstm'][n]['docs_per_s']:.2f}" for n in ("300", "3000")} | {
             f"{p['masked_only_pieces_per_s'] / p['all_positions_pieces_per_s']:.2f}"}
     if name == "train":
         base = result["arms"][0]["pairs_per_s"]

@@ -45,7 +45,36 @@ def test_tiny_albert_to_bilstm_tagger_trains_and_round_trips(tiny_albert, toy_en
     dev = pd.read_parquet(toy_entities / "dev.parquet")
     tokens = [list(t) for t in dev["tokens"]]
     reloaded = load_tagger(out)[0]
-    assert predict_tags(reloaded, model.cfg, pieces, space, tokens) == predict_tags(model, model.cfg, pieces, space, tokens)
+    fp32 = predict_tags(model, model.cfg, pieces, space, tokens)
+    assert predict_tags(reloaded, model.cfg, pieces, space, tokens) == fp32
+    bf16 = predict_tags(load_tagger(out, precision="bf16")[0], model.cfg, pieces, space, tokens)["tags"]
+    same = [a == b for r, q in zip(fp32["tags"], bf16) for a, b in zip(r, q)]
+    assert sum(same) / len(same) >= 0.95, sum(same) / len(same)
+    assert cli.main(["tagger", "eval", "--model", str(out), "--data", str(toy_entities), "--precision", "bf16"]) == 0
+
+
+def test_a_bf16_encoder_runs_its_products_in_bfloat16_and_keeps_the_rest_fp32():
+    import torch
+    from transformers import AlbertConfig, AlbertModel
+
+    from dssm.understanding.tagger import Tagger
+
+    torch.manual_seed(0)
+    enc = AlbertModel(AlbertConfig(vocab_size=50, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                   intermediate_size=64, max_position_embeddings=32))
+    model = Tagger(TaggerConfig(lstm_hidden=8), {"tags": 3}, 50, enc).eval()
+    ids = torch.randint(5, 50, (4, 20)); wop = torch.arange(20).repeat(4, 1)
+    seen = []
+    hook = enc.encoder.register_forward_hook(lambda m, i, o: seen.append(o.last_hidden_state.dtype))
+    with torch.inference_mode():
+        ref = model(ids, ids != 0, wop, 20)["tags"]
+        low = model.set_precision("bf16")(ids, ids != 0, wop, 20)["tags"]
+        again = model.set_precision("fp32")(ids, ids != 0, wop, 20)["tags"]
+    hook.remove()
+    assert seen == [torch.float32, torch.bfloat16, torch.float32] and low.dtype == torch.float32
+    assert not torch.equal(ref, low) and torch.allclose(ref, low, atol=0.1) and torch.equal(ref, again)
+    with pytest.raises(ValueError, match="precision 'fp16'"):
+        model.set_precision("fp16")
 
 
 def test_predict_contract_rows_order_columns_and_one_tag_per_token(toy_tagger, toy_entities, tmp_path):

@@ -101,6 +101,12 @@ class TaggerConfig:
             raise ValueError(f"overlap {self.overlap} must be less than half the window {self.window}")
 
 
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+"""Inference precisions of the encoder (`Tagger.set_precision`): bf16 runs ALBERT's matrix products in bfloat16
+under autocast (the rest of the tagger, the BiLSTM, heads and CRF, stays fp32); fast only where the CPU has
+bfloat16 instructions (AVX512-BF16 / AMX) or on a GPU."""
+
+
 def word_means(h: Tensor, word_of_piece: Tensor, n_words: int) -> Tensor:
     """h (B, P, D), word_of_piece (B, P) (-1: no word) -> (B, W, D) mean piece vector per word (0 for absent words)."""
     valid = word_of_piece >= 0  # (B, P)
@@ -125,6 +131,8 @@ class Tagger(nn.Module):
             raise ValueError(f"bigram_dim {cfg.bigram_dim} needs a bigram vocabulary exactly when it is above 0")
         self.cfg = cfg
         self.encoder = encoder
+        self.encoder_dtype: torch.dtype | None = None
+        """Inference only: the encoder's matrix products run in this dtype under autocast (`set_precision`); None = fp32."""
         if encoder is None:
             self.embed = nn.Embedding(vocab_size, cfg.embedding_dim, padding_idx=0)
             dim = cfg.embedding_dim
@@ -155,7 +163,10 @@ class Tagger(nn.Module):
     def forward(self, ids: Tensor, mask: Tensor, word_of_piece: Tensor, n_words: int, features: Tensor | None = None) -> dict[str, Tensor]:
         """ids, mask, word_of_piece (B, P); features (B, W, 2) bigram ids when the model reads them -> {layer: logits (B, W, C_layer)}."""
         if self.encoder is not None:
-            h = self.encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state  # (B, P, H)
+            low = self.encoder_dtype is not None and not self.training
+            with torch.autocast(ids.device.type, dtype=self.encoder_dtype, enabled=low):
+                h = self.encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state  # (B, P, H)
+            h = h.float()
         else:
             h = self.embed(ids)  # (B, P, E)
         x = word_means(h, word_of_piece, n_words)  # (B, W, D)
@@ -171,6 +182,13 @@ class Tagger(nn.Module):
             x, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=n_words)  # (B, W, 2H)
             x = self.drop(x)
         return {k: head(x) for k, head in self.heads.items()}  # (B, W, C)
+
+    def set_precision(self, precision: str) -> "Tagger":
+        """Encoder precision at inference, one of PRECISIONS (training always runs fp32); -> self."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r}: expected one of {sorted(PRECISIONS)}")
+        self.encoder_dtype = PRECISIONS[precision]
+        return self
 
     def crf_loss(self, logits: dict[str, Tensor], labels: dict[str, Tensor]) -> Tensor:
         """Σ over layers of the mean over windows of −log p(gold tags | emissions); labels (B, W) with -100 after each window's words."""

@@ -248,8 +248,9 @@ def save_tagger(out: Path, model: Tagger, pieces: WordPieces, space: TagSpace, s
         "bigrams": model.bigrams.pairs if model.bigrams is not None else None, **meta})
 
 
-def load_tagger(path: str | Path) -> tuple[Tagger, WordPieces, TagSpace, dict[str, Any]]:
-    """A tagger folder -> (model in eval mode, pieces, tag space, info); no pickles. Refuses other artifacts and mismatched parts."""
+def load_tagger(path: str | Path, precision: str = "fp32") -> tuple[Tagger, WordPieces, TagSpace, dict[str, Any]]:
+    """A tagger folder -> (model in eval mode, pieces, tag space, info); no pickles. Refuses other artifacts and mismatched parts.
+    `precision`: the encoder's at inference (`Tagger.set_precision`)."""
     from dssm.model_io import check_state_shapes
 
     info, pieces, state = read_model_folder(path, TAGGER_FILE, "tagger", "train one with `jobmatch tagger train`")
@@ -265,7 +266,7 @@ def load_tagger(path: str | Path) -> tuple[Tagger, WordPieces, TagSpace, dict[st
     model = build_model(cfg, space, pieces.vocab_size, encoder, bigrams)
     check_state_shapes(model.state_dict(), state, str(Path(path) / WEIGHTS))
     model.load_state_dict(state)
-    return model.eval(), pieces, space, info
+    return model.eval().set_precision(precision), pieces, space, info
 
 
 # ----------------------------------------------------------------------------- stages
@@ -313,12 +314,13 @@ def train_tagger(cfg: TaggerConfig, data: str | Path, out: str | Path, albert: s
     return TrainResult(str(out), {k: len(v) for k, v in space.tags.items()}, dev_scores, info["train_seconds"])
 
 
-def predict_file(model_dir: str | Path, input: str | Path, out: str | Path, force: bool = False) -> dict[str, Any]:
-    """Tag every row of `input` with a tagger and write `out` (the predict contract in the module docstring)."""
+def predict_file(model_dir: str | Path, input: str | Path, out: str | Path, force: bool = False, precision: str = "fp32") -> dict[str, Any]:
+    """Tag every row of `input` with a tagger and write `out` (the predict contract in the module docstring);
+    `precision`: the encoder's (`Tagger.set_precision`)."""
     import pandas as pd
 
     out = check_output(out, [input, model_dir], force)
-    model, pieces, space, info = load_tagger(model_dir)
+    model, pieces, space, info = load_tagger(model_dir, precision)
     table = read_table(Path(input), with_tags=False)
     t0 = time.perf_counter()
     pred = predict_tags(model, model.cfg, pieces, space, table.tokens)
@@ -336,9 +338,10 @@ def predict_file(model_dir: str | Path, input: str | Path, out: str | Path, forc
     return {"out": str(out), "rows": len(frame), "words": sum(len(t) for t in table.tokens), "seconds": round(seconds, 3)}
 
 
-def evaluate_tagger(model_dir: str | Path, data: str | Path) -> dict:
-    """Dev scores of a saved tagger on an entity set's dev part (the same split its training used)."""
-    model, pieces, space, info = load_tagger(model_dir)
+def evaluate_tagger(model_dir: str | Path, data: str | Path, precision: str = "fp32") -> dict:
+    """Dev scores of a saved tagger on an entity set's dev part (the same split its training used), its encoder
+    run at `precision`."""
+    model, pieces, space, info = load_tagger(model_dir, precision)
     train, dev = load_set(data, model.cfg.dev_share, model.cfg.seed)
     dev = replace(dev, tags={k: v for k, v in dev.tags.items() if k in space.tags})
     space.check(dev)
