@@ -5,7 +5,8 @@ Where things are, in data-flow order (stage function in brackets):
 
     data/        contract.py   the data contract: dtypes, ids, references, one-line errors   [validate_dir]
                  dataset.py    dataset folders: load, write (atomic), preprocess.json, truth sentences
-                 split.py      the document split by id hash (users: dssm.pairs.split_resumes)
+                 split.py      the document split by id hash; the cold-vacancy split        [split_cold_vacancies]
+                               (users: dssm.pairs.split_resumes)
                  importers.py  ../shared/data sets -> the contract                          [import_datasets]
                  synth/        the synthetic market: config, profiles, text, utility, exposure,
                                market, real (semi-synthetic), calibrate                     [build.synthesize]

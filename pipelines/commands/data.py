@@ -1,4 +1,4 @@
-"""`jobmatch validate DIR` and `jobmatch import NAME... --out DIR`: the data contract at the command line."""
+"""`jobmatch validate DIR`, `jobmatch import NAME... --out DIR` and `jobmatch split`: the data contract at the command line."""
 
 from __future__ import annotations
 
@@ -31,6 +31,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the import manifest as JSON")
     p.set_defaults(func=import_cmd)
 
+    p = add_parser(
+        sub,
+        "split",
+        "Item cold start: OUT/train without a share of the vacancies and their events, OUT/test with only them.",
+        description="Split a dataset by vacancy for a cold-start evaluation: train the arms on OUT/train, summarize OUT/test\n"
+        "with the trained summarizer, then `jobmatch evaluate --data OUT/test`: every held-out resume ranks vacancies\n"
+        "no model has seen (not even as a negative).",
+    )
+    p.add_argument("--data", type=Path, required=True, help="dataset folder with interactions (e.g. a `jobmatch synth` market)")
+    p.add_argument("--cold-vacancies", type=float, required=True, metavar="SHARE", help="share of the vacancies held out, by id hash (e.g. 0.3)")
+    p.add_argument("--out", type=Path, required=True, help="output folder: OUT/train, OUT/test, OUT/split.json")
+    add_force_flag(p)
+    p.add_argument("--json", action="store_true", help="print the split manifest as JSON")
+    p.set_defaults(func=split_cmd)
+
 
 def validate_cmd(args: argparse.Namespace) -> int:
     from pipelines.data.contract import validate_dir
@@ -57,4 +72,16 @@ def import_cmd(args: argparse.Namespace) -> int:
     for d in manifest["datasets"]:
         for reason, n in d["dropped"].items():
             print(f"  {d['name']}: {reason}: {n}")
+    return 0
+
+
+def split_cmd(args: argparse.Namespace) -> int:
+    from pipelines.data.split import split_cold_vacancies
+
+    m = split_cold_vacancies(args.data, args.cold_vacancies, args.out, force=args.force)
+    if args.json:
+        print(json.dumps(m, ensure_ascii=False, indent=2))
+        return 0
+    for part in ("train", "test"):
+        print(f"{args.out}/{part}: {m[part]['vacancies']} vacancies, {m[part]['resumes']} resumes, {m[part]['events']} events")
     return 0

@@ -1,5 +1,6 @@
 """Held-out documents chosen by id hash: the one document split (summarizer training and evaluation, the semi-synthetic
-market's left-out real vacancies). Users are split for training and evaluation by `dssm.pairs.split_resumes`.
+market's left-out real vacancies, the cold vacancies of `jobmatch split`). Users are split for training and evaluation
+by `dssm.pairs.split_resumes`.
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -34,3 +36,63 @@ def seeded_dev_mask(doc_ids: Sequence[str], share: float, seed: int) -> np.ndarr
 
 MARKET_HOLDOUT_SALT = "market:"
 """Salt of the real vacancies `synth --vacancies-from --holdout` leaves out of a semi-synthetic market."""
+
+
+COLD_VACANCY_SALT = "cold:"
+"""Salt of the vacancies `jobmatch split --cold-vacancies` takes out of training (its own draw, not the market's
+or the summarizer's held-out documents)."""
+SPLIT_MANIFEST = "split.json"
+
+
+def split_cold_vacancies(data: str | Path, share: float, out: str | Path, force: bool = False) -> dict:
+    """Item cold start: OUT/train and OUT/test from one dataset folder, by vacancy.
+
+    A `share` of the vacancies (`holdout_mask`, salt `COLD_VACANCY_SALT`) is *cold*: OUT/train holds the other
+    vacancies, every resume and only the events on those vacancies; OUT/test holds the cold vacancies, every resume
+    and only their events. A model trained on OUT/train has never seen a cold vacancy, not even as a negative, so
+    `evaluate --data OUT/test` ranks vacancies whose text is all it can know. A synthetic market's truth/ travels
+    along, its vacancy rows cut the same way. Written to a staging folder, then put at OUT whole.
+    """
+    import shutil
+
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from dssm.errors import JobmatchError
+    from dssm.io import check_output, replace_path, staging_dir, write_json, write_parquet
+    from dssm.schema import INTERACTIONS_FILE, VACANCY_ID
+    from pipelines.data.dataset import load_dataset, write_dataset
+    from pipelines.data.synth.config import TRUTH_DIR
+
+    if not 0.0 < share < 1.0:
+        raise JobmatchError(f"--cold-vacancies must be in (0, 1), got {share}")
+    out = check_output(out, [data], force)
+    ds = load_dataset(data)
+    if ds.interactions is None or len(ds.interactions) == 0:
+        raise JobmatchError(f"{data}: no {INTERACTIONS_FILE} (a cold-vacancy split divides the events)")
+    ids = ds.vacancies[VACANCY_ID].astype(str)
+    cold = holdout_mask(ids.tolist(), share, COLD_VACANCY_SALT)
+    if cold.all() or not cold.any():
+        raise JobmatchError(f"{data}: --cold-vacancies {share} leaves {'no' if cold.all() else 'every'} vacancy for training; choose a share nearer 0.5")
+    cold_set = set(ids[cold])
+    event_cold = ds.interactions[VACANCY_ID].astype(str).isin(cold_set).to_numpy()
+    truth = Path(data) / TRUTH_DIR
+    stage = staging_dir(out)
+    shutil.rmtree(stage, ignore_errors=True)
+    counts = {}
+    for part, keep_vac, keep_events in (("train", ~cold, ~event_cold), ("test", cold, event_cold)):
+        vacancies, events = ds.vacancies[keep_vac].reset_index(drop=True), ds.interactions[keep_events].reset_index(drop=True)
+        write_dataset(stage / part, vacancies, ds.resumes, events)
+        if truth.is_dir():
+            (stage / part / TRUTH_DIR).mkdir()
+            for f in sorted(truth.iterdir()):
+                if f.suffix == ".parquet" and VACANCY_ID in pq.read_schema(f).names:
+                    t = pd.read_parquet(f)
+                    write_parquet(stage / part / TRUTH_DIR / f.name, t[t[VACANCY_ID].astype(str).isin(cold_set) == (part == "test")].reset_index(drop=True))
+                elif f.is_file():
+                    shutil.copy2(f, stage / part / TRUTH_DIR / f.name)
+        counts[part] = {"vacancies": int(keep_vac.sum()), "resumes": len(ds.resumes), "events": int(keep_events.sum())}
+    manifest = {"source": str(data), "cold_vacancies": share, "salt": COLD_VACANCY_SALT, **counts}
+    write_json(stage / SPLIT_MANIFEST, manifest)
+    replace_path(stage, out)
+    return manifest
