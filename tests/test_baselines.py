@@ -46,6 +46,19 @@ def test_text_baselines_rank_the_matching_vacancy_first(method):
     assert (np.diff(s, axis=1) <= 1e-12).all()  # pairwise scores agree with the ranking order
 
 
+def test_pair_scores_in_small_blocks_equal_one_block(monkeypatch):
+    """Pairs are scored in blocks (scipy's 32-bit index arithmetic overflows on 100k long vacancies at once)."""
+    import pipelines.evaluation.baselines as B
+
+    r = TfidfRanker().fit(VACANCIES)
+    q = r.query_matrix(RESUMES)
+    rows, vac = np.repeat(np.arange(3), 4), np.tile(np.arange(4), 3)
+    whole = r.pair_scores(q, rows, vac)
+    monkeypatch.setattr(B, "_SCORE_CHUNK_CELLS", 1)
+    np.testing.assert_array_equal(r.pair_scores(q, rows, vac), whole)
+    assert whole.shape == (12,) and (whole > 0).any()
+
+
 def test_bm25_matches_its_formula():
     r = TfidfRanker(method="bm25", k1=1.5, b=0.75).fit(VACANCIES)
     docs = [d.lower() for d in vacancy_texts(VACANCIES)]

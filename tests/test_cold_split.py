@@ -48,7 +48,8 @@ def test_the_split_is_deterministic_and_keeps_what_exists(tiny_market, cold_spli
 
 
 def test_a_model_trained_on_train_ranks_only_cold_vacancies_in_test(cold_split, tiny_run, tmp_path, capsys):
-    """The evaluation protocol: train on OUT/train, evaluate on OUT/test, summaries matched by id."""
+    """The evaluation protocol: train on OUT/train, evaluate on OUT/test (every resume; summaries matched by id);
+    a model trained on the whole market is refused there."""
     from dataclasses import replace
 
     from dssm.config import load_model_config
@@ -61,4 +62,9 @@ def test_a_model_trained_on_train_ranks_only_cold_vacancies_in_test(cold_split, 
     report = json.loads(capsys.readouterr().out)
     cold = set(load_dataset(cold_split / "test").vacancies["vacancy_id"])
     ranked = pd.read_parquet(tmp_path / "rep" / "rankings" / "dssm.parquet")
-    assert set(ranked["vacancy_id"]) <= cold and report["n_users"] > 0
+    assert set(ranked["vacancy_id"]) <= cold and report["split"]["kind"] == "cold_vacancies"
+    with_positives = load_dataset(cold_split / "test").interactions.query("event in ['response', 'invite']")["resume_id"].nunique()
+    assert report["n_users_with_positives"] == with_positives  # every resume with a positive on a cold vacancy, not only held-out ones
+    rc = main(["evaluate", "--data", str(cold_split / "test"), "--arms", f"control={tiny_run['production']}@{tiny_run['summaries']}", "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "of the cold vacancies" in err and len(err.strip().splitlines()) == 1

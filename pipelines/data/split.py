@@ -42,6 +42,16 @@ COLD_VACANCY_SALT = "cold:"
 """Salt of the vacancies `jobmatch split --cold-vacancies` takes out of training (its own draw, not the market's
 or the summarizer's held-out documents)."""
 SPLIT_MANIFEST = "split.json"
+COLD_TEST_FILE = "cold_split.json"
+"""In OUT/test of a cold-vacancy split: the split's manifest, marking a folder whose events no arm trained on."""
+
+
+def read_cold_split(root: str | Path) -> dict | None:
+    """The manifest of a cold-vacancy test folder (`COLD_TEST_FILE`), None for any other dataset folder."""
+    import json
+
+    path = Path(root) / COLD_TEST_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def split_cold_vacancies(data: str | Path, share: float, out: str | Path, force: bool = False) -> dict:
@@ -51,7 +61,8 @@ def split_cold_vacancies(data: str | Path, share: float, out: str | Path, force:
     vacancies, every resume and only the events on those vacancies; OUT/test holds the cold vacancies, every resume
     and only their events. A model trained on OUT/train has never seen a cold vacancy, not even as a negative, so
     `evaluate --data OUT/test` ranks vacancies whose text is all it can know. A synthetic market's truth/ travels
-    along, its vacancy rows cut the same way. Written to a staging folder, then put at OUT whole.
+    along, its vacancy rows cut the same way. OUT/test/cold_split.json marks the test folder for `evaluate`, which
+    then ranks for every resume with a positive there. Written to a staging folder, then put at OUT whole.
     """
     import shutil
 
@@ -94,5 +105,6 @@ def split_cold_vacancies(data: str | Path, share: float, out: str | Path, force:
         counts[part] = {"vacancies": int(keep_vac.sum()), "resumes": len(ds.resumes), "events": int(keep_events.sum())}
     manifest = {"source": str(data), "cold_vacancies": share, "salt": COLD_VACANCY_SALT, **counts}
     write_json(stage / SPLIT_MANIFEST, manifest)
+    write_json(stage / "test" / COLD_TEST_FILE, manifest)
     replace_path(stage, out)
     return manifest

@@ -185,6 +185,30 @@ def held_out_from_arms(arms: Mapping[str, ArmSpec], control: str = "control") ->
     return held
 
 
+def cold_users(arms: Mapping[str, ArmSpec], dataset: Any) -> tuple[list[str], list[str]]:
+    """Users of a cold-vacancy test folder (`jobmatch split`): every resume, since none of its events was trained on.
+
+    Each model arm's training data (the `data` its config records) must hold none of these vacancies, or the arm
+    would rank vacancies it trained on (JobmatchError); -> (resume ids, notes for an arm whose data is not found)."""
+    import yaml
+
+    cold = set(dataset.vacancies[schema.VACANCY_ID].astype(str))
+    notes = []
+    for name, spec in arms.items():
+        if spec.kind != "dssm":
+            continue
+        trained_on = (yaml.safe_load((Path(spec.model_dir) / "config.yaml").read_text(encoding="utf-8")).get("_meta") or {}).get("data")
+        table = Path(str(trained_on)) / schema.VACANCIES_FILE
+        if not table.is_file():
+            notes.append(f"arm {name}: its training data {trained_on} is not found here, so it is not checked against the cold vacancies")
+            continue
+        seen = cold & set(pd.read_parquet(table, columns=[schema.VACANCY_ID])[schema.VACANCY_ID].astype(str))
+        if seen:
+            raise JobmatchError(f"arm {name} ({spec.model_dir}) trained on {trained_on}, which holds {len(seen)} of the cold vacancies "
+                                f"(e.g. {', '.join(sorted(seen)[:3])}); train the arms on the split's train folder")
+    return sorted(dataset.resumes[schema.RESUME_ID].astype(str)), notes
+
+
 def corpus_frame(base: pd.DataFrame, corpus_dir: Path | None, kind: str) -> pd.DataFrame:
     """`base` with its text columns replaced by those of CORPUS/<kind>.parquet (matched by id)."""
     if corpus_dir is None:

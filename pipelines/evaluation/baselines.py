@@ -208,7 +208,16 @@ class TfidfRanker:
         return self.pair_scores(self.query_matrix(resumes), np.arange(len(resumes)), vacancy_rows)
 
     def pair_scores(self, queries: sparse.csr_matrix, query_rows: np.ndarray, vacancy_rows: np.ndarray) -> np.ndarray:
-        """(P,) scores of the pairs (queries row query_rows[p], vacancy row vacancy_rows[p])."""
-        q = queries[np.asarray(query_rows, dtype=np.int64)]  # (P, F)
-        d = self.doc_matrix[np.asarray(vacancy_rows, dtype=np.int64)]  # (P, F)
-        return np.asarray(q.multiply(d).sum(axis=1)).ravel()
+        """(P,) scores of the pairs (queries row query_rows[p], vacancy row vacancy_rows[p]).
+
+        In blocks of pairs whose gathered vacancy rows hold about `_SCORE_CHUNK_CELLS` non-zeros: gathering 100k
+        impressions of long vacancies at once overflows scipy's 32-bit index arithmetic (and takes gigabytes)."""
+        query_rows, vacancy_rows = np.asarray(query_rows, dtype=np.int64), np.asarray(vacancy_rows, dtype=np.int64)
+        mean_nnz = max(1.0, self.doc_matrix.nnz / max(1, self.doc_matrix.shape[0]))
+        block = max(1, int(_SCORE_CHUNK_CELLS // mean_nnz))
+        out = np.zeros(len(query_rows), dtype=np.float64)
+        for start in range(0, len(query_rows), block):
+            q = queries[query_rows[start : start + block]]  # (b, F)
+            d = self.doc_matrix[vacancy_rows[start : start + block]]  # (b, F)
+            out[start : start + block] = np.asarray(q.multiply(d).sum(axis=1)).ravel()
+        return out

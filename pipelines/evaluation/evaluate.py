@@ -52,7 +52,8 @@ from dssm.io import check_output, progress, versions, write_parquet
 from dssm.pairs import split_resumes
 from dssm.checks import at_least, check_numbers
 from pipelines.evaluation import metrics as M
-from pipelines.evaluation.arms import BASELINES, ArmSpec, Scorer, build_scorer, held_out_from_arms
+from pipelines.data.split import COLD_TEST_FILE, read_cold_split
+from pipelines.evaluation.arms import BASELINES, ArmSpec, Scorer, build_scorer, cold_users, held_out_from_arms
 from pipelines.evaluation.stats import bootstrap_ci, bootstrap_p_value, paired_bootstrap, percentile_interval, weighted_bootstrap
 
 
@@ -519,8 +520,16 @@ def run_evaluation(cfg: EvalConfig, data: str | Path, arms: Mapping[str, ArmSpec
     report_dir = Path(out) if out is not None else Path(run) / "reports" / (f"outcomes_{data.resolve().name}" if outcomes else "")
     arm_dirs = [p for a in arms.values() for p in (a.model_dir, a.corpus_dir, a.index_dir, a.parsed)]
     check_output(report_dir, [data, *arm_dirs], force=True)  # a report folder is rewritten on every run
-    held = None if outcomes else held_out_from_arms(arms)
+    cold = None if outcomes else read_cold_split(data)
+    if cold is not None:
+        held, cold_notes = cold_users(arms, ds)
+        notes += [f"cold vacancies ({COLD_TEST_FILE}: {cold['cold_vacancies']:.0%} of {cold['source']}): every resume ranks "
+                  f"the {len(ds.vacancies)} vacancies no arm trained on", *cold_notes]
+    else:
+        held = None if outcomes else held_out_from_arms(arms)
     result = evaluate(ds, arms, held_out_resume_ids=held, cfg=cfg, out_dir=report_dir)
+    if cold is not None:
+        result["split"] = {**result["split"], "kind": "cold_vacancies", "cold_vacancies": cold["cold_vacancies"], "source": cold["source"]}
     result["notes"] = notes + result["notes"]
     write_report(result, report_dir)
     return result, report_dir
