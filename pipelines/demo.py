@@ -57,7 +57,7 @@ from pipelines.evaluation.ab.analysis import ABConfig, analyze_log
 from pipelines.evaluation.ab.simulate import SimConfig, replay
 from pipelines.evaluation.arms import ArmSpec
 from pipelines.evaluation.evaluate import EvalConfig, run_evaluation
-from pipelines.evaluation.seeds import pool_seeds
+from pipelines.evaluation.seeds import pool_reports
 from pipelines.evaluation.report import SUMMARY_METRICS, fixed_width, metric_label
 from pipelines.retrieval.index import IndexConfig
 from pipelines.retrieval.refresh import build_embedding_index
@@ -341,16 +341,8 @@ def _ci(d: dict[str, Any]) -> list[float]:
 
 def pool_run(run: Path, seeds: tuple[int, ...], n_boot: int) -> dict[str, Any]:
     """Stage `pool`: every seed's per-user figures (its reports/per_user.parquet) pooled into OUT/pooled.json."""
-    import pandas as pd
-
-    dirs = {s: run if s == seeds[0] else run / f"seed{s}" for s in seeds}
-    frames = {s: pd.read_parquet(dirs[s] / "reports" / "per_user.parquet") for s in seeds}
-    evals = {s: json.loads((dirs[s] / "reports" / "eval.json").read_text()) for s in seeds}
-    metrics = [m for m in SUMMARY_METRICS if m in frames[seeds[0]].columns]
-    pooled = pool_seeds(frames, metrics, n_boot=n_boot)
-    first = evals[seeds[0]]
-    pooled.update(dataset=first["dataset"], n_vacancies=first["n_vacancies"],
-                  gauc={a: [evals[s]["arms"][a]["metrics"]["gauc"]["mean"] for s in seeds] for a in pooled["arms"] if "gauc" in first["arms"][a]["metrics"]})
+    pooled = pool_reports([(run if s == seeds[0] else run / f"seed{s}") / "reports" for s in seeds], n_boot=n_boot)
+    pooled["seeds"] = [int(s) for s in seeds]
     write_json(run / POOLED_FILE, pooled)
     return pooled
 

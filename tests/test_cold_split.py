@@ -65,6 +65,13 @@ def test_a_model_trained_on_train_ranks_only_cold_vacancies_in_test(cold_split, 
     assert set(ranked["vacancy_id"]) <= cold and report["split"]["kind"] == "cold_vacancies"
     with_positives = load_dataset(cold_split / "test").interactions.query("event in ['response', 'invite']")["resume_id"].nunique()
     assert report["n_users_with_positives"] == with_positives  # every resume with a positive on a cold vacancy, not only held-out ones
+    assert main(["pool", str(tmp_path / "rep"), str(tmp_path / "rep"), "--n-boot", "100", "--json", "--out", str(tmp_path / "pooled.json")]) == 0
+    pooled = json.loads(capsys.readouterr().out)
+    for arm in ("dssm", "summaries"):
+        assert pooled["arms"][arm]["metrics"]["recall@100"]["mean"] == pytest.approx(report["arms"][arm]["metrics"]["recall@100"]["mean"])
+    assert pooled["arms"]["summaries"]["vs_control"]["recall@100"]["per_seed"] == [pytest.approx(report["vs_control"]["summaries"]["recall@100"]["diff"])] * 2
+    assert json.loads((tmp_path / "pooled.json").read_text())["n_users"] == with_positives
+    assert main(["pool", str(tmp_path / "rep"), str(tmp_path / "nowhere")]) == 2 and "per_user.parquet: not found" in capsys.readouterr().err
     rc = main(["evaluate", "--data", str(cold_split / "test"), "--arms", f"control={tiny_run['production']}@{tiny_run['summaries']}", "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err
     assert rc == 2 and "of the cold vacancies" in err and len(err.strip().splitlines()) == 1

@@ -56,6 +56,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=evaluate_cmd)
 
+    q = add_parser(sub, "pool", "Pool evaluation reports of several training seeds (same resumes): means over seeds, paired CIs over resumes.",
+                   description="Pool the report folders of `jobmatch evaluate --out`, one per training seed, on the same dataset and resumes:\n"
+                   "a resume's value is averaged over the seeds, the difference to the control gets a paired bootstrap CI over\n"
+                   "resumes, and each seed's own difference is listed (what `jobmatch demo --seeds` does for its own reports).")
+    q.add_argument("reports", nargs="+", type=Path, metavar="REPORT", help="report folders (per_user.parquet + eval.json)")
+    q.add_argument("--out", type=Path, default=None, help="write the pooled figures here as JSON")
+    q.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
+    q.add_argument("--seed", type=int, default=0, help="seed of the bootstrap draws")
+    q.add_argument("--json", action="store_true", help="print the pooled figures as JSON")
+    q.set_defaults(func=pool_cmd)
+
 
 def index_roots(items: list[str]) -> dict[str, Path]:
     """['treatment=RUN/index'] -> {'treatment': Path('RUN/index')}."""
@@ -114,4 +125,19 @@ def evaluate_cmd(args: argparse.Namespace) -> int:
     for n in result["notes"]:
         print(f"note: {n}")
     print(f"report: {out / 'eval.html'}")
+    return 0
+
+
+def pool_cmd(args: argparse.Namespace) -> int:
+    from dssm.io import check_output, write_json
+    from pipelines.evaluation.seeds import format_pooled, pool_reports
+
+    if args.n_boot < 100:
+        raise JobmatchError(f"--n-boot must be >= 100, got {args.n_boot}")
+    if args.out is not None:
+        check_output(args.out, args.reports, force=True)
+    pooled = pool_reports(args.reports, n_boot=args.n_boot, seed=args.seed)
+    if args.out is not None:
+        write_json(args.out, pooled)
+    print(json.dumps(pooled, ensure_ascii=False, indent=2) if args.json else format_pooled(pooled))
     return 0

@@ -1,5 +1,8 @@
 """Pooling evaluations over training seeds: the same held-out resumes, every model trained once per seed.
 
+`pool_reports` pools report folders (`jobmatch evaluate --out`, one per seed): what the demo's `pool` stage and
+`jobmatch pool` run.
+
 Each seed's evaluation wrote `per_user.parquet` (resume_id, arm, one column per metric). With the
 split seed fixed the seeds hold out the same resumes, so a resume's value under an arm is averaged
 over the seeds first; the pooled figure of an arm is the mean of those averages, and its
@@ -15,6 +18,7 @@ the draw the single-seed evaluation uses). The seed-to-seed spread is the per-se
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -67,3 +71,51 @@ def pool_seeds(frames: Mapping[int, pd.DataFrame], metrics: Sequence[str], contr
     cfg = EvalConfig(n_boot=n_boot, seed=seed, alpha=alpha, control=control, treatment=treatment, teacher=teacher)
     out["gap_recovered"] = {m: g for m in metrics if (g := gap_recovered({a: values[a][m].mean(axis=0) for a in arms}, cfg)) is not None}
     return out
+
+
+def pool_reports(reports: Sequence[str | Path], n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> dict[str, Any]:
+    """`pool_seeds` over evaluation report folders (each a seed's `per_user.parquet` + `eval.json`), their control,
+    treatment and teacher as the first report names them; -> the pooled figures with the dataset, catalogue size and
+    each arm's per-seed GAUC (GAUC is impression-weighted per seed, so it is listed, not pooled per resume)."""
+    import json
+
+    from pipelines.evaluation.report import SUMMARY_METRICS
+
+    dirs = [Path(r) for r in reports]
+    for d in dirs:
+        for name in ("per_user.parquet", "eval.json"):
+            if not (d / name).is_file():
+                raise JobmatchError(f"{d / name}: not found (pool report folders of `jobmatch evaluate --out`)")
+    frames = {i: pd.read_parquet(d / "per_user.parquet") for i, d in enumerate(dirs)}
+    evals = [json.loads((d / "eval.json").read_text(encoding="utf-8")) for d in dirs]
+    first = evals[0]
+    metrics = [m for m in SUMMARY_METRICS if m in frames[0].columns]
+    roles = {k: first[k] for k in ("control", "treatment", "teacher") if first.get(k)}
+    pooled = pool_seeds(frames, metrics, n_boot=n_boot, seed=seed, alpha=alpha, **roles)
+    pooled.update(reports=[str(d) for d in dirs], dataset=first["dataset"], n_vacancies=first["n_vacancies"],
+                  gauc={a: [e["arms"][a]["metrics"]["gauc"]["mean"] for e in evals] for a in pooled["arms"] if "gauc" in first["arms"][a]["metrics"]})
+    return pooled
+
+
+def format_pooled(pooled: Mapping[str, Any]) -> str:
+    """The pooled figures as a text table: each arm's means over seeds, its pooled difference to the control in the
+    headline metric (the largest-k Recall, as in `evaluate`'s table) with the paired CI, and that difference per seed."""
+    from pipelines.evaluation.report import fixed_width, metric_label
+
+    metrics = list(pooled["metrics"])
+    recalls = [m for m in metrics if m.startswith("recall@")]
+    head = max(recalls, key=lambda m: int(m.split("@")[1])) if recalls else metrics[-1]
+    control = next(a for a, r in pooled["arms"].items() if not r["vs_control"])
+    rows = []
+    for arm, r in pooled["arms"].items():
+        d = r["vs_control"].get(head)
+        diff = "(control)" if d is None else f"{d['diff']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+        per_seed = "" if d is None else " ".join(f"{x:+.4f}" for x in d["per_seed"])
+        rows.append([arm, *(f"{r['metrics'][m]['mean']:.4f}" for m in metrics), diff, per_seed])
+    header = ["arm", *(metric_label(m) for m in metrics), f"{metric_label(head)} − {control} [95% CI]", "per seed"]
+    lines = [f"pooled over {len(pooled['reports'])} evaluations: {pooled['n_users']} resumes, {pooled['n_vacancies']} vacancies ({pooled['dataset']})",
+             *fixed_width(header, rows)]
+    for m, g in pooled.get("gap_recovered", {}).items():
+        if g.get("fraction") is not None:
+            lines.append(f"gap recovered ({metric_label(m)}): {g['fraction']:.1%} [{g['ci_low']:.3f}, {g['ci_high']:.3f}]")
+    return "\n".join(lines)
