@@ -105,17 +105,21 @@ def read_split(model_dir: str | Path) -> list[str]:
     return [str(x) for x in ids]
 
 
-def trained_on(model_dir: str | Path) -> dict[str, Any] | None:
-    """The preprocessing record of the summaries a model was trained on (`jobmatch train` keeps it), None for original texts."""
+def model_meta(model_dir: str | Path) -> dict[str, Any]:
+    """The `_meta` block of a model's config.yaml (versions, the data and tokenizer it was trained on, ...); {} without one."""
     import yaml
 
     from dssm.model_io import CONFIG
 
     path = Path(model_dir) / CONFIG
     if not path.is_file():
-        return None
-    meta = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("_meta") or {}
-    return meta.get("preprocess")
+        return {}
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("_meta") or {}
+
+
+def trained_on(model_dir: str | Path) -> dict[str, Any] | None:
+    """The preprocessing record of the summaries a model was trained on (`jobmatch train` keeps it), None for original texts."""
+    return model_meta(model_dir).get("preprocess")
 
 
 def folder_hash(folder: str | Path) -> str:

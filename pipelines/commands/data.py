@@ -36,8 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "split",
         "Item cold start: OUT/train without a share of the vacancies and their events, OUT/test with only them.",
         description="Split a dataset by vacancy for a cold-start evaluation: train the arms on OUT/train, summarize OUT/test\n"
-        "with the trained summarizer, then `jobmatch evaluate --data OUT/test`: every held-out resume ranks vacancies\n"
-        "no model has seen (not even as a negative).",
+        "with the trained summarizer, then `jobmatch evaluate --data OUT/test`: every resume with a positive there ranks\n"
+        "vacancies no model has seen (not even as a negative).",
     )
     p.add_argument("--data", type=Path, required=True, help="dataset folder with interactions (e.g. a `jobmatch synth` market)")
     p.add_argument("--cold-vacancies", type=float, required=True, metavar="SHARE", help="share of the vacancies held out, by id hash (e.g. 0.3)")

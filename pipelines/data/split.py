@@ -94,15 +94,19 @@ def split_cold_vacancies(data: str | Path, share: float, out: str | Path, force:
     for part, keep_vac, keep_events in (("train", ~cold, ~event_cold), ("test", cold, event_cold)):
         vacancies, events = ds.vacancies[keep_vac].reset_index(drop=True), ds.interactions[keep_events].reset_index(drop=True)
         write_dataset(stage / part, vacancies, ds.resumes, events)
-        if truth.is_dir():
-            (stage / part / TRUTH_DIR).mkdir()
-            for f in sorted(truth.iterdir()):
-                if f.suffix == ".parquet" and VACANCY_ID in pq.read_schema(f).names:
-                    t = pd.read_parquet(f)
-                    write_parquet(stage / part / TRUTH_DIR / f.name, t[t[VACANCY_ID].astype(str).isin(cold_set) == (part == "test")].reset_index(drop=True))
-                elif f.is_file():
-                    shutil.copy2(f, stage / part / TRUTH_DIR / f.name)
         counts[part] = {"vacancies": int(keep_vac.sum()), "resumes": len(ds.resumes), "events": int(keep_events.sum())}
+    if truth.is_dir():
+        for part in ("train", "test"):
+            (stage / part / TRUTH_DIR).mkdir()
+        for f in sorted(truth.iterdir()):
+            if f.suffix == ".parquet" and VACANCY_ID in pq.read_schema(f).names:
+                t = pd.read_parquet(f)  # read once, cut for both parts
+                in_test = t[VACANCY_ID].astype(str).isin(cold_set).to_numpy()
+                for part, rows in (("train", ~in_test), ("test", in_test)):
+                    write_parquet(stage / part / TRUTH_DIR / f.name, t[rows].reset_index(drop=True))
+            elif f.is_file():
+                for part in ("train", "test"):
+                    shutil.copy2(f, stage / part / TRUTH_DIR / f.name)
     manifest = {"source": str(data), "cold_vacancies": share, "salt": COLD_VACANCY_SALT, **counts}
     write_json(stage / SPLIT_MANIFEST, manifest)
     write_json(stage / "test" / COLD_TEST_FILE, manifest)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from dssm import schema
 from dssm.errors import DataError, JobmatchError
-from pipelines.artifacts import load_encoder, read_split
+from pipelines.artifacts import load_encoder, model_meta, read_split
 from pipelines.evaluation import metrics as M
 from pipelines.retrieval.index import EmbeddingIndex
 
@@ -190,14 +190,12 @@ def cold_users(arms: Mapping[str, ArmSpec], dataset: Any) -> tuple[list[str], li
 
     Each model arm's training data (the `data` its config records) must hold none of these vacancies, or the arm
     would rank vacancies it trained on (JobmatchError); -> (resume ids, notes for an arm whose data is not found)."""
-    import yaml
-
     cold = set(dataset.vacancies[schema.VACANCY_ID].astype(str))
     notes = []
     for name, spec in arms.items():
         if spec.kind != "dssm":
             continue
-        trained_on = (yaml.safe_load((Path(spec.model_dir) / "config.yaml").read_text(encoding="utf-8")).get("_meta") or {}).get("data")
+        trained_on = model_meta(spec.model_dir).get("data")
         table = Path(str(trained_on)) / schema.VACANCIES_FILE
         if not table.is_file():
             notes.append(f"arm {name}: its training data {trained_on} is not found here, so it is not checked against the cold vacancies")

@@ -16,6 +16,7 @@ import base64
 import html
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +46,16 @@ def _diff(d: dict[str, Any] | None) -> str:
     return f"{round(d['diff'], 4) + 0.0:+.4f} [{_num(d['ci_low'])}, {_num(d['ci_high'])}]"
 
 
-def _headline(result: dict[str, Any]) -> str:
-    """The metric the text table's difference column reports: the largest-k Recall (ranking) or within-vacancy AUC."""
-    if result["mode"] == "outcomes":
+def headline_metric(metric_names: Sequence[str], mode: str = "ranking") -> str:
+    """The metric a text table's difference column reports: the largest-k Recall (ranking) or within-vacancy AUC."""
+    if mode == "outcomes":
         return "within_vacancy_auc"
-    recalls = [m for m in result["metric_names"] if m.startswith("recall@")]
+    recalls = [m for m in metric_names if m.startswith("recall@")]
     return max(recalls, key=lambda m: int(m.split("@")[1]))
+
+
+def _headline(result: dict[str, Any]) -> str:
+    return headline_metric(result["metric_names"], result["mode"])
 
 
 def table_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:

@@ -100,11 +100,10 @@ def pool_reports(reports: Sequence[str | Path], n_boot: int = 2000, seed: int = 
 def format_pooled(pooled: Mapping[str, Any]) -> str:
     """The pooled figures as a text table: each arm's means over seeds, its pooled difference to the control in the
     headline metric (the largest-k Recall, as in `evaluate`'s table) with the paired CI, and that difference per seed."""
-    from pipelines.evaluation.report import fixed_width, metric_label
+    from pipelines.evaluation.report import fixed_width, headline_metric, metric_label
 
     metrics = list(pooled["metrics"])
-    recalls = [m for m in metrics if m.startswith("recall@")]
-    head = max(recalls, key=lambda m: int(m.split("@")[1])) if recalls else metrics[-1]
+    head = headline_metric(metrics)
     control = next(a for a, r in pooled["arms"].items() if not r["vs_control"])
     rows = []
     for arm, r in pooled["arms"].items():
