@@ -201,7 +201,7 @@ class ModelConfig:
 
 
 SHIPPED = ("production", "teacher", "teacher_token_attention", "demo", "demo_skills", "demo_teacher", "demo_labeller", "demo_long",
-           "demo_teacher_long", "demo_long_token", "tiny", "tiny_skills", "tiny_teacher", "tiny_labeller")
+           "demo_teacher_long", "demo_long_token", "demo_long_skills", "demo_teacher_long_skills", "tiny", "tiny_skills", "tiny_teacher", "tiny_labeller")
 """Names of the YAML presets under dssm/configs."""
 
 

@@ -61,6 +61,17 @@ def test_the_long_presets_are_matched_arms():
                             train=replace(long.train, attention_lr=0.03))
 
 
+def test_the_skill_presets_add_only_the_skill_bag():
+    """demo_long_skills / demo_teacher_long_skills are demo_long / demo_teacher_long plus the bag of demo_skills, nothing else."""
+    from dataclasses import replace
+
+    bag = {k: getattr(load_model_config("demo_skills").vacancy, k) for k in ("skill_dim", "max_skills", "skill_min_count")}
+    assert bag["skill_dim"] > 0
+    for plain, skills in (("demo_long", "demo_long_skills"), ("demo_teacher_long", "demo_teacher_long_skills")):
+        p, s = load_model_config(plain), load_model_config(skills)
+        assert s == replace(p, vacancy=replace(p.vacancy, **bag), resume=replace(p.resume, **bag))
+
+
 def test_invalid_values_and_unknown_keys_are_refused(tmp_path):
     with pytest.raises(ValueError, match="dropout"):
         TowerConfig(dropout=1.5)
