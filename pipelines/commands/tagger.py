@@ -15,7 +15,7 @@ from pathlib import Path
 from dssm.understanding.tagger import PRECISIONS, TaggerConfig
 from pipelines.commands.flags import add_config_flags, add_force_flag, add_parser, config_from_args
 
-SET_HELP = "entity set: a folder with train.parquet [and dev.parquet] (token set: tokens + tags/tags_<layer>; span set: text + spans)"
+SET_HELP = "entity set: a folder with train.parquet [and dev.parquet] (token set: tokens + tags/tags_<layer>; span set: text + spans or entities_json); without train.parquet, its one labelled Parquet file"
 
 
 def add_precision_flag(parser: argparse.ArgumentParser) -> None:

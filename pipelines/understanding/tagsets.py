@@ -3,7 +3,8 @@
 Token set (the `../shared/data` format): one row per sentence, `doc_id`, `sent_idx`, `tokens`
 (list of str) and one or more tag columns (`tags`, or `tags_<layer>` per layer) aligned with
 the tokens. Span set: one row per document, `text` and `spans` (list of {start, end, label},
-character offsets, end exclusive). A set folder holds `train.parquet` and `dev.parquet`; without
+character offsets, end exclusive; or `entities_json`, the same list as a JSON string, as
+`dataturks_resume_ner_en` stores it). A set folder holds `train.parquet` and `dev.parquet`; without
 a dev part a seeded share of the train documents is held out (`split_dev`).
 
 Every problem is one line naming the file, the column and the first rows.
@@ -11,6 +12,7 @@ Every problem is one line naming the file, the column and the first rows.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from dssm.understanding.tags import char_to_word_spans, scheme_of, spans_to_tags
 TOKENS = "tokens"
 TEXT = "text"
 SPANS = "spans"
+ENTITIES_JSON = "entities_json"
+"""A span set's spans as one JSON string per row (list of {label, start, end[, text]})."""
 DOC_ID = "doc_id"
 SENT_IDX = "sent_idx"
 SPAN_LAYER = "tags"
@@ -111,13 +115,16 @@ def span_rows(df: pd.DataFrame, path: Path, with_spans: bool) -> tuple[list[list
     words = [[(t or "")[a:b] for a, b in off] for t, off in zip(texts, offsets)]
     if not with_spans:
         return words, offsets, None
-    if SPANS not in df.columns:
-        raise DataError(str(path), SPANS, f"missing: a span set needs '{SPANS}' (list of {{start, end, label}}) beside '{TEXT}'")
+    column = SPANS if SPANS in df.columns else ENTITIES_JSON if ENTITIES_JSON in df.columns else None
+    if column is None:
+        raise DataError(str(path), SPANS, f"missing: a span set needs '{SPANS}' (list of {{start, end, label}}) or '{ENTITIES_JSON}' beside '{TEXT}'")
     tags, bad = [], []
-    for i, (t, off, spans) in enumerate(zip(texts, offsets, df[SPANS].tolist())):
+    for i, (t, off, spans) in enumerate(zip(texts, offsets, df[column].tolist())):
         try:
+            if column == ENTITIES_JSON:
+                spans = json.loads(spans) if spans is not None else []
             triples = [(int(s["start"]), int(s["end"]), str(s["label"])) for s in (spans if spans is not None else [])]
-        except (TypeError, KeyError, ValueError):
+        except (TypeError, KeyError, ValueError, AttributeError):
             bad.append(i)
             tags.append(["O"] * len(off))
             continue
@@ -131,7 +138,7 @@ def span_rows(df: pd.DataFrame, path: Path, with_spans: bool) -> tuple[list[list
                 last = s[1]
         tags.append(spans_to_tags(kept, len(off), "BIO"))
     if bad:
-        raise DataError(str(path), SPANS, "not a list of {start, end, label} inside the text", rows=bad)
+        raise DataError(str(path), column, "not a list of {start, end, label} inside the text", rows=bad)
     return words, offsets, tags
 
 
@@ -229,6 +236,17 @@ def is_dataset_folder(folder: Path) -> bool:
     return False
 
 
+def is_labelled(path: Path) -> bool:
+    """True when a Parquet file is an entity set with its labels: spans (`spans`, `entities_json`) or tag columns."""
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except Exception:  # noqa: BLE001 - unreadable: the reader that follows names the file
+        return False
+    return SPANS in names or ENTITIES_JSON in names or any(n == "tags" or n.startswith("tags_") for n in names)
+
+
 def corpus_documents(folder: str | Path) -> tuple[str, list[list[list[str]]]]:
     """Pretraining text of one folder -> (what it was, documents as sentences of words).
 
@@ -245,10 +263,10 @@ def corpus_documents(folder: str | Path) -> tuple[str, list[list[list[str]]]]:
 
         docs = [[s.split() for s in d] for kind_docs in read_documents(folder).values() for d in kind_docs]
         return "dataset", docs
-    if (folder / "train.parquet").is_file() or (folder / "dev.parquet").is_file():
+    files = sorted(p for p in folder.glob("*.parquet") if p.stem not in ("dev", "test"))
+    if (folder / "train.parquet").is_file() or (folder / "dev.parquet").is_file() or (len(files) == 1 and is_labelled(files[0])):
         train, _ = load_set(folder)  # without a dev part, its seeded dev documents stay out too
     else:
-        files = sorted(p for p in folder.glob("*.parquet") if p.stem not in ("dev", "test"))
         if not files:
             raise JobmatchError(f"{folder}: neither a dataset folder (vacancies/resumes.parquet) nor an entity set (train.parquet)")
         train = read_table(files[0], with_tags=False)
@@ -259,4 +277,4 @@ def corpus_documents(folder: str | Path) -> tuple[str, list[list[list[str]]]]:
             docs.setdefault(d, []).append((int(s), toks))
         return "token set", [[t for _, t in sorted(v, key=lambda x: x[0])] for v in docs.values()]
     texts = [t or "" for t in train.frame[TEXT].tolist()]
-    return "span set", [[[text[a:b] for a, b in word_offsets(s)] for s in split_sentences(text)] for text in texts]
+    return "span set", [[[s[a:b] for a, b in word_offsets(s)] for s in split_sentences(text)] for text in texts]
