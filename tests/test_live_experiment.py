@@ -104,18 +104,20 @@ def test_a_45_55_split_is_flagged_against_a_50_50_design(arms, tiny_run, tmp_pat
 
 
 def test_interleaving_through_the_service_prefers_the_better_arm(arms, tiny_run, tmp_path):
+    """1,200 users: with 600 one full-suite run read delta +0.038, p 0.023 (the delta moves between runs, +0.038 to +0.080, for a
+    reason not found), which the p < 0.01 bar does not resolve."""
     root, indexes = arms
     exp = experiment(tmp_path / "il.yaml", "interleave", indexes)
     proc, url = serve(exp, tmp_path / "log", tiny_run["data"])
     try:
-        out = run_traffic(TrafficConfig(users=600, seed=3), BEHAVIOUR, url, tiny_run["data"])
+        out = run_traffic(TrafficConfig(users=1200, seed=3), BEHAVIOUR, url, tiny_run["data"])
     finally:
         stop(proc)
     assert out["traffic"]["errors"] == 0
     result, files = analyze_service_log(ABConfig(n_boot=100), tmp_path / "log", [], credit_event="response")
     r = result["primary_test"]
     print(f"\ninterleaving through the service: delta {r['mean_delta']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}], p {r['p_value']:.2e}")
-    assert result["kind"] == "interleaving" and r["users"] == 600
+    assert result["kind"] == "interleaving" and r["users"] == 1200
     assert r["mean_delta"] > 0 and r["p_value"] < 0.01 and r["users_preferring_treatment"] > r["users_preferring_control"]
     assert files["md"].exists()
 
