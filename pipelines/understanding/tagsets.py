@@ -44,9 +44,14 @@ def read_parquet(path: Path) -> pd.DataFrame:
         raise DataError(str(path), None, f"not a readable Parquet file ({' '.join(str(e).split())[:160]})") from e
 
 
+def is_tag_column(name: str) -> bool:
+    """`tags` or a `tags_<layer>` column."""
+    return name == "tags" or name.startswith("tags_")
+
+
 def tag_layers(df: pd.DataFrame) -> list[str]:
     """The tag columns of a token set: `tags` and every `tags_<layer>`, in column order."""
-    return [c for c in df.columns if c == "tags" or c.startswith("tags_")]
+    return [c for c in df.columns if is_tag_column(c)]
 
 
 def set_kind(df: pd.DataFrame, path: Path) -> str:
@@ -124,7 +129,7 @@ def span_rows(df: pd.DataFrame, path: Path, with_spans: bool) -> tuple[list[list
             if column == ENTITIES_JSON:
                 spans = json.loads(spans) if spans is not None else []
             triples = [(int(s["start"]), int(s["end"]), str(s["label"])) for s in (spans if spans is not None else [])]
-        except (TypeError, KeyError, ValueError, AttributeError):
+        except (TypeError, KeyError, ValueError):
             bad.append(i)
             tags.append(["O"] * len(off))
             continue
@@ -191,6 +196,11 @@ def subset(table: TagTable, rows: list[int]) -> TagTable:
     )
 
 
+def train_candidates(folder: Path) -> list[Path]:
+    """A set folder's Parquet files other than its dev and test parts, sorted."""
+    return sorted(p for p in folder.glob("*.parquet") if p.stem not in ("dev", "test"))
+
+
 def load_set(folder: str | Path, dev_share: float = 0.2, seed: int = 0) -> tuple[TagTable, TagTable]:
     """An entity-set folder -> (train, dev). Train is `train.parquet` (or the only Parquet file); dev is
     `dev.parquet`, else a seeded share of the train documents."""
@@ -202,7 +212,7 @@ def load_set(folder: str | Path, dev_share: float = 0.2, seed: int = 0) -> tuple
             raise JobmatchError(f"{folder}: no such entity set (a folder with train.parquet [and dev.parquet])")
         train_path = folder / "train.parquet"
         if not train_path.is_file():
-            files = sorted(p for p in folder.glob("*.parquet") if p.stem not in ("dev", "test"))
+            files = train_candidates(folder)
             if len(files) != 1:
                 raise JobmatchError(f"{folder}: no train.parquet (Parquet files here: {[p.name for p in folder.glob('*.parquet')]})")
             train_path = files[0]
@@ -244,7 +254,7 @@ def is_labelled(path: Path) -> bool:
         names = pq.read_schema(path).names
     except Exception:  # noqa: BLE001 - unreadable: the reader that follows names the file
         return False
-    return SPANS in names or ENTITIES_JSON in names or any(n == "tags" or n.startswith("tags_") for n in names)
+    return SPANS in names or ENTITIES_JSON in names or any(is_tag_column(n) for n in names)
 
 
 def corpus_documents(folder: str | Path) -> tuple[str, list[list[list[str]]]]:
@@ -263,7 +273,7 @@ def corpus_documents(folder: str | Path) -> tuple[str, list[list[list[str]]]]:
 
         docs = [[s.split() for s in d] for kind_docs in read_documents(folder).values() for d in kind_docs]
         return "dataset", docs
-    files = sorted(p for p in folder.glob("*.parquet") if p.stem not in ("dev", "test"))
+    files = train_candidates(folder)
     if (folder / "train.parquet").is_file() or (folder / "dev.parquet").is_file() or (len(files) == 1 and is_labelled(files[0])):
         train, _ = load_set(folder)  # without a dev part, its seeded dev documents stay out too
     else:
