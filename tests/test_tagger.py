@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from dssm.errors import JobmatchError
 from dssm.understanding.tagger import TaggerConfig
 from dssm.understanding.tags import tags_to_spans
 from pipelines import cli
@@ -27,6 +28,9 @@ def test_a_bilstm_learns_planted_spans_and_finds_unseen_names(toy_tagger, toy_en
     _, _, _, info = load_tagger(toy_tagger)
     assert info["dev"]["micro"]["f1"] >= 0.9, info["dev"]["micro"]
     assert info["dev"]["unseen"]["support"] > 20 and info["dev"]["unseen"]["recall"] >= 0.8, info["dev"]["unseen"]
+    history = info["train"]["history"]
+    assert [h["epoch"] for h in history] == list(range(1, info["train"]["epochs_run"] + 1)), history
+    assert max(history, key=lambda h: h["dev_score"])["epoch"] == info["train"]["best_epoch"], history
     report = compare(TaggerConfig(**TOY), toy_entities, None, tmp_path / "cmp", systems=("dictionary",))
     dictionary = report["systems"]["dictionary"]
     assert dictionary["unseen"]["recall"] == 0.0 and dictionary["micro"]["recall"] < info["dev"]["micro"]["recall"]
@@ -214,8 +218,14 @@ def test_a_bilstm_crf_tagger_trains_saves_and_compares(toy_entities, tmp_path):
     tokens = [list(t) for t in dev["tokens"]]
     tags = predict_tags(model, model.cfg, pieces, space, tokens)
     assert all(len(t) == len(w) for t, w in zip(next(iter(tags.values())), tokens))
-    report = compare(TaggerConfig(**TOY), toy_entities, None, tmp_path / "cmp", systems=("bilstm_crf",))
-    assert report["systems"]["bilstm_crf"]["micro"]["f1"] == pytest.approx(saved["dev"]["micro"]["f1"])
+    report = compare(TaggerConfig(**TOY), toy_entities, None, tmp_path / "cmp", systems=("dictionary", "bilstm_crf"), reference="bilstm_crf")
+    crf, dictionary = report["systems"]["bilstm_crf"], report["systems"]["dictionary"]
+    assert crf["micro"]["f1"] == pytest.approx(saved["dev"]["micro"]["f1"]) and "f1_vs_reference" not in crf
+    paired = dictionary["f1_vs_reference"]
+    assert paired["reference"] == "bilstm_crf" and paired["diff"] == pytest.approx(dictionary["micro"]["f1"] - crf["micro"]["f1"])
+    assert paired["ci_high"] < 0
+    with pytest.raises(JobmatchError, match="--reference bilstm: not one of --systems"):
+        compare(TaggerConfig(**TOY), toy_entities, None, tmp_path / "cmp2", systems=("dictionary",), reference="bilstm")
 
 
 def test_paired_f1_difference_is_the_micro_f1_gap_with_a_row_bootstrap_ci():

@@ -6,7 +6,8 @@ callable from the stage that predicts the dev part through the same code as `pre
 scores it: micro span-F1 for the tagger, macro-F1 for the classifier) returns (dev score,
 predictions); the weights and the dev predictions of the best epoch are kept in memory
 (`best_state`, `best_predictions`: the stage scores those, it does not predict dev again) and
-training stops after `patience` epochs without improvement. Two AdamW groups: the pretrained encoder at `encoder_lr`, the rest at `lr`.
+training stops after `patience` epochs without improvement. Epochs are numbered from 1 in `history` and
+`best_epoch` (best_epoch == epochs run: the last epoch was the best). Two AdamW groups: the pretrained encoder at `encoder_lr`, the rest at `lr`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class FinetuneModule(L.LightningModule):
         super().__init__()
         self.model, self.loss_fn, self.evaluate = model, loss, evaluate
         self.lr, self.encoder_lr, self.patience = lr, encoder_lr, patience
-        self.best_score, self.best_epoch, self.best_state, self.best_predictions = -1.0, -1, None, None
+        self.best_score, self.best_epoch, self.best_state, self.best_predictions = -1.0, 0, None, None
         self.history: list[dict] = []
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
@@ -39,7 +40,7 @@ class FinetuneModule(L.LightningModule):
         score, predictions = self.evaluate()
         score = float(score)
         self.model.train()
-        epoch = int(self.current_epoch)
+        epoch = int(self.current_epoch) + 1
         self.history.append({"epoch": epoch, "dev_score": round(score, 4)})
         if score > self.best_score:
             self.best_score, self.best_epoch = score, epoch

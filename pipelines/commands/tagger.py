@@ -72,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="subset of: dictionary bilstm bilstm_crf bilstm_crf_bigrams albert_linear albert_bilstm albert_bilstm_crf "
                         "(default: dictionary bilstm albert_linear albert_bilstm; _bigrams adds bigram features, --bigram-dim or 50 wide; "
                         "--bigram-dim gives them to every neural system)")
+    c.add_argument("--reference", default=None,
+                   help="the system every other one is paired against (micro-F1 difference, bootstrap CI over dev rows); "
+                        "default: bilstm when it runs, else the first of --systems")
     add_config_flags(c, TaggerConfig, skip=("encoder", "head", "crf"))
     add_force_flag(c)
     c.set_defaults(func=compare_cmd)
@@ -129,6 +132,6 @@ def compare_cmd(args: argparse.Namespace) -> int:
     from pipelines.understanding.tagging import SYSTEMS, compare, report_markdown
 
     cfg = config_from_args(TaggerConfig, args)
-    report = compare(cfg, args.data, args.albert, args.out, tuple(args.systems or SYSTEMS), force=args.force)
+    report = compare(cfg, args.data, args.albert, args.out, tuple(args.systems or SYSTEMS), force=args.force, reference=args.reference)
     print(report_markdown(report), end="")
     return 0

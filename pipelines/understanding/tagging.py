@@ -367,12 +367,17 @@ def system_config(cfg: TaggerConfig, system: str) -> TaggerConfig:
 
 
 def compare(cfg: TaggerConfig, data: str | Path, albert: str | Path | None, out: str | Path, systems: tuple[str, ...] = SYSTEMS,
-            force: bool = False) -> dict:
-    """Train and score the systems on one entity set's dev part; writes out/report.json and out/report.md; -> the report."""
+            force: bool = False, reference: str | None = None) -> dict:
+    """Train and score the systems on one entity set's dev part; writes out/report.json and out/report.md; -> the report.
+    Every system but `reference` (default: bilstm when it runs, else the first system) gets its paired micro-F1
+    difference to the reference."""
     out = check_output(out, [data, albert], force)
     unknown = [s for s in systems if s not in KNOWN_SYSTEMS]
     if unknown:
         raise JobmatchError(f"--systems {unknown}: known systems are {list(KNOWN_SYSTEMS)}")
+    reference = reference or ("bilstm" if "bilstm" in systems else systems[0])
+    if reference not in systems:
+        raise JobmatchError(f"--reference {reference}: not one of --systems {list(systems)}")
     if albert is None and any(s.startswith("albert") for s in systems):
         raise JobmatchError(f"--systems {[s for s in systems if s.startswith('albert')]} need --albert RUN/albert")
     train, dev = load_set(data, cfg.dev_share, cfg.seed)
@@ -394,7 +399,6 @@ def compare(cfg: TaggerConfig, data: str | Path, albert: str | Path | None, out:
         rows[system] = {**score(dev.tags, preds, dev.tokens, seen), **{k: v for k, v in info.items() if k != "history"}}
         predictions[system] = preds
     gold = all_spans(dev.tags)
-    reference = "bilstm" if "bilstm" in systems else systems[0]
     for system in systems:
         if system != reference:
             rows[system]["f1_vs_reference"] = {"reference": reference, **paired_f1_difference(gold, predictions[reference], predictions[system])}
