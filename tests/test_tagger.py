@@ -218,12 +218,17 @@ def test_a_bilstm_crf_tagger_trains_saves_and_compares(toy_entities, tmp_path):
     tokens = [list(t) for t in dev["tokens"]]
     tags = predict_tags(model, model.cfg, pieces, space, tokens)
     assert all(len(t) == len(w) for t, w in zip(next(iter(tags.values())), tokens))
-    report = compare(TaggerConfig(**TOY), toy_entities, None, tmp_path / "cmp", systems=("dictionary", "bilstm_crf"), reference="bilstm_crf")
-    crf, dictionary = report["systems"]["bilstm_crf"], report["systems"]["dictionary"]
+    report = compare(TaggerConfig(**TOY), toy_entities, None, tmp_path / "cmp", systems=("dictionary", "bilstm_crf", "bilstm_crf_worddrop"),
+                     reference="bilstm_crf")
+    crf, dictionary, hiding = (report["systems"][k] for k in ("bilstm_crf", "dictionary", "bilstm_crf_worddrop"))
     assert crf["micro"]["f1"] == pytest.approx(saved["dev"]["micro"]["f1"]) and "f1_vs_reference" not in crf
     paired = dictionary["f1_vs_reference"]
     assert paired["reference"] == "bilstm_crf" and paired["diff"] == pytest.approx(dictionary["micro"]["f1"] - crf["micro"]["f1"])
     assert paired["ci_high"] < 0
+    unseen = dictionary["unseen_vs_reference"]  # the dictionary finds no unseen span; the tagger finds most
+    assert unseen["diff"] == pytest.approx(-crf["unseen"]["recall"]) and unseen["ci_high"] < 0
+    assert hiding["micro"]["f1"] >= 0.9 and hiding["unseen_vs_reference"]["diff"] == pytest.approx(hiding["unseen"]["recall"] - crf["unseen"]["recall"])
+    assert "unseen-span recall minus the reference" in (tmp_path / "cmp" / "report.md").read_text()
     with pytest.raises(JobmatchError, match="--reference bilstm: not one of --systems"):
         compare(TaggerConfig(**TOY), toy_entities, None, tmp_path / "cmp2", systems=("dictionary",), reference="bilstm")
 
@@ -237,6 +242,51 @@ def test_paired_f1_difference_is_the_micro_f1_gap_with_a_row_bootstrap_ci():
     assert d["diff"] == pytest.approx(1.0 - span_scores(gold, a)["micro"]["f1"]) and 0 < d["ci_low"] <= d["diff"] <= d["ci_high"] <= 1
     same = paired_f1_difference(gold, a, a, n_boot=200)
     assert same["diff"] == same["ci_low"] == same["ci_high"] == 0 and same["rows"] == 40
+
+
+def test_paired_unseen_recall_difference_counts_only_spans_never_seen_in_training():
+    from pipelines.understanding.scores import paired_unseen_recall_difference
+
+    tokens = [["java", "and", "zorblax"], ["python"], ["go"]] * 10
+    gold = [[(0, 1, "S"), (2, 3, "S")], [(0, 1, "S")], []] * 10
+    seen = {"java", "python"}
+    names_only = [[(0, 1, "S")], [(0, 1, "S")], []] * 10  # every seen span, no unseen one
+    d = paired_unseen_recall_difference(gold, names_only, gold, tokens, seen, n_boot=200)
+    assert d["diff"] == d["ci_low"] == d["ci_high"] == 1.0 and d["rows"] == 30
+    half = gold[:15] + names_only[15:]
+    d = paired_unseen_recall_difference(gold, names_only, half, tokens, seen, n_boot=500)
+    assert d["diff"] == pytest.approx(0.5) and 0 < d["ci_low"] < 0.5 < d["ci_high"] < 1
+
+
+def test_word_dropout_hides_whole_words_at_the_given_rate_and_nothing_else():
+    import torch
+
+    from dssm.understanding.batching import collate, drop_words, make_windows
+
+    rows = [[[5 + (w + r) % 7] * (1 + (w + r) % 3) for w in range(40)] for r in range(30)]  # words of 1-3 pieces
+    batch = collate(make_windows(rows, window=64, overlap=4, cls_id=2, sep_id=3), pad_id=0)
+    assert drop_words(batch, 0.0, 99, torch.Generator()) is batch
+    out = drop_words(batch, 0.3, 99, torch.Generator().manual_seed(0))
+    assert torch.equal(out["ids"], drop_words(batch, 0.3, 99, torch.Generator().manual_seed(0))["ids"])  # seeded
+    wop, hidden = batch["word_of_piece"], out["ids"] == 99
+    assert not hidden[wop < 0].any() and torch.equal(out["ids"][~hidden], batch["ids"][~hidden])  # specials and padding kept
+    words = hidden_words = 0
+    for i in range(len(wop)):
+        for w in wop[i].unique().tolist():
+            if w >= 0:
+                h = hidden[i][wop[i] == w]
+                assert h.all() or not h.any()  # a word is hidden whole or not at all
+                words, hidden_words = words + 1, hidden_words + int(h.all())
+    assert 0.25 < hidden_words / words < 0.35, hidden_words / words
+
+
+def test_compare_systems_take_word_dropout_from_their_name():
+    from pipelines.understanding.tagging import WORD_DROPOUT, system_config
+
+    cfg = TaggerConfig(word_dropout=0.4)
+    assert system_config(cfg, "bilstm_crf").word_dropout == 0.0 and system_config(cfg, "bilstm_crf_worddrop").word_dropout == 0.4
+    got = system_config(TaggerConfig(), "albert_bilstm_crf_worddrop")
+    assert (got.encoder, got.head, got.crf, got.word_dropout) == ("albert", "bilstm", True, WORD_DROPOUT)
 
 
 def test_a_tagger_saved_before_the_crf_existed_loads_without_one(toy_entities, tmp_path):

@@ -88,6 +88,22 @@ def collate(items: Sequence[Window], pad_id: int, tags: dict[str, Sequence[Seque
     return batch
 
 
+def drop_words(batch: dict[str, Tensor], p: float, mask_id: int, generator: torch.Generator) -> dict[str, Tensor]:
+    """Word dropout on a collated training batch: each word of each window is hidden with probability `p`, every
+    piece of it replaced by `mask_id` (specials and padding untouched); -> the batch with new `ids`.
+
+    >>> b = collate(make_windows([[[7], [8, 9], [10]]], window=8, overlap=1, cls_id=2, sep_id=3), pad_id=0)
+    >>> drop_words(b, 0.0, 99, torch.Generator())["ids"].tolist(), drop_words(b, 0.999, 99, torch.Generator())["ids"].tolist()
+    ([[2, 7, 8, 9, 10, 3]], [[2, 99, 99, 99, 99, 3]])
+    """
+    if p <= 0:
+        return batch
+    wop = batch["word_of_piece"]  # (B, P)
+    hide = torch.rand((wop.shape[0], batch["n_words"]), generator=generator) < p  # (B, W)
+    pieces = hide.gather(1, wop.clamp(min=0)) & (wop >= 0)  # (B, P)
+    return {**batch, "ids": batch["ids"].masked_fill(pieces, mask_id)}
+
+
 def merge_rows(items: Sequence[Window], preds: Sequence[dict[str, np.ndarray]], n_words: Sequence[int]) -> list[dict[str, np.ndarray]]:
     """Per-window predictions (layer -> tag id, or any per-word value, per window word) -> per-row arrays, each word taken
     from its owner window."""

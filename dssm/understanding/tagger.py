@@ -65,6 +65,10 @@ class TaggerConfig:
     (off by default: +0.003 [-0.010, +0.015] dev micro-F1 on ResumeNER at 50 wide, not resolved)."""
     bigram_min_count: int = 2
     """Training occurrences a bigram needs for its own embedding (rarer ones share the unknown row)."""
+    word_dropout: float = 0.0
+    """Training only: the share of words hidden from the encoder, every piece of a hidden word replaced by [MASK] (for the
+    scratch encoder an embedding row no word uses), so the tagger learns to find a span from its context as well as its
+    name (`batching.drop_words`; Lample et al. 2016 replace rare words by UNK for this). Bigram features are not hidden."""
     crf: bool = True
     """A linear-chain CRF over each layer's tags (trained by sequence likelihood, decoded by Viterbi) instead of per-word argmax
     (on by default: +0.041 / +0.080 / +0.012 dev micro-F1 over the BiLSTM on ResumeNER / SkillSpan / silver hh.ru skills)."""
@@ -94,6 +98,7 @@ class TaggerConfig:
         at_least(self, 0, "overlap", "seed", "bigram_dim")
         at_least(self, 1, "bigram_min_count")
         in_range(self, "dropout", 0.0, 1.0, high_open=True)
+        in_range(self, "word_dropout", 0.0, 1.0, high_open=True)
         in_range(self, "lr", 0.0, None, low_open=True)
         in_range(self, "encoder_lr", 0.0, None, low_open=True)
         in_range(self, "dev_share", 0.0, 1.0, low_open=True, high_open=True)

@@ -6,7 +6,7 @@ boundaries equal a gold span's. Per type t: P = |pred_t ∩ gold_t| / |pred_t|, 
 
 `paired_f1_difference` gives two systems' micro-F1 difference on the same rows a paired percentile
 bootstrap CI (scipy.stats.bootstrap, rows resampled jointly; micro-F1 = 2 TP / (|pred| + |gold|) of the
-resampled rows' summed counts).
+resampled rows' summed counts); `paired_unseen_recall_difference` does the same for unseen-span recall.
 
 Unseen-span recall: recall on gold spans whose normalised text (`normalise_span`) never occurs
 among the training labels. A dictionary of training spans scores 0 there by construction.
@@ -63,23 +63,30 @@ def row_counts(gold: Sequence[Iterable[Span]], pred: Sequence[Iterable[Span]]) -
     return np.array([(len(set(g) & set(p)), len(set(p)), len(set(g))) for g, p in zip(gold, pred)], dtype=np.int64).reshape(-1, 3)
 
 
-def paired_f1_difference(gold: Sequence[Iterable[Span]], pred_a: Sequence[Iterable[Span]], pred_b: Sequence[Iterable[Span]],
-                         n_boot: int = 2000, seed: int = 0) -> dict[str, float]:
-    """micro-F1(b) − micro-F1(a) on the same rows, with a paired percentile bootstrap 95% CI over rows."""
+def paired_ratio_difference(num_a: np.ndarray, den_a: np.ndarray, num_b: np.ndarray, den_b: np.ndarray,
+                            n_boot: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Σnum_b / Σden_b − Σnum_a / Σden_a over the same rows (a ratio of sums, 0 where a denominator sums to 0), with a paired
+    percentile bootstrap 95% CI over rows (scipy.stats.bootstrap, rows resampled jointly; NaN with fewer than 2 rows)."""
     from scipy.stats import bootstrap
 
-    a, b = row_counts(gold, pred_a), row_counts(gold, pred_b)  # (R, 3)
+    def diff(na, da, nb, db, axis=-1):
+        ratio = lambda n, d: np.where(d.sum(axis) > 0, n.sum(axis) / np.maximum(d.sum(axis), 1e-12), 0.0)  # noqa: E731
+        return ratio(nb, db) - ratio(na, da)
 
-    def diff(tp_a, np_a, tp_b, np_b, ng, axis=-1):
-        f1 = lambda tp, n: 2 * tp.mean(axis) / np.maximum(n.mean(axis) + ng.mean(axis), 1e-12)  # noqa: E731
-        return f1(tp_b, np_b) - f1(tp_a, np_a)
-
-    cols = (a[:, 0], a[:, 1], b[:, 0], b[:, 1], a[:, 2])
-    point = float(diff(*(c.astype(np.float64) for c in cols)))
-    if len(a) < 2:
-        return {"diff": point, "ci_low": float("nan"), "ci_high": float("nan"), "rows": int(len(a))}
+    cols = tuple(np.asarray(c, dtype=np.float64) for c in (num_a, den_a, num_b, den_b))
+    point = float(diff(*cols))
+    if len(cols[0]) < 2:
+        return {"diff": point, "ci_low": float("nan"), "ci_high": float("nan"), "rows": int(len(cols[0]))}
     res = bootstrap(cols, diff, paired=True, vectorized=True, n_resamples=n_boot, method="percentile", random_state=seed)
-    return {"diff": point, "ci_low": float(res.confidence_interval.low), "ci_high": float(res.confidence_interval.high), "rows": int(len(a))}
+    return {"diff": point, "ci_low": float(res.confidence_interval.low), "ci_high": float(res.confidence_interval.high), "rows": int(len(cols[0]))}
+
+
+def paired_f1_difference(gold: Sequence[Iterable[Span]], pred_a: Sequence[Iterable[Span]], pred_b: Sequence[Iterable[Span]],
+                         n_boot: int = 2000, seed: int = 0) -> dict[str, float]:
+    """micro-F1(b) − micro-F1(a) on the same rows (micro-F1 = 2 TP / (|pred| + |gold|) of the summed counts), with a paired
+    percentile bootstrap 95% CI over rows."""
+    a, b = row_counts(gold, pred_a), row_counts(gold, pred_b)  # (R, 3)
+    return paired_ratio_difference(2 * a[:, 0], a[:, 1] + a[:, 2], 2 * b[:, 0], b[:, 1] + b[:, 2], n_boot, seed)
 
 
 def normalise_span(tokens: Sequence[str]) -> str:
@@ -91,19 +98,30 @@ def normalise_span(tokens: Sequence[str]) -> str:
     return _SPACE.sub(" ", " ".join(str(t) for t in tokens)).strip().casefold()
 
 
+def unseen_row_counts(gold: Sequence[Iterable[Span]], pred: Sequence[Iterable[Span]], tokens: Sequence[Sequence[str]],
+                      seen: set[str]) -> np.ndarray:
+    """Per row (unseen gold spans predicted exactly, unseen gold spans): int64 (R, 2); unseen = normalised text not in `seen`."""
+    out = []
+    for g, p, toks in zip(gold, pred, tokens):
+        p = set(p)
+        unseen = [s for s in set(g) if normalise_span(toks[s[0] : s[1]]) not in seen]
+        out.append((sum(s in p for s in unseen), len(unseen)))
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
 def unseen_recall(
     gold: Sequence[Iterable[Span]], pred: Sequence[Iterable[Span]], tokens: Sequence[Sequence[str]], seen: set[str]
 ) -> dict[str, float]:
     """Recall over gold spans whose normalised text is not in `seen` -> {"recall", "support"} (recall None when there are none)."""
-    hit = total = 0
-    for g, p, toks in zip(gold, pred, tokens):
-        p = set(p)
-        for s in set(g):
-            if normalise_span(toks[s[0] : s[1]]) in seen:
-                continue
-            total += 1
-            hit += s in p
+    hit, total = (int(x) for x in unseen_row_counts(gold, pred, tokens, seen).sum(0))
     return {"recall": hit / total if total else None, "support": total}
+
+
+def paired_unseen_recall_difference(gold: Sequence[Iterable[Span]], pred_a: Sequence[Iterable[Span]], pred_b: Sequence[Iterable[Span]],
+                                    tokens: Sequence[Sequence[str]], seen: set[str], n_boot: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Unseen-span recall of b minus a's on the same rows, with a paired percentile bootstrap 95% CI over rows."""
+    a, b = unseen_row_counts(gold, pred_a, tokens, seen), unseen_row_counts(gold, pred_b, tokens, seen)  # (R, 2)
+    return paired_ratio_difference(a[:, 0], a[:, 1], b[:, 0], b[:, 1], n_boot, seed)
 
 
 def classification_scores(gold: list[str], pred: list[str], classes: list[str]) -> dict[str, Any]:

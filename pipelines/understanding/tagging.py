@@ -28,12 +28,12 @@ from dssm.errors import DataError, JobmatchError
 from dssm.io import atomic_path, check_output, config_from_dict, config_to_dict, quiet, versions, write_json, write_parquet, write_text
 from dssm.understanding.albert import TOKENIZER_DIR, WordPieces, hf_config_dict, load_encoder, transformers_output
 from dssm.understanding.artifact import WEIGHTS, encoder_from_config, read_model_folder, write_model_folder
-from dssm.understanding.batching import collate, make_windows, merge_rows
+from dssm.understanding.batching import collate, drop_words, make_windows, merge_rows
 from dssm.understanding.bigrams import BigramVocab
 from dssm.understanding.dictionary import SpanDictionary
 from dssm.understanding.tagger import Tagger, TaggerConfig
 from dssm.understanding.tags import scheme_of, tags_to_spans, word_to_char_spans
-from pipelines.understanding.scores import normalise_span, paired_f1_difference, span_scores, unseen_recall
+from pipelines.understanding.scores import normalise_span, paired_f1_difference, paired_unseen_recall_difference, span_scores, unseen_recall
 from pipelines.understanding.tagsets import TagTable, load_set, read_table
 
 TAGGER_FILE = "tagger.yaml"
@@ -221,8 +221,9 @@ def fit(cfg: TaggerConfig, train: TagTable, dev: TagTable, albert: Path | None, 
         return span_scores(gold_dev, pred)["micro"]["f1"], (pred, round(time.perf_counter() - t, 2))
 
     module = FinetuneModule(model, tagger_loss, evaluate, cfg.lr, cfg.encoder_lr, cfg.patience)
+    hiding = torch.Generator().manual_seed(cfg.seed + 1)
     loader = DataLoader(items, batch_size=cfg.batch_size, shuffle=True, generator=torch.Generator().manual_seed(cfg.seed),
-                        collate_fn=lambda b: collate(b, pieces.pad_id, labels))
+                        collate_fn=lambda b: drop_words(collate(b, pieces.pad_id, labels), cfg.word_dropout, pieces.mask_id, hiding))
     L.seed_everything(cfg.seed, verbose=False)
     t0 = time.perf_counter()
     with lightning_output(), transformers_output():
@@ -351,19 +352,25 @@ def evaluate_tagger(model_dir: str | Path, data: str | Path, precision: str = "f
 
 SYSTEMS = ("dictionary", "bilstm", "albert_linear", "albert_bilstm")
 """The four systems `compare` trains by default: the floor, BiLSTM on scratch embeddings, ALBERT + linear head, ALBERT -> BiLSTM."""
-KNOWN_SYSTEMS = (*SYSTEMS, "bilstm_crf", "albert_bilstm_crf", "bilstm_crf_bigrams")
-"""Also known: the BiLSTM systems with a CRF over their tags (`TaggerConfig.crf`), and the scratch one with bigram features
-(`TaggerConfig.bigram_dim`; BIGRAM_DIM when the config has none)."""
+KNOWN_SYSTEMS = (*SYSTEMS, "bilstm_crf", "albert_bilstm_crf", "bilstm_crf_bigrams", "bilstm_crf_worddrop", "albert_bilstm_crf_worddrop")
+"""Also known: the BiLSTM systems with a CRF over their tags (`TaggerConfig.crf`), the scratch one with bigram features
+(`TaggerConfig.bigram_dim`; BIGRAM_DIM when the config has none), and the CRF systems trained with word dropout
+(`TaggerConfig.word_dropout`; WORD_DROPOUT when the config has none; the other systems train without it)."""
 BIGRAM_DIM = 50
 """Bigram embedding width of the `_bigrams` systems when --bigram-dim is not given (the char + bichar baseline's 50)."""
+WORD_DROPOUT = 0.25
+"""Word dropout of the `_worddrop` systems when --word-dropout is not given."""
 
 
 def system_config(cfg: TaggerConfig, system: str) -> TaggerConfig:
-    """The tagger config of a neural `compare` system: encoder, head, CRF and bigram features from its name, the rest from `cfg`."""
-    name, bigrams = system.removesuffix("_bigrams"), system.endswith("_bigrams")
+    """The tagger config of a neural `compare` system: encoder, head, CRF, bigram features and word dropout from its name,
+    the rest from `cfg`."""
+    name, worddrop = system.removesuffix("_worddrop"), system.endswith("_worddrop")
+    name, bigrams = name.removesuffix("_bigrams"), name.endswith("_bigrams")
     base, crf = name.removesuffix("_crf"), name.endswith("_crf")
     encoder, head = ("scratch", "bilstm") if base == "bilstm" else ("albert", base.split("_")[1])
-    return replace(cfg, encoder=encoder, head=head, crf=crf, bigram_dim=(cfg.bigram_dim or BIGRAM_DIM) if bigrams else cfg.bigram_dim)
+    return replace(cfg, encoder=encoder, head=head, crf=crf, bigram_dim=(cfg.bigram_dim or BIGRAM_DIM) if bigrams else cfg.bigram_dim,
+                   word_dropout=(cfg.word_dropout or WORD_DROPOUT) if worddrop else 0.0)
 
 
 def compare(cfg: TaggerConfig, data: str | Path, albert: str | Path | None, out: str | Path, systems: tuple[str, ...] = SYSTEMS,
@@ -402,6 +409,8 @@ def compare(cfg: TaggerConfig, data: str | Path, albert: str | Path | None, out:
     for system in systems:
         if system != reference:
             rows[system]["f1_vs_reference"] = {"reference": reference, **paired_f1_difference(gold, predictions[reference], predictions[system])}
+            rows[system]["unseen_vs_reference"] = {"reference": reference, **paired_unseen_recall_difference(
+                gold, predictions[reference], predictions[system], dev.tokens, seen)}
     report = {"data": str(data), "albert": None if albert is None else str(albert), "config": config_to_dict(cfg), "train_rows": len(train.tokens),
               "dev_rows": len(dev.tokens), "systems": rows, "versions": versions()}
     with atomic_path(out) as tmp:
@@ -423,9 +432,10 @@ def report_markdown(report: dict) -> str:
         ur = "—" if u["recall"] is None else f"{u['recall']:.3f}"
         per = " | ".join(f"{r['per_type'][t]['f1']:.3f}" if t in r["per_type"] else "—" for t in types)
         lines.append(f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {ur} ({u['support']}) | {per} |")
-    pairs = [(name, r["f1_vs_reference"]) for name, r in systems.items() if "f1_vs_reference" in r]
-    if pairs:
-        lines += ["", "micro-F1 minus the reference system's on the same dev rows (paired bootstrap 95% CI over rows):"]
-        lines += [f"- {name} − {d['reference']}: {d['diff']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] ({d['rows']} rows)" for name, d in pairs]
+    for key, what in (("f1_vs_reference", "micro-F1"), ("unseen_vs_reference", "unseen-span recall")):
+        pairs = [(name, r[key]) for name, r in systems.items() if key in r]
+        if pairs:
+            lines += ["", f"{what} minus the reference system's on the same dev rows (paired bootstrap 95% CI over rows):"]
+            lines += [f"- {name} − {d['reference']}: {d['diff']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] ({d['rows']} rows)" for name, d in pairs]
     return "\n".join(lines) + "\n"
 
