@@ -81,14 +81,44 @@ def test_resume_sections_from_the_synthetic_truth(tiny_market):
     assert {"experience", "education"} <= set(table.section) and table.part.nunique() == 2
 
 
+def test_resume_sections_from_real_section_fields_skip_headers_and_split_by_resume(tmp_path):
+    hh = {"about": "Делаю SPA на React. Люблю тесты.", "education": "Высшее образование\n2015\nКубГТУ, Краснодар",
+          "work_experience": "Опыт работы 3 года 8 месяцев\nФевраль 2022 — по настоящее время\nUdemy\nОбязанности:\n- верстка; - ревью. Показать еще"}
+    entries = {"experience_json": '[{"description": "Писал API на Spring. Покрыл тестами."}, {"duties": "Поддержка 1С."}]',
+               "education_json": '[{"education_level": "Высшее", "organization": "НовГУ", "faculty": "ИТ"}]'}
+    rows = [{"resume_id": f"r{i}", **(hh if i % 2 else entries)} for i in range(20)]
+    pd.DataFrame(rows).to_parquet(tmp_path / "resumes.parquet")
+    table = section_table(tmp_path, "resumes", 0.3, 0)
+    assert set(table.section) == {"about", "experience", "education"} and table.part.nunique() == 2
+    assert not set(table[table.part == "train"].doc_id) & set(table[table.part == "dev"].doc_id)
+    one = table[table.doc_id == "r1"]
+    assert list(zip(one.text, one.section))[:3] == [("Делаю SPA на React.", "about"), ("Люблю тесты.", "about"), ("Февраль 2022 — по настоящее время", "experience")]
+    assert not table.text.str.contains("Опыт работы|Обязанности|Показать еще").any()  # headers and page artefacts are never inputs
+    assert table[table.doc_id == "r0"].text.tolist() == ["Писал API на Spring.", "Покрыл тестами.", "Поддержка 1С.", "Высшее, НовГУ, ИТ"]
+
+
+def test_resume_sections_of_real_resumes(shared_data, tmp_path):
+    from pipelines.data.importers import import_datasets
+
+    import_datasets(["hh_resumes_frontend_ru", "talentmatch_ru"], shared_data, tmp_path / "real")
+    table = section_table(tmp_path / "real", "resumes", 0.2, 0)
+    counts = table.section.value_counts()
+    assert set(counts.index) == {"about", "experience", "education"} and counts["experience"] > counts["education"] > 500, counts.to_dict()
+    assert table.doc_id.nunique() > 500 and not table.text.str.match(r"Опыт работы \d").any()
+
+
 def test_bad_input_is_one_line(tiny_classifier, tiny_albert, tmp_path, capsys):
     out, _ = tiny_classifier
     pd.DataFrame({"sentence": ["x"]}).to_parquet(tmp_path / "bad.parquet")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "flat").mkdir()
+    pd.DataFrame({"resume_id": ["a"], "text": ["Python"]}).to_parquet(tmp_path / "flat" / "resumes.parquet")
     for argv, needle in [
         (["classifier", "predict", "--model", str(out), "--input", str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "o.parquet")], "column text: missing"),
         (["classifier", "predict", "--model", str(tiny_albert), "--input", str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "o.parquet")], "an ALBERT encoder, not a fine-tuned model"),
         (["classifier", "train", "--data", str(tmp_path / "empty"), "--albert", str(tiny_albert), "--out", str(tmp_path / "c")], "vacancies.parquet: file not found"),
+        (["classifier", "train", "--kind", "resumes", "--data", str(tmp_path / "flat"), "--system", "tfidf", "--out", str(tmp_path / "c")],
+         "resumes.parquet: neither a synthetic market"),
     ]:
         assert cli.main(argv) == 2
         err = capsys.readouterr().err.strip()

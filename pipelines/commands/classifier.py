@@ -16,7 +16,8 @@ from dssm.understanding.classifier import ClassifierConfig
 from pipelines.commands.flags import add_config_flags, add_force_flag, add_parser, config_from_args
 
 DATA_HELP = ("dataset folder: --kind vacancies reads vacancies.parquet and labels the sentences under section headers; "
-             "--kind resumes reads a synthetic market's truth/sentences.parquet")
+             "--kind resumes reads a synthetic market's truth/sentences.parquet, or else resumes.parquet's section fields "
+             "(real resumes: about, work_experience, education, experience_json, education_json)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

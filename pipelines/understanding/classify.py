@@ -7,7 +7,9 @@
 Data. `--kind vacancies` (default): the sentences under the section headers of a dataset
 folder's vacancy descriptions (`sections.labelled_sentences`: real hh.ru headers mapped to five
 classes). `--kind resumes`: a synthetic market's resume sentences with their section truth
-(`truth/sentences.parquet`). The split is by document (`pipelines.data.split.seeded_dev_mask`): no vacancy has
+(`truth/sentences.parquet`), or, in a folder of real resumes, the sentences of their section fields
+(`resume_sections`: hh.ru's «О себе», experience and education blocks, the experience and education
+entries of SuperJob and Talent Match; classes about, experience, education). The split is by document (`pipelines.data.split.seeded_dev_mask`): no vacancy has
 sentences on both sides. Train and report on the same split, in the same run: the ALBERT
 classifier and a TF-IDF (word 1-2-grams + char 2-4-grams) + logistic-regression baseline;
 accuracy, macro precision / recall / F1, per-class scores and the confusion matrix on dev.
@@ -47,7 +49,8 @@ SYSTEMS = ("albert", "tfidf")
 
 def section_table(data: str | Path, kind: str, dev_share: float, seed: int) -> pd.DataFrame:
     """doc_id, sent_idx, text, section, part ('train'/'dev') for every labelled sentence of `data` (see the module docstring)."""
-    from dssm.schema import VACANCY_ID
+    from dssm.schema import RESUME_ID, VACANCY_ID
+    from pipelines.understanding.resume_sections import STRUCTURE_COLUMNS, resume_sections
     from pipelines.understanding.tagsets import read_parquet
 
     data = Path(data)
@@ -58,11 +61,18 @@ def section_table(data: str | Path, kind: str, dev_share: float, seed: int) -> p
             if col not in df.columns:
                 raise DataError(str(path), col, "missing (a dataset folder in the contract is needed)")
         rows = [(str(v), i, s, c) for v, d in zip(df[VACANCY_ID], df["description"]) for i, (s, c, _) in enumerate(labelled_sentences(d))]
-    elif kind == "resumes":
+    elif kind == "resumes" and (data / "truth" / "sentences.parquet").is_file():
         path = data / "truth" / "sentences.parquet"
         df = read_parquet(path)
         df = df[df["kind"] == "resumes"] if "kind" in df.columns else df
         rows = [(str(d), int(i), str(t), str(c)) for d, i, t, c in zip(df["doc_id"], df["sent_idx"], df["text"], df["section"]) if str(t).strip()]
+    elif kind == "resumes":
+        path = data / "resumes.parquet"
+        df = read_parquet(path)
+        if RESUME_ID not in df.columns or not any(c in df.columns for c in STRUCTURE_COLUMNS):
+            raise DataError(str(path), None, f"neither a synthetic market (no truth/sentences.parquet beside it) nor real resumes with "
+                                             f"{RESUME_ID} and section fields ({', '.join(STRUCTURE_COLUMNS)})")
+        rows = [(str(r), i, s, c) for r, row in zip(df[RESUME_ID], df.to_dict("records")) for i, (s, c) in enumerate(resume_sections(row))]
     else:
         raise JobmatchError(f"--kind {kind!r}: vacancies or resumes")
     table = pd.DataFrame(rows, columns=["doc_id", "sent_idx", "text", "section"])
