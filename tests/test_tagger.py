@@ -369,3 +369,22 @@ def test_batched_viterbi_decodes_what_pytorch_crf_decodes():
         got = viterbi(emissions, lengths, crf.start_transitions, crf.transitions, crf.end_transitions)
         for row, path in enumerate(crf.decode(emissions, mask)):
             assert got[row, : len(path)].tolist() == path and got[row, len(path):].eq(0).all()
+
+
+def test_silver_train_labels_all_tags_every_train_skill_and_keeps_dev_as_it_was(tiny_market, tmp_path):
+    import doctest
+
+    import pipelines.understanding.silver as silver
+
+    assert doctest.testmod(silver).failed == 0
+    own = silver.build_silver(tiny_market, tmp_path / "own")
+    every = silver.build_silver(tiny_market, tmp_path / "all", train_labels="all")
+    assert own["dev"] == every["dev"] and own["train"]["sentences"] == every["train"]["sentences"]
+    assert every["train"]["spans"] > own["train"]["spans"]
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "own" / "dev.parquet"), pd.read_parquet(tmp_path / "all" / "dev.parquet"))
+    a, b = pd.read_parquet(tmp_path / "own" / "train.parquet"), pd.read_parquet(tmp_path / "all" / "train.parquet")
+    assert a["tokens"].map(list).tolist() == b["tokens"].map(list).tolist()
+    assert all(y != "O" for x, y in zip(a["tags"].explode(), b["tags"].explode()) if x != "O")  # a vacancy's own skills stay tagged
+    with pytest.raises(JobmatchError, match="--train-labels 'some'"):
+        silver.build_silver(tiny_market, tmp_path / "bad", train_labels="some")
+    assert not (tmp_path / "bad").exists()

@@ -61,6 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", type=Path, required=True, help="entity-set folder to write (train.parquet, dev.parquet; split by vacancy)")
     s.add_argument("--dev-share", type=float, default=0.2, help="share of vacancies in dev")
     s.add_argument("--seed", type=int, default=0, help="seed of the split")
+    s.add_argument("--train-labels", choices=("own", "all"), default="own",
+                   help="own: a train vacancy's own key skills are tagged; all: every key skill of any train vacancy, wherever it "
+                        "occurs in a train vacancy's text (labels consistent in context; dev always keeps each vacancy's own)")
     add_force_flag(s)
     s.set_defaults(func=silver_cmd)
 
@@ -123,7 +126,7 @@ def eval_cmd(args: argparse.Namespace) -> int:
 def silver_cmd(args: argparse.Namespace) -> int:
     from pipelines.understanding.silver import build_silver
 
-    r = build_silver(args.data, args.out, args.dev_share, args.seed, force=args.force)
+    r = build_silver(args.data, args.out, args.dev_share, args.seed, force=args.force, train_labels=args.train_labels)
     print(f"silver SKILL spans -> {r['out']}: " + "; ".join(f"{k} {v['vacancies']} vacancies, {v['sentences']} sentences, {v['spans']} spans"
                                                          for k, v in r.items() if k != "out"))
     return 0

@@ -10,6 +10,11 @@ dev by `pipelines.data.split.seeded_dev_mask` (by document, seeded): a skill is 
 vacancy that lists it, and dev spans are as silver as train spans (a skill the employer did
 not list is untagged in both) — dev figures on silver sets measure agreement with the key
 skills, not true recall.
+
+`train_labels="all"` (`--train-labels all`) makes the train labels consistent in context: every
+occurrence in a train vacancy of any skill that some train vacancy lists is tagged, not only the
+vacancy's own (a name a vacancy did not list is otherwise O there and a skill next door). Dev labels
+stay each vacancy's own key skills, so dev figures keep their meaning.
 """
 
 from __future__ import annotations
@@ -49,15 +54,32 @@ def skill_spans(words: list[str], skills: list[tuple[str, ...]]) -> list[tuple[i
     return spans
 
 
-def silver_rows(vacancies: pd.DataFrame) -> list[dict]:
-    """One row per sentence of every vacancy with key skills: doc_id, sent_idx, tokens, tags."""
+TRAIN_LABELS = ("own", "all")
+"""What a train vacancy's sentences are tagged with: its own key skills, or those of every train vacancy (module docstring)."""
+
+
+def skill_keys(skills) -> set[tuple[str, ...]]:
+    """A vacancy's key skills (a list or None) -> their keys (casefolded word sequences)."""
+    return {_key([str(s)[a:b] for a, b in word_offsets(str(s))]) for s in (skills if skills is not None else [])} - {()}
+
+
+def silver_rows(vacancies: pd.DataFrame, shared: set[tuple[str, ...]] = frozenset(), dev_ids: set[str] = frozenset()) -> list[dict]:
+    """One row per sentence of every vacancy with key skills: doc_id, sent_idx, tokens, tags. `shared` keys are tagged
+    too in every vacancy not in `dev_ids`.
+
+    >>> v = pd.DataFrame({"vacancy_id": ["a", "b"], "title": ["Python", "SQL"], "description": ["Python, SQL.", "SQL, Python."],
+    ...                   "skills": [["Python"], ["SQL"]]})
+    >>> [r["tags"] for r in silver_rows(v, shared={("python",), ("sql",)}, dev_ids={"b"})]
+    [['B-SKILL'], ['B-SKILL', 'O', 'B-SKILL', 'O'], ['B-SKILL'], ['B-SKILL', 'O', 'O', 'O']]
+    """
     from dssm.text import document_sentences
 
     rows = []
     for vid, title, desc, skills in zip(vacancies["vacancy_id"], vacancies["title"], vacancies["description"], vacancies["skills"]):
-        keys = sorted({_key([str(s)[a:b] for a, b in word_offsets(str(s))]) for s in (skills if skills is not None else [])} - {()})
-        if not keys:
+        own = skill_keys(skills)
+        if not own:
             continue
+        keys = sorted(own if str(vid) in dev_ids else own | set(shared))
         for k, sentence in enumerate(document_sentences(title, desc)):
             words = [sentence[a:b] for a, b in word_offsets(sentence)]
             if words:
@@ -65,8 +87,9 @@ def silver_rows(vacancies: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def build_silver(data: str | Path, out: str | Path, dev_share: float = 0.2, seed: int = 0, force: bool = False) -> dict:
-    """Write out/train.parquet and out/dev.parquet (split by vacancy); -> counts."""
+def build_silver(data: str | Path, out: str | Path, dev_share: float = 0.2, seed: int = 0, force: bool = False,
+                 train_labels: str = "own") -> dict:
+    """Write out/train.parquet and out/dev.parquet (split by vacancy; train tagged per `train_labels`); -> counts."""
     from pipelines.understanding.tagsets import read_parquet
 
     path = Path(data) / "vacancies.parquet"
@@ -75,7 +98,12 @@ def build_silver(data: str | Path, out: str | Path, dev_share: float = 0.2, seed
     for col in ("vacancy_id", "title", "description", "skills"):
         if col not in df.columns:
             raise DataError(str(path), col, "missing (silver skill spans need the contract's vacancy columns)")
-    rows = silver_rows(df)
+    if train_labels not in TRAIN_LABELS:
+        raise JobmatchError(f"--train-labels {train_labels!r}: one of {list(TRAIN_LABELS)}")
+    ids = [str(v) for v in df["vacancy_id"]]
+    dev_ids = {v for v, d in zip(ids, seeded_dev_mask(ids, dev_share, seed)) if d}
+    shared = set().union(*(skill_keys(s) for v, s in zip(ids, df["skills"]) if v not in dev_ids)) if train_labels == "all" else set()
+    rows = silver_rows(df, shared, dev_ids)
     if not rows:
         raise JobmatchError(f"{path}: no vacancy has key skills: nothing to label")
     table = pd.DataFrame(rows)
