@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dssm.understanding.tagger import PRECISIONS, TaggerConfig
 from pipelines.commands.flags import add_config_flags, add_force_flag, add_parser, config_from_args
+from pipelines.understanding.silver import TRAIN_LABELS
 
 SET_HELP = "entity set: a folder with train.parquet [and dev.parquet] (token set: tokens + tags/tags_<layer>; span set: text + spans or entities_json); without train.parquet, its one labelled Parquet file"
 
@@ -61,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", type=Path, required=True, help="entity-set folder to write (train.parquet, dev.parquet; split by vacancy)")
     s.add_argument("--dev-share", type=float, default=0.2, help="share of vacancies in dev")
     s.add_argument("--seed", type=int, default=0, help="seed of the split")
-    s.add_argument("--train-labels", choices=("own", "all"), default="own",
+    s.add_argument("--train-labels", choices=TRAIN_LABELS, default=TRAIN_LABELS[0],
                    help="own: a train vacancy's own key skills are tagged; all: every key skill of any train vacancy, wherever it "
                         "occurs in a train vacancy's text (labels consistent in context; dev always keeps each vacancy's own)")
     add_force_flag(s)

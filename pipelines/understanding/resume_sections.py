@@ -28,9 +28,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-RESUME_SECTIONS = ("about", "experience", "education")
-"""The classes of real resume sentences, in report order."""
-
 TEXT_FIELDS = (("about", "about"), ("work_experience", "experience"), ("education", "education"))
 """Plain-text section fields (hh.ru's page blocks) and their classes, in reading order."""
 EXPERIENCE_TEXT_KEYS = ("description", "duties", "achievments", "achievements")

@@ -107,7 +107,7 @@ def build_silver(data: str | Path, out: str | Path, dev_share: float = 0.2, seed
     if not rows:
         raise JobmatchError(f"{path}: no vacancy has key skills: nothing to label")
     table = pd.DataFrame(rows)
-    dev = seeded_dev_mask(table["doc_id"].tolist(), dev_share, seed)
+    dev = table["doc_id"].isin(dev_ids).to_numpy()
     counts = {}
     with atomic_path(out) as tmp:
         tmp.mkdir()
