@@ -1,4 +1,5 @@
-"""ALBERT pretraining: the encoder folder, loading without Lightning, determinism, --resume, --init from local checkpoints."""
+"""ALBERT pretraining: the encoder folder, loading without Lightning, determinism, --resume, --init from local checkpoints
+and from an encoder folder (continued pretraining)."""
 
 from __future__ import annotations
 
@@ -115,6 +116,23 @@ def test_init_starts_from_a_local_checkpoint(kind, toy_entities, tmp_path):
     key = next(k for k in end if k.endswith("word_embeddings.weight"))
     start_key = next(k for k in start if k.endswith(key))
     assert start[start_key].shape == end[key].shape and not torch.equal(start[start_key], end[key])  # trained from there
+
+
+def test_init_continues_an_encoder_this_command_wrote(tiny_albert, toy_entities, tmp_path):
+    base, base_pieces, base_info = load_encoder(tiny_albert)
+    frozen, trained = tmp_path / "frozen", tmp_path / "trained"
+    for out, lr in [(frozen, "1e-12"), (trained, "0.01")]:
+        assert cli.main(["albert", "pretrain", "--data", str(toy_entities), "--config", "tiny", "--init", str(tiny_albert),
+                         "--max-steps", "4", "--lr", lr, "--out", str(out)]) == 0
+    model, pieces, info = load_encoder(frozen)
+    assert info["tokenizer"] == "bpe" and info["init"] == str(tiny_albert)
+    assert info["init_encoder"]["trained"]["steps"] == base_info["trained"]["steps"]
+    words = ["python", "experience", "zzqx"]
+    assert pieces(words) == base_pieces(words) and pieces.vocab_size == base_pieces.vocab_size
+    start, end = base.state_dict(), model.state_dict()
+    assert start.keys() == end.keys() and all(torch.allclose(start[k], end[k], atol=1e-6) for k in start)  # the encoder's own weights
+    moved = load_encoder(trained)[0].state_dict()
+    assert not torch.allclose(start["embeddings.word_embeddings.weight"], moved["embeddings.word_embeddings.weight"])
 
 
 def test_bad_init_and_bad_data_are_one_line_errors(tmp_path, toy_entities, capsys):

@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--out", type=Path, required=True, help="encoder folder to write (config.json + model.safetensors + albert.yaml + tokenizer/)")
     t.add_argument("--config", default="albert", help="preset name (albert, albert_tiny) or a YAML file of PretrainConfig")
     t.add_argument("--init", type=Path, default=None,
-                   help="start from a local Hugging Face ALBERT/BERT checkpoint folder (its weights and tokenizer) instead of random weights; no network")
+                   help="start from a local Hugging Face ALBERT/BERT checkpoint folder (its weights and tokenizer) instead of random weights, "
+                        "or continue an encoder folder this command wrote on new text (its weights and BPE); no network")
     t.add_argument("--resume", action="store_true", help="continue a killed run from its last checkpoint")
     add_config_flags(t, PretrainConfig)
     add_force_flag(t)

@@ -4,7 +4,10 @@
 
 Corpus: every folder of `--data` read by `tagsets.corpus_documents` (dataset folders in the
 contract; entity sets' train parts only). Vocabulary: a BPE trained here on that corpus
-(coverage 1.0), or the tokenizer of the `--init` checkpoint. The run builds in
+(coverage 1.0), or the tokenizer of the `--init` folder: a local Hugging Face checkpoint, or an
+encoder this command wrote, which continues its pretraining on new text (domain- or task-adaptive
+pretraining, Gururangan et al. 2020: its encoder weights and BPE are kept, the MLM transform and SOP
+heads start afresh). The run builds in
 `staging_dir(out)` (checkpoints every `CKPT_EVERY` steps; `--resume` continues a killed run)
 and the finished encoder is swapped in whole.
 """
@@ -22,7 +25,8 @@ from typing import Any
 from dssm.errors import JobmatchError
 from dssm.io import atomic_path, check_output, config_to_dict, quiet, staging_dir, versions
 from dssm.understanding.albert import (
-    TOKENIZER_DIR, PretrainConfig, WordPieces, hf_config, load_pieces, pair_batch, save_encoder, sop_pairs, transformers_output,
+    ENCODER_FILE, TOKENIZER_DIR, PretrainConfig, WordPieces, hf_config, load_pieces, pair_batch, read_encoder_info, save_encoder, sop_pairs,
+    transformers_output,
 )
 
 CKPT_EVERY = 200
@@ -88,10 +92,22 @@ def _initial_model(cfg: PretrainConfig, pieces: WordPieces, init: Path | None):
 
 
 def _init_pieces(init: Path) -> WordPieces:
+    """The vocabulary of an `--init` folder: a jobmatch encoder's own tokenizer, or a Hugging Face checkpoint's."""
+    if (init / ENCODER_FILE).is_file():
+        return load_pieces(init / TOKENIZER_DIR, read_encoder_info(init).get("tokenizer", "bpe"))
     for folder in (init, init / TOKENIZER_DIR):
         if any((folder / f).is_file() for f in ("tokenizer.json", "vocab.txt", "spiece.model", "tokenizer_config.json")):
             return load_pieces(folder, "hf")
     raise JobmatchError(f"--init {init}: no tokenizer files (tokenizer.json, vocab.txt or spiece.model) in it or in {TOKENIZER_DIR}/")
+
+
+def _init_summary(init: Path | None) -> dict[str, Any] | None:
+    """Where a continued encoder came from: the `--init` encoder's corpus and training (None for other starts)."""
+    if init is None or not (init / ENCODER_FILE).is_file():
+        return None
+    info = read_encoder_info(init)
+    return {"config": info.get("config"), "corpus": info.get("corpus"), "trained": {k: v for k, v in (info.get("trained") or {}).items() if k != "history"},
+            "init_encoder": info.get("init_encoder")}
 
 
 def pretrain(
@@ -169,6 +185,7 @@ def pretrain(
     meta = {
         "config": config_to_dict(cfg),
         "init": str(init) if init is not None else None,
+        "init_encoder": _init_summary(init),
         "corpus": {"sources": sources, "documents": len(docs), "sentences": n_sent, "pieces": n_pieces, "pairs": len(pairs)},
         "trained": {"steps": int(trainer.global_step), "tokens": module.tokens_seen, "fit_seconds": round(fit_s, 1),
                     "tokens_per_s": round(module.tokens_seen / max(fit_s, 1e-9), 1), "val": val_metrics, "history": module.history},
