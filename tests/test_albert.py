@@ -123,10 +123,11 @@ def test_init_continues_an_encoder_this_command_wrote(tiny_albert, toy_entities,
     frozen, trained = tmp_path / "frozen", tmp_path / "trained"
     for out, lr in [(frozen, "1e-12"), (trained, "0.01")]:
         assert cli.main(["albert", "pretrain", "--data", str(toy_entities), "--config", "tiny", "--init", str(tiny_albert),
-                         "--max-steps", "4", "--lr", lr, "--out", str(out)]) == 0
+                         "--max-steps", "4", "--lr", lr, "--vocab-size", "999", "--out", str(out)]) == 0
     model, pieces, info = load_encoder(frozen)
     assert info["tokenizer"] == "bpe" and info["init"] == str(tiny_albert)
     assert info["init_encoder"]["trained"]["steps"] == base_info["trained"]["steps"]
+    assert info["config"]["encoder"] == base_info["config"]["encoder"] and info["config"]["vocab_size"] == base_info["config"]["vocab_size"]
     words = ["python", "experience", "zzqx"]
     assert pieces(words) == base_pieces(words) and pieces.vocab_size == base_pieces.vocab_size
     start, end = base.state_dict(), model.state_dict()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 from dssm.errors import JobmatchError
 from dssm.io import atomic_path, check_output, config_to_dict, quiet, staging_dir, versions
 from dssm.understanding.albert import (
-    ENCODER_FILE, TOKENIZER_DIR, PretrainConfig, WordPieces, hf_config, load_pieces, pair_batch, read_encoder_info, save_encoder, sop_pairs,
+    ENCODER_FILE, TOKENIZER_DIR, EncoderConfig, PretrainConfig, WordPieces, hf_config, load_pieces, pair_batch, read_encoder_info, save_encoder, sop_pairs,
     transformers_output,
 )
 
@@ -131,6 +131,9 @@ def pretrain(
     folders = [Path(d) for d in data]
     out = check_output(out, [*folders, init], force or resume)
     init = Path(init) if init is not None else None
+    if init is not None and (init / ENCODER_FILE).is_file():  # a continued encoder keeps its shape and BPE: record those
+        start = read_encoder_info(init).get("config") or {}
+        cfg = replace(cfg, encoder=EncoderConfig(**start["encoder"]), vocab_size=start["vocab_size"], coverage=start["coverage"])
     stage = staging_dir(out)
     if not resume:
         shutil.rmtree(stage, ignore_errors=True)
