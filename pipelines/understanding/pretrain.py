@@ -25,8 +25,8 @@ from typing import Any
 from dssm.errors import JobmatchError
 from dssm.io import atomic_path, check_output, config_to_dict, quiet, staging_dir, versions
 from dssm.understanding.albert import (
-    ENCODER_FILE, TOKENIZER_DIR, EncoderConfig, PretrainConfig, WordPieces, hf_config, load_pieces, pair_batch, read_encoder_info, save_encoder, sop_pairs,
-    transformers_output,
+    ENCODER_FILE, TOKENIZER_DIR, EncoderConfig, PretrainConfig, WordPieces, hf_config, load_pieces, pair_batch, read_encoder_info,
+    save_encoder, sop_pairs, transformers_output,
 )
 
 CKPT_EVERY = 200
@@ -91,23 +91,28 @@ def _initial_model(cfg: PretrainConfig, pieces: WordPieces, init: Path | None):
     return model
 
 
-def _init_pieces(init: Path) -> WordPieces:
-    """The vocabulary of an `--init` folder: a jobmatch encoder's own tokenizer, or a Hugging Face checkpoint's."""
-    if (init / ENCODER_FILE).is_file():
-        return load_pieces(init / TOKENIZER_DIR, read_encoder_info(init).get("tokenizer", "bpe"))
+def _init_encoder_info(init: Path | None) -> dict[str, Any] | None:
+    """albert.yaml of an `--init` folder this command wrote (continued pretraining); None for a Hugging Face checkpoint or no init."""
+    return read_encoder_info(init) if init is not None and (init / ENCODER_FILE).is_file() else None
+
+
+def _init_pieces(init: Path, start: dict[str, Any] | None) -> WordPieces:
+    """The vocabulary of an `--init` folder: a jobmatch encoder's own tokenizer (`start`: its albert.yaml), or a Hugging Face
+    checkpoint's."""
+    if start is not None:
+        return load_pieces(init / TOKENIZER_DIR, start.get("tokenizer", "bpe"))
     for folder in (init, init / TOKENIZER_DIR):
         if any((folder / f).is_file() for f in ("tokenizer.json", "vocab.txt", "spiece.model", "tokenizer_config.json")):
             return load_pieces(folder, "hf")
     raise JobmatchError(f"--init {init}: no tokenizer files (tokenizer.json, vocab.txt or spiece.model) in it or in {TOKENIZER_DIR}/")
 
 
-def _init_summary(init: Path | None) -> dict[str, Any] | None:
-    """Where a continued encoder came from: the `--init` encoder's corpus and training (None for other starts)."""
-    if init is None or not (init / ENCODER_FILE).is_file():
+def _init_summary(start: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Where a continued encoder came from: the `--init` encoder's config, corpus and training (None for other starts)."""
+    if start is None:
         return None
-    info = read_encoder_info(init)
-    return {"config": info.get("config"), "corpus": info.get("corpus"), "trained": {k: v for k, v in (info.get("trained") or {}).items() if k != "history"},
-            "init_encoder": info.get("init_encoder")}
+    return {"config": start.get("config"), "corpus": start.get("corpus"),
+            "trained": {k: v for k, v in (start.get("trained") or {}).items() if k != "history"}, "init_encoder": start.get("init_encoder")}
 
 
 def pretrain(
@@ -131,9 +136,10 @@ def pretrain(
     folders = [Path(d) for d in data]
     out = check_output(out, [*folders, init], force or resume)
     init = Path(init) if init is not None else None
-    if init is not None and (init / ENCODER_FILE).is_file():  # a continued encoder keeps its shape and BPE: record those
-        start = read_encoder_info(init).get("config") or {}
-        cfg = replace(cfg, encoder=EncoderConfig(**start["encoder"]), vocab_size=start["vocab_size"], coverage=start["coverage"])
+    start = _init_encoder_info(init)
+    if start is not None:  # a continued encoder keeps its shape and BPE: record those
+        kept = start["config"]
+        cfg = replace(cfg, encoder=EncoderConfig(**kept["encoder"]), vocab_size=kept["vocab_size"], coverage=kept["coverage"])
     stage = staging_dir(out)
     if not resume:
         shutil.rmtree(stage, ignore_errors=True)
@@ -143,7 +149,7 @@ def pretrain(
     t0 = time.perf_counter()
     docs, sources = read_corpus(folders, cfg)
     if init is not None:
-        pieces = _init_pieces(init)
+        pieces = _init_pieces(init, start)
     else:
         tok_dir = stage / TOKENIZER_DIR
         tok = Tokenizer.load(tok_dir) if resume and tok_dir.is_dir() else Tokenizer.train(
@@ -188,7 +194,7 @@ def pretrain(
     meta = {
         "config": config_to_dict(cfg),
         "init": str(init) if init is not None else None,
-        "init_encoder": _init_summary(init),
+        "init_encoder": _init_summary(start),
         "corpus": {"sources": sources, "documents": len(docs), "sentences": n_sent, "pieces": n_pieces, "pairs": len(pairs)},
         "trained": {"steps": int(trainer.global_step), "tokens": module.tokens_seen, "fit_seconds": round(fit_s, 1),
                     "tokens_per_s": round(module.tokens_seen / max(fit_s, 1e-9), 1), "val": val_metrics, "history": module.history},
