@@ -388,3 +388,50 @@ def test_silver_train_labels_all_tags_every_train_skill_and_keeps_dev_as_it_was(
     with pytest.raises(JobmatchError, match="--train-labels 'some'"):
         silver.build_silver(tiny_market, tmp_path / "bad", train_labels="some")
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_layer_mix_on_the_last_layer_alone_reads_the_last_layer_and_learns_its_weights():
+    import torch
+    from transformers import AlbertConfig, AlbertModel
+
+    from dssm.understanding.tagger import Tagger
+
+    torch.manual_seed(0)
+    encoder = AlbertModel(AlbertConfig(vocab_size=40, embedding_size=8, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
+                                       intermediate_size=32)).eval()
+    plain = Tagger(TaggerConfig(lstm_hidden=8, crf=False), {"tags": 3}, 40, encoder).eval()
+    mixed = Tagger(TaggerConfig(lstm_hidden=8, crf=False, layer_mix=True), {"tags": 3}, 40, encoder).eval()
+    assert mixed.mix_weights.shape == (4,)  # the projected embeddings and three applications of the shared layer
+    missing, unexpected = mixed.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == ["mix_gamma", "mix_weights"] and not unexpected
+    ids = torch.tensor([[2, 5, 6, 7, 3, 0]]); wop = torch.tensor([[-1, 0, 0, 1, -1, -1]])
+    args = (ids, ids != 0, wop, 2)
+    with torch.no_grad():
+        mixed.mix_weights.copy_(torch.tensor([-1e4, -1e4, -1e4, 0.0]))
+        assert torch.allclose(mixed(*args)["tags"], plain(*args)["tags"], atol=1e-6)
+        mixed.mix_weights.zero_()  # the plain mean of the four layers reads something else
+        assert not torch.allclose(mixed(*args)["tags"], plain(*args)["tags"], atol=1e-4)
+    mixed.train()
+    mixed(*args)["tags"].sum().backward()
+    assert mixed.mix_weights.grad.abs().sum() > 0 and mixed.mix_gamma.grad.abs() > 0
+
+
+def test_layer_mix_systems_and_flags(tiny_albert, toy_entities, tmp_path, capsys):
+    from pipelines.understanding.tagging import system_config
+
+    got = system_config(TaggerConfig(), "albert_bilstm_crf_mix_worddrop")
+    assert (got.encoder, got.head, got.crf, got.layer_mix, got.word_dropout > 0) == ("albert", "bilstm", True, True, True)
+    assert not system_config(TaggerConfig(), "albert_bilstm_crf").layer_mix
+    assert not system_config(TaggerConfig(layer_mix=True), "bilstm_crf").layer_mix  # --layer-mix: every ALBERT system, no scratch one
+    with pytest.raises(ValueError, match="layer_mix"):
+        TaggerConfig(encoder="scratch", layer_mix=True)
+    assert cli.main(["tagger", "train", "--data", str(toy_entities), "--out", str(tmp_path / "no"), "--layer-mix"]) == 2
+    assert "--layer-mix" in capsys.readouterr().err and not (tmp_path / "no").exists()
+    out = tmp_path / "mix"
+    assert cli.main(["tagger", "train", "--data", str(toy_entities), "--albert", str(tiny_albert), "--out", str(out), "--layer-mix",
+                     "--max-epochs", "1", "--lr", "0.01", "--encoder-lr", "0.003", "--lstm-hidden", "16", "--batch-size", "16"]) == 0
+    model, pieces, space, info = load_tagger(out)
+    assert model.cfg.layer_mix and bool((model.mix_weights != 0).any())  # trained, saved and loaded
+    tokens = [list(t) for t in pd.read_parquet(toy_entities / "dev.parquet")["tokens"]]
+    assert predict_tags(load_tagger(out)[0], model.cfg, pieces, space, tokens) == predict_tags(model, model.cfg, pieces, space, tokens)
+

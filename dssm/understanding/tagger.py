@@ -17,6 +17,14 @@ C x C transition matrix plus start and end scores), trained by the negative log-
 the gold tag sequence of each window's words (summed over layers, mean over windows) and read
 by Viterbi decoding (`Tagger.decode`): an I- after O costs what the transitions learned.
 
+With `layer_mix` the encoder's output is not its last layer but a learned scalar mix of all its layers (Peters et al.
+2018; Tenney et al. 2019 read it to see which layers a task uses): with h^(0) the projected embeddings and h^(l) the
+output of the l-th application of the shared layer,
+
+    h_p = γ Σ_{l=0..L} softmax(s)_l h^(l)_p
+
+where s (L + 1 weights, 0 at the start: the plain mean) and γ (1 at the start) train with the head.
+
 With `bigram_dim` > 0 each word's vector also gets the embeddings of the two bigrams it forms
 with its neighbours (`dssm.understanding.bigrams`, the char + bichar input of Chinese NER):
 x_w <- [x_w ; E_b(w_{w-1} w_w) ; E_b(w_w w_{w+1})], over a `BigramVocab` the model carries.
@@ -69,6 +77,9 @@ class TaggerConfig:
     """Training only: the share of words hidden from the encoder, every piece of a hidden word replaced by [MASK] (for the
     scratch encoder an embedding row no word uses), so the tagger learns to find a span from its context as well as its
     name (`batching.drop_words`; Lample et al. 2016 replace rare words by UNK for this). Bigram features are not hidden."""
+    layer_mix: bool = False
+    """Encoder albert only: read a learned scalar mix of all the encoder's layers (the projected embeddings and each application
+    of the shared layer) instead of its last layer."""
     crf: bool = True
     """A linear-chain CRF over each layer's tags (trained by sequence likelihood, decoded by Viterbi) instead of per-word argmax
     (on by default: +0.041 / +0.080 / +0.012 dev micro-F1 over the BiLSTM on ResumeNER / SkillSpan / silver hh.ru skills)."""
@@ -102,6 +113,8 @@ class TaggerConfig:
         in_range(self, "lr", 0.0, None, low_open=True)
         in_range(self, "encoder_lr", 0.0, None, low_open=True)
         in_range(self, "dev_share", 0.0, 1.0, low_open=True, high_open=True)
+        if self.layer_mix and self.encoder != "albert":
+            raise ValueError(f"layer_mix mixes the layers of a pretrained encoder: encoder {self.encoder!r} has none")
         if self.overlap * 2 >= self.window:
             raise ValueError(f"overlap {self.overlap} must be less than half the window {self.window}")
 
@@ -144,6 +157,11 @@ class Tagger(nn.Module):
         else:
             self.embed = None
             dim = int(encoder.config.hidden_size)
+        if cfg.layer_mix:
+            if encoder is None:
+                raise ValueError("layer_mix needs an encoder whose layers it mixes")
+            self.mix_weights = nn.Parameter(torch.zeros(int(encoder.config.num_hidden_layers) + 1))
+            self.mix_gamma = nn.Parameter(torch.ones(()))
         self.bigrams = bigrams
         if bigrams is not None:
             self.bigram_embed = nn.Embedding(len(bigrams), cfg.bigram_dim, padding_idx=0)
@@ -170,8 +188,12 @@ class Tagger(nn.Module):
         if self.encoder is not None:
             low = self.encoder_dtype is not None and not self.training
             with torch.autocast(ids.device.type, dtype=self.encoder_dtype, enabled=low):
-                h = self.encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state  # (B, P, H)
-            h = h.float()
+                out = self.encoder(input_ids=ids, attention_mask=mask.long(), output_hidden_states=self.cfg.layer_mix)
+            if self.cfg.layer_mix:
+                layers = torch.stack([x.float() for x in out.hidden_states])  # (L + 1, B, P, H)
+                h = self.mix_gamma * torch.einsum("l,lbph->bph", self.mix_weights.softmax(0), layers)
+            else:
+                h = out.last_hidden_state.float()  # (B, P, H)
         else:
             h = self.embed(ids)  # (B, P, E)
         x = word_means(h, word_of_piece, n_words)  # (B, W, D)

@@ -74,9 +74,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--out", type=Path, required=True, help="report folder to write (report.json, report.md)")
     c.add_argument("--systems", nargs="+", default=None,
                    help="subset of: dictionary bilstm bilstm_crf bilstm_crf_bigrams bilstm_crf_worddrop albert_linear albert_bilstm "
-                        "albert_bilstm_crf albert_bilstm_crf_worddrop (default: dictionary bilstm albert_linear albert_bilstm; _bigrams adds "
-                        "bigram features, --bigram-dim or 50 wide; --bigram-dim gives them to every neural system; _worddrop trains with "
-                        "word dropout, --word-dropout or 0.25; the other systems train without it)")
+                        "albert_bilstm_crf albert_bilstm_crf_worddrop albert_bilstm_crf_mix albert_bilstm_crf_mix_worddrop (default: "
+                        "dictionary bilstm albert_linear albert_bilstm; _bigrams adds bigram features, --bigram-dim or 50 wide; --bigram-dim "
+                        "gives them to every neural system; _mix reads a learned scalar mix of the encoder's layers, --layer-mix gives it "
+                        "to every ALBERT system; _worddrop trains with word dropout, --word-dropout or 0.25; the other systems train without it)")
     c.add_argument("--reference", default=None,
                    help="the system every other one is paired against (micro-F1 difference, bootstrap CI over dev rows); "
                         "default: bilstm when it runs, else the first of --systems")

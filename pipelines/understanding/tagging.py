@@ -298,6 +298,8 @@ def train_tagger(cfg: TaggerConfig, data: str | Path, out: str | Path, albert: s
                  layers: list[str] | None = None, force: bool = False) -> TrainResult:
     """Train a tagger on an entity set (train part; dev: dev.parquet or a seeded share) into `out`; -> dev scores."""
     out = check_output(out, [data, albert], force)
+    if albert is None and cfg.layer_mix:
+        raise JobmatchError("--layer-mix mixes the layers of a pretrained encoder: give --albert RUN/albert")
     if albert is None and cfg.encoder == "albert":
         cfg = replace(cfg, encoder="scratch")
     train, dev = load_set(data, cfg.dev_share, cfg.seed)
@@ -352,10 +354,12 @@ def evaluate_tagger(model_dir: str | Path, data: str | Path, precision: str = "f
 
 SYSTEMS = ("dictionary", "bilstm", "albert_linear", "albert_bilstm")
 """The four systems `compare` trains by default: the floor, BiLSTM on scratch embeddings, ALBERT + linear head, ALBERT -> BiLSTM."""
-KNOWN_SYSTEMS = (*SYSTEMS, "bilstm_crf", "albert_bilstm_crf", "bilstm_crf_bigrams", "bilstm_crf_worddrop", "albert_bilstm_crf_worddrop")
+KNOWN_SYSTEMS = (*SYSTEMS, "bilstm_crf", "albert_bilstm_crf", "bilstm_crf_bigrams", "bilstm_crf_worddrop", "albert_bilstm_crf_worddrop",
+                 "albert_bilstm_crf_mix", "albert_bilstm_crf_mix_worddrop")
 """Also known: the BiLSTM systems with a CRF over their tags (`TaggerConfig.crf`), the scratch one with bigram features
-(`TaggerConfig.bigram_dim`; BIGRAM_DIM when the config has none), and the CRF systems trained with word dropout
-(`TaggerConfig.word_dropout`; WORD_DROPOUT when the config has none; the other systems train without it)."""
+(`TaggerConfig.bigram_dim`; BIGRAM_DIM when the config has none), the CRF systems trained with word dropout
+(`TaggerConfig.word_dropout`; WORD_DROPOUT when the config has none; the other systems train without it), and the ALBERT
+CRF systems reading a scalar mix of the encoder's layers (`_mix`, `TaggerConfig.layer_mix`)."""
 BIGRAM_DIM = 50
 """Bigram embedding width of the `_bigrams` systems when --bigram-dim is not given (the char + bichar baseline's 50)."""
 WORD_DROPOUT = 0.25
@@ -363,14 +367,15 @@ WORD_DROPOUT = 0.25
 
 
 def system_config(cfg: TaggerConfig, system: str) -> TaggerConfig:
-    """The tagger config of a neural `compare` system: encoder, head, CRF, bigram features and word dropout from its name,
-    the rest from `cfg`."""
+    """The tagger config of a neural `compare` system: encoder, head, CRF, bigram features, layer mix and word dropout from its
+    name, the rest from `cfg` (`cfg.layer_mix` mixes the layers of every ALBERT system)."""
     name, worddrop = system.removesuffix("_worddrop"), system.endswith("_worddrop")
+    name, mix = name.removesuffix("_mix"), name.endswith("_mix")
     name, bigrams = name.removesuffix("_bigrams"), name.endswith("_bigrams")
     base, crf = name.removesuffix("_crf"), name.endswith("_crf")
     encoder, head = ("scratch", "bilstm") if base == "bilstm" else ("albert", base.split("_")[1])
     return replace(cfg, encoder=encoder, head=head, crf=crf, bigram_dim=(cfg.bigram_dim or BIGRAM_DIM) if bigrams else cfg.bigram_dim,
-                   word_dropout=(cfg.word_dropout or WORD_DROPOUT) if worddrop else 0.0)
+                   layer_mix=encoder == "albert" and (mix or cfg.layer_mix), word_dropout=(cfg.word_dropout or WORD_DROPOUT) if worddrop else 0.0)
 
 
 def compare(cfg: TaggerConfig, data: str | Path, albert: str | Path | None, out: str | Path, systems: tuple[str, ...] = SYSTEMS,
