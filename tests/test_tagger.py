@@ -409,6 +409,7 @@ def test_a_layer_mix_on_the_last_layer_alone_reads_the_last_layer_and_learns_its
     with torch.no_grad():
         mixed.mix_weights.copy_(torch.tensor([-1e4, -1e4, -1e4, 0.0]))
         assert torch.allclose(mixed(*args)["tags"], plain(*args)["tags"], atol=1e-6)
+        assert mixed.layer_weights() == {"weights": [0.0, 0.0, 0.0, 1.0], "gamma": 1.0} and plain.layer_weights() is None
         mixed.mix_weights.zero_()  # the plain mean of the four layers reads something else
         assert not torch.allclose(mixed(*args)["tags"], plain(*args)["tags"], atol=1e-4)
     mixed.train()
@@ -432,6 +433,7 @@ def test_layer_mix_systems_and_flags(tiny_albert, toy_entities, tmp_path, capsys
                      "--max-epochs", "1", "--lr", "0.01", "--encoder-lr", "0.003", "--lstm-hidden", "16", "--batch-size", "16"]) == 0
     model, pieces, space, info = load_tagger(out)
     assert model.cfg.layer_mix and bool((model.mix_weights != 0).any())  # trained, saved and loaded
+    assert info["train"]["layer_mix"] == model.layer_weights() and sum(info["train"]["layer_mix"]["weights"]) == pytest.approx(1, abs=1e-3)
     tokens = [list(t) for t in pd.read_parquet(toy_entities / "dev.parquet")["tokens"]]
     assert predict_tags(load_tagger(out)[0], model.cfg, pieces, space, tokens) == predict_tags(model, model.cfg, pieces, space, tokens)
 

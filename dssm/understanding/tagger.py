@@ -40,7 +40,7 @@ x_w <- [x_w ; E_b(w_{w-1} w_w) ; E_b(w_w w_{w+1})], over a `BigramVocab` the mod
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -209,6 +209,12 @@ class Tagger(nn.Module):
             x, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=n_words)  # (B, W, 2H)
             x = self.drop(x)
         return {k: head(x) for k, head in self.heads.items()}  # (B, W, C)
+
+    def layer_weights(self) -> dict[str, Any] | None:
+        """With `layer_mix`: {"weights": softmax(s) over h^(0..L), "gamma": γ}, what the tagger learned to read; else None."""
+        if not self.cfg.layer_mix:
+            return None
+        return {"weights": [round(float(w), 4) for w in self.mix_weights.detach().softmax(0)], "gamma": round(float(self.mix_gamma), 4)}
 
     def set_precision(self, precision: str) -> "Tagger":
         """Encoder precision at inference, one of PRECISIONS (training always runs fp32); -> self."""

@@ -235,6 +235,8 @@ def fit(cfg: TaggerConfig, train: TagTable, dev: TagTable, albert: Path | None, 
     info = {"train_seconds": round(time.perf_counter() - t0, 1), "epochs_run": int(trainer.current_epoch),
             "best_epoch": module.best_epoch, "best_dev_micro_f1": round(module.best_score, 4), "history": module.history,
             "train_rows": len(train.tokens), "train_windows": len(items), "dev_predict_seconds": predict_s}
+    if cfg.layer_mix:
+        info["layer_mix"] = model.layer_weights()
     return model.eval(), pieces, space, info, dev_spans
 
 
