@@ -418,7 +418,7 @@ def test_a_layer_mix_on_the_last_layer_alone_reads_the_last_layer_and_learns_its
 
 
 def test_layer_mix_systems_and_flags(tiny_albert, toy_entities, tmp_path, capsys):
-    from pipelines.understanding.tagging import system_config
+    from pipelines.understanding.tagging import report_markdown, system_config
 
     got = system_config(TaggerConfig(), "albert_bilstm_crf_mix_worddrop")
     assert (got.encoder, got.head, got.crf, got.layer_mix, got.word_dropout > 0) == ("albert", "bilstm", True, True, True)
@@ -434,6 +434,10 @@ def test_layer_mix_systems_and_flags(tiny_albert, toy_entities, tmp_path, capsys
     model, pieces, space, info = load_tagger(out)
     assert model.cfg.layer_mix and bool((model.mix_weights != 0).any())  # trained, saved and loaded
     assert info["train"]["layer_mix"] == model.layer_weights() and sum(info["train"]["layer_mix"]["weights"]) == pytest.approx(1, abs=1e-3)
+    scores = {k: info["dev"][k] for k in ("micro", "per_type", "unseen")}
+    md = report_markdown({"data": "toy", "dev_rows": 1, "train_rows": 1, "albert": "a", "systems": {
+        "albert_bilstm_crf": scores, "albert_bilstm_crf_mix": {**scores, "layer_mix": {"weights": [0.1, 0.2, 0.7], "gamma": 1.25}}}})
+    assert md.count("Learned layer mix") == 1 and "- albert_bilstm_crf_mix: 0.100 0.200 0.700; γ 1.250" in md
     tokens = [list(t) for t in pd.read_parquet(toy_entities / "dev.parquet")["tokens"]]
     assert predict_tags(load_tagger(out)[0], model.cfg, pieces, space, tokens) == predict_tags(model, model.cfg, pieces, space, tokens)
 

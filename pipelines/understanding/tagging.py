@@ -444,5 +444,9 @@ def report_markdown(report: dict) -> str:
         if pairs:
             lines += ["", f"{what} minus the reference system's on the same dev rows (paired bootstrap 95% CI over rows):"]
             lines += [f"- {name} − {d['reference']}: {d['diff']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] ({d['rows']} rows)" for name, d in pairs]
+    mixes = [(name, r["layer_mix"]) for name, r in systems.items() if r.get("layer_mix")]
+    if mixes:
+        lines += ["", "Learned layer mix (softmax weights of the projected embeddings, then each encoder layer; scale γ):"]
+        lines += [f"- {name}: {' '.join(f'{w:.3f}' for w in m['weights'])}; γ {m['gamma']:.3f}" for name, m in mixes]
     return "\n".join(lines) + "\n"
 
