@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -229,6 +230,10 @@ def test_a_bilstm_crf_tagger_trains_saves_and_compares(toy_entities, tmp_path):
     assert unseen["diff"] == pytest.approx(-crf["unseen"]["recall"]) and unseen["ci_high"] < 0
     assert hiding["micro"]["f1"] >= 0.9 and hiding["unseen_vs_reference"]["diff"] == pytest.approx(hiding["unseen"]["recall"] - crf["unseen"]["recall"])
     assert "unseen-span recall minus the reference" in (tmp_path / "cmp" / "report.md").read_text()
+    counts = pd.read_parquet(tmp_path / "cmp" / "rows.parquet")  # what `tagger pool` resamples
+    for name, r in report["systems"].items():
+        tp, pred, gold, hit, unseen = counts[counts["system"] == name][["tp", "pred", "gold", "unseen_hit", "unseen"]].sum()
+        assert 2 * tp / (pred + gold) == pytest.approx(r["micro"]["f1"]) and hit / unseen == pytest.approx(r["unseen"]["recall"])
     with pytest.raises(JobmatchError, match="--reference bilstm: not one of --systems"):
         compare(TaggerConfig(**TOY), toy_entities, None, tmp_path / "cmp2", systems=("dictionary",), reference="bilstm")
 
@@ -441,3 +446,53 @@ def test_layer_mix_systems_and_flags(tiny_albert, toy_entities, tmp_path, capsys
     tokens = [list(t) for t in pd.read_parquet(toy_entities / "dev.parquet")["tokens"]]
     assert predict_tags(load_tagger(out)[0], model.cfg, pieces, space, tokens) == predict_tags(model, model.cfg, pieces, space, tokens)
 
+
+
+def _compare_run(folder, gold, ref, system, tokens, seen):
+    """A compare report folder (report.json + rows.parquet) of two systems on a hand-made dev set."""
+    from pipelines.understanding.scores import paired_f1_difference
+    from pipelines.understanding.tagging import ROW_COUNTS, dev_row_counts
+
+    folder.mkdir()
+    rows = {"ref": score_of(gold, ref, tokens, seen), "sys": score_of(gold, system, tokens, seen)}
+    rows["sys"]["f1_vs_reference"] = {"reference": "ref", **paired_f1_difference(gold, ref, system)}
+    (folder / "report.json").write_text(json.dumps({"data": "toy", "dev_rows": len(gold), "systems": rows}), encoding="utf-8")
+    dev_row_counts(gold, {"ref": ref, "sys": system}, tokens, seen).to_parquet(folder / ROW_COUNTS)
+
+
+def score_of(gold, pred, tokens, seen):
+    from pipelines.understanding.scores import span_scores, unseen_recall
+
+    return {**span_scores(gold, pred), "unseen": unseen_recall(gold, pred, tokens, seen)}
+
+
+def test_pool_sums_each_dev_rows_counts_over_runs_and_checks_they_share_the_dev_set(tmp_path, capsys):
+    import random
+
+    from pipelines.understanding.scores import paired_f1_difference, span_scores
+    from pipelines.understanding.tagging import pool
+
+    rng = random.Random(0)
+    tokens = [[f"w{i}", "x", "y", "z"] for i in range(60)]
+    gold = [[(0, 1, "A"), (2, 4, "B")] if i % 3 else [(1, 2, "A")] for i in range(60)]
+    seen = {"w1", "x"}
+    noisy = lambda keep: [[s for s in g if rng.random() < keep] + ([(3, 4, "A")] if rng.random() < 0.2 else []) for g in gold]  # noqa: E731
+    runs = [(noisy(0.5), noisy(0.8)), (noisy(0.6), noisy(0.7)), (noisy(0.4), noisy(0.9))]
+    for k, (ref, system) in enumerate(runs):
+        _compare_run(tmp_path / f"seed{k}", gold, ref, system, tokens, seen)
+    got = pool([tmp_path / f"seed{k}" for k in range(3)], "sys", "ref")
+    every_ref, every_sys = [p for r, _ in runs for p in r], [p for _, s in runs for p in s]
+    assert got["f1"]["ref"] == pytest.approx(span_scores(gold * 3, every_ref)["micro"]["f1"])
+    assert got["f1_diff"]["diff"] == pytest.approx(paired_f1_difference(gold * 3, every_ref, every_sys)["diff"])
+    assert got["f1_diff"]["ci_low"] > 0 and got["dev_rows"] == 60 and len(got["runs"]) == 3
+    assert [r["f1_vs_reference"]["diff"] for r in got["runs"]] == pytest.approx(
+        [paired_f1_difference(gold, r, s)["diff"] for r, s in runs])
+    assert cli.main(["tagger", "pool", str(tmp_path / "seed0"), str(tmp_path / "seed1"), "--system", "sys", "--reference", "ref"]) == 0
+    assert "pooled over 2 runs (60 dev rows)" in capsys.readouterr().out
+    _compare_run(tmp_path / "other", [g[:1] for g in gold], runs[0][0], runs[0][1], tokens, seen)
+    for args, message in (([tmp_path / "seed0", tmp_path / "other"], "not the same dev set"), ([tmp_path / "seed0"], "at least two"),
+                          ([tmp_path / "seed0", tmp_path], "no per-row counts")):
+        with pytest.raises(JobmatchError, match=message):
+            pool(args, "sys", "ref")
+    with pytest.raises(JobmatchError, match="no system 'nope'"):
+        pool([tmp_path / "seed0", tmp_path / "seed1"], "nope", "ref")

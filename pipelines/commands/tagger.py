@@ -1,4 +1,4 @@
-"""`jobmatch tagger train | predict | eval | compare`: the entity tagger (ALBERT -> BiLSTM -> tag heads).
+"""`jobmatch tagger train | predict | eval | compare | pool`: the entity tagger (ALBERT -> BiLSTM -> tag heads).
 
     jobmatch tagger train --data ../shared/data/resumener_zh --albert runs/understanding/albert --out runs/understanding/tagger_zh
     jobmatch tagger predict --model runs/understanding/tagger_zh --input sentences.parquet --out tagged.parquet
@@ -85,6 +85,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_force_flag(c)
     c.set_defaults(func=compare_cmd)
 
+    o = add_parser(tsub, "pool", "Pool one system's difference to a reference over several compare runs (e.g. seeds): one CI over dev rows.")
+    o.add_argument("runs", nargs="+", type=Path, help="compare report folders on the same set (each with rows.parquet)")
+    o.add_argument("--system", required=True, help="the system to pool, e.g. albert_bilstm_crf_mix_worddrop")
+    o.add_argument("--reference", required=True, help="the system it is paired against, e.g. albert_bilstm_crf_worddrop")
+    o.set_defaults(func=pool_cmd)
+
 
 def _line(scores: dict) -> str:
     m, u = scores["micro"], scores["unseen"]
@@ -131,6 +137,13 @@ def silver_cmd(args: argparse.Namespace) -> int:
     r = build_silver(args.data, args.out, args.dev_share, args.seed, force=args.force, train_labels=args.train_labels)
     print(f"silver SKILL spans -> {r['out']}: " + "; ".join(f"{k} {v['vacancies']} vacancies, {v['sentences']} sentences, {v['spans']} spans"
                                                          for k, v in r.items() if k != "out"))
+    return 0
+
+
+def pool_cmd(args: argparse.Namespace) -> int:
+    from pipelines.understanding.tagging import pool, pool_markdown
+
+    print(pool_markdown(pool(args.runs, args.system, args.reference)), end="")
     return 0
 
 

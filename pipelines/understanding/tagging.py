@@ -33,7 +33,10 @@ from dssm.understanding.bigrams import BigramVocab
 from dssm.understanding.dictionary import SpanDictionary
 from dssm.understanding.tagger import Tagger, TaggerConfig
 from dssm.understanding.tags import scheme_of, tags_to_spans, word_to_char_spans
-from pipelines.understanding.scores import normalise_span, paired_f1_difference, paired_unseen_recall_difference, span_scores, unseen_recall
+from pipelines.understanding.scores import (
+    normalise_span, paired_f1_difference, paired_ratio_difference, paired_unseen_recall_difference, row_counts, span_scores, unseen_recall,
+    unseen_row_counts,
+)
 from pipelines.understanding.tagsets import TagTable, load_set, read_table
 
 TAGGER_FILE = "tagger.yaml"
@@ -424,7 +427,81 @@ def compare(cfg: TaggerConfig, data: str | Path, albert: str | Path | None, out:
         tmp.mkdir()
         write_json(tmp / "report.json", report)
         write_text(tmp / "report.md", report_markdown(report))
+        write_parquet(tmp / ROW_COUNTS, dev_row_counts(gold, predictions, dev.tokens, seen))
     return report
+
+
+ROW_COUNTS = "rows.parquet"
+"""compare's per dev row and system counts (tp, pred, gold, unseen_hit, unseen): what `pool` resamples."""
+COUNT_COLUMNS = ("tp", "pred", "gold", "unseen_hit", "unseen")
+
+
+def dev_row_counts(gold: list, predictions: dict[str, list], tokens: list[list[str]], seen: set[str]) -> pd.DataFrame:
+    """One row per (system, dev row): exact-span counts and unseen-span counts."""
+    import pandas as pd
+
+    frames = []
+    for system, preds in predictions.items():
+        c = np.hstack([row_counts(gold, preds), unseen_row_counts(gold, preds, tokens, seen)])
+        frames.append(pd.DataFrame({"system": system, "row": np.arange(len(c)), **dict(zip(COUNT_COLUMNS, c.T))}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def pool(runs: list[str | Path], system: str, reference: str) -> dict:
+    """`system` minus `reference` over several compare runs on one set (e.g. training seeds): per run, and pooled, the
+    micro-F1 and unseen-span recall of all runs' predictions together, with a paired bootstrap 95% CI over dev rows (each
+    resampled row carries its counts from every run)."""
+    import json
+
+    import pandas as pd
+
+    if len(runs) < 2:
+        raise JobmatchError("pool needs at least two compare runs (e.g. the same systems at --seed 0, 1, 2)")
+    sums: dict[str, np.ndarray] = {}
+    per_run: list[dict] = []
+    gold0: np.ndarray | None = None
+    for run in runs:
+        path = Path(run) / ROW_COUNTS
+        if not path.is_file():
+            raise JobmatchError(f"{path}: no per-row counts; pool reads `jobmatch tagger compare` runs made since it writes {ROW_COUNTS}")
+        report = json.loads((Path(run) / "report.json").read_text(encoding="utf-8"))
+        table = pd.read_parquet(path)
+        for name in (system, reference):
+            if name not in report["systems"]:
+                raise JobmatchError(f"{Path(run) / 'report.json'}: no system {name!r} (it has {list(report['systems'])})")
+            counts = table[table["system"] == name].sort_values("row")[list(COUNT_COLUMNS)].to_numpy(np.int64)
+            gold0 = counts[:, [2, 4]] if gold0 is None else gold0
+            if not np.array_equal(counts[:, [2, 4]], gold0):
+                raise JobmatchError(f"{path}: its gold spans per dev row differ from those of {runs[0]}: not the same dev set")
+            sums[name] = sums.get(name, 0) + counts
+        mine = report["systems"][system]
+        per_run.append({"run": str(run), "f1": {reference: report["systems"][reference]["micro"]["f1"], system: mine["micro"]["f1"]},
+                        **{k: mine[k] for k in ("f1_vs_reference", "unseen_vs_reference") if mine.get(k, {}).get("reference") == reference}})
+    a, b = sums[reference], sums[system]
+    return {"system": system, "reference": reference, "runs": per_run, "dev_rows": int(len(a)),
+            "f1": {reference: pooled_f1(a), system: pooled_f1(b)},
+            "f1_diff": paired_ratio_difference(2 * a[:, 0], a[:, 1] + a[:, 2], 2 * b[:, 0], b[:, 1] + b[:, 2]),
+            "unseen_diff": paired_ratio_difference(a[:, 3], a[:, 4], b[:, 3], b[:, 4])}
+
+
+def pooled_f1(counts: np.ndarray) -> float:
+    """micro-F1 of summed (tp, pred, gold, ...) counts: 2 TP / (|pred| + |gold|)."""
+    tp, pred, gold = (int(x) for x in counts[:, :3].sum(0))
+    return 2 * tp / (pred + gold) if pred + gold else 0.0
+
+
+def pool_markdown(pooled: dict) -> str:
+    """`pool`'s result: one line per run, then the pooled figures."""
+    sys_, ref = pooled["system"], pooled["reference"]
+    ci = lambda d: f"{d['diff']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"  # noqa: E731
+    lines = [f"{sys_} − {ref}, micro-F1 (paired bootstrap 95% CI over dev rows):"]
+    for r in pooled["runs"]:
+        paired = f": {ci(r['f1_vs_reference'])}" if "f1_vs_reference" in r else ""
+        lines.append(f"- {r['run']}: {r['f1'][ref]:.3f} → {r['f1'][sys_]:.3f}{paired}")
+    f1 = pooled["f1"]
+    lines.append(f"- pooled over {len(pooled['runs'])} runs ({pooled['dev_rows']} dev rows): {f1[ref]:.3f} → {f1[sys_]:.3f}: "
+                 f"{ci(pooled['f1_diff'])}; unseen-span recall {ci(pooled['unseen_diff'])}")
+    return "\n".join(lines) + "\n"
 
 
 def report_markdown(report: dict) -> str:
