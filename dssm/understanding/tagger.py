@@ -214,7 +214,7 @@ class Tagger(nn.Module):
         """With `layer_mix`: {"weights": softmax(s) over h^(0..L), "gamma": γ}, what the tagger learned to read; else None."""
         if not self.cfg.layer_mix:
             return None
-        return {"weights": [round(float(w), 4) for w in self.mix_weights.detach().softmax(0)], "gamma": round(float(self.mix_gamma), 4)}
+        return {"weights": [round(float(w), 4) for w in self.mix_weights.detach().softmax(0)], "gamma": round(float(self.mix_gamma.detach()), 4)}
 
     def set_precision(self, precision: str) -> "Tagger":
         """Encoder precision at inference, one of PRECISIONS (training always runs fp32); -> self."""
