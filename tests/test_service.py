@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from pathlib import Path
@@ -47,7 +48,7 @@ def test_http_and_cli_return_the_same_top_k(setup, capsys):
         assert [i["score"] for i in body["items"]] == pytest.approx([i["score"] for i in out])
         assert body["index_version"] == ix.current_version(root / "index") and body["model_hash"] == HashEncoder().model_hash
     health = client.get("/health").json()
-    assert health == {"status": "ok", "index_version": ix.current_version(root / "index"), "n": 200, "model_hash": HashEncoder().model_hash}
+    assert health == {"status": "ok", "index_version": ix.current_version(root / "index"), "n": 200, "model_hash": HashEncoder().model_hash, "pid": os.getpid()}
 
 
 def test_resume_body_and_input_errors(setup):
@@ -181,23 +182,42 @@ def test_bounded_loadtest_against_a_server_process(setup):
     assert health["endpoint"] == "health" and health["errors"] == 0 and health["requests"] == 50  # GET /health: the body is not sent
 
 
-def test_served_answers_do_not_depend_on_the_http_parser_or_event_loop(tiny_run):
-    """`serve --http h11 --loop asyncio` (pure Python) and the default (httptools, uvloop) answer the same lists."""
+def test_served_answers_do_not_depend_on_the_http_parser_event_loop_or_workers(tiny_run):
+    """`serve --http h11 --loop asyncio` (pure Python), the default (httptools, uvloop) and `--workers 2` answer the same
+    lists; with two workers both processes answer, and the load test's server CPU counts them."""
     import httpx
 
+    from pipelines.retrieval.loadtest import cpu_seconds
+
     answers = []
-    for http, loop in (("h11", "asyncio"), ("auto", "auto")):
+    for http, loop, workers in (("h11", "asyncio", 1), ("auto", "auto", 1), ("auto", "auto", 2)):
         port = free_port()
-        proc = start_server(serve_argv(str(tiny_run["index"]), str(tiny_run["data"]), port, http=http, loop=loop), port)
+        proc = start_server(serve_argv(str(tiny_run["index"]), str(tiny_run["data"]), port, http=http, loop=loop, workers=workers), port,
+                            timeout_s=120, workers=workers)
         try:
             url = f"http://127.0.0.1:{port}"
             answers.append([httpx.post(f"{url}/recommend", json={"resume_id": rid, "k": 5}).json()["items"] for rid in ("r000000", "r000003")])
-            out = run_loadtest(url, [{"resume_id": "r000001", "k": 5}], n_requests=40, concurrency=4, deadline_s=10.0)
+            out = run_loadtest(url, [{"resume_id": "r000001", "k": 5}], n_requests=40, concurrency=4, deadline_s=10.0, server_pid=proc.pid)
+            pids = {httpx.get(f"{url}/health").json()["pid"] for _ in range(40)}
+            if Path("/proc").is_dir():
+                assert cpu_seconds(proc.pid) >= sum(cpu_seconds(p) for p in pids) > 0
         finally:
             proc.terminate()
             proc.wait(timeout=30)
         assert out["errors"] == 0 and out["requests"] == 40
-    assert answers[0] == answers[1] and len(answers[0][0]) == 5
+        assert len(pids) == workers and (workers > 1 or pids == {proc.pid})
+    assert answers[0] == answers[1] == answers[2] and len(answers[0][0]) == 5
+
+
+def test_serve_refuses_bad_worker_counts_and_workers_with_a_log(tmp_path, capsys):
+    assert cli.main(["serve", "--index", str(tmp_path / "none"), "--workers", "0"]) != 0
+    assert cli.main(["serve", "--index", str(tmp_path / "none"), "--workers", "2", "--log-dir", str(tmp_path / "log")]) != 0
+    assert cli.main(["serve", "--index", str(tmp_path / "none"), "--workers", "2"]) != 0  # checked and loaded once before any worker starts
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[:2] == ["jobmatch serve: error: --workers must be >= 1, got 0",
+                       "jobmatch serve: error: --log-dir needs --workers 1: POST /events must reach the process that served the list it names"]
+    assert len(err) == 3 and err[2].startswith("jobmatch serve: error: ") and "none" in err[2]
+    assert not (tmp_path / "log").exists()
 
 
 def test_serve_refuses_a_parser_or_loop_that_is_not_installed(monkeypatch, tmp_path, capsys):

@@ -4,6 +4,7 @@
     jobmatch loadtest --url http://127.0.0.1:8080 --data runs/demo/market --json
     jobmatch loadtest --index runs/demo/index --data runs/demo/market --compare-logging   # the same load, log off then on
     jobmatch loadtest --index runs/demo/index --data runs/demo/market --endpoint health   # the HTTP stack's ceiling: GET /health
+    jobmatch loadtest --index runs/demo/index --data runs/demo/market --concurrency 8 --workers 2   # two server processes
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="recommend: POST /recommend; health: GET /health, no model work — the ceiling client and HTTP stack set")
     p.add_argument("--http", choices=HTTP_PARSERS, default="auto", help="the started server's `serve --http` (uvicorn's HTTP parser)")
     p.add_argument("--loop", choices=EVENT_LOOPS, default="auto", help="the started server's `serve --loop` (uvicorn's event loop)")
+    p.add_argument("--workers", type=int, default=1, help="the started server's `serve --workers` (server processes)")
     p.add_argument("--log-dir", type=Path, default=None, help="the started server logs every list there (`serve --log-dir`)")
     p.add_argument("--compare-logging", action="store_true",
                    help="run the load twice against started servers, without and with a log (in a temporary folder), and print both")
@@ -67,8 +69,12 @@ def run_loadtest_cmd(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_output(args.out, [args.index, args.data, args.resume_file, args.model], force=True)  # a result, rewritten freely
     bodies = request_bodies(args.data, args.resume_file, args.k)
-    if args.url is not None and (args.log_dir is not None or args.compare_logging or args.http != "auto" or args.loop != "auto"):
-        raise JobmatchError("--log-dir, --compare-logging, --http and --loop start their own servers: leave out --url")
+    if args.url is not None and (args.log_dir is not None or args.compare_logging or args.http != "auto" or args.loop != "auto" or args.workers != 1):
+        raise JobmatchError("--log-dir, --compare-logging, --http, --loop and --workers start their own servers: leave out --url")
+    if args.workers < 1:
+        raise JobmatchError(f"--workers must be >= 1, got {args.workers}")
+    if args.workers > 1 and (args.log_dir is not None or args.compare_logging):
+        raise JobmatchError("--log-dir and --compare-logging need --workers 1 (`serve --log-dir` serves from one process)")
     if args.url is None and args.index is None:
         raise JobmatchError("give --url of a running service or --index to start one")
 
@@ -77,12 +83,13 @@ def run_loadtest_cmd(args: argparse.Namespace) -> int:
         if url is None:
             port = free_port()
             argv = serve_argv(args.index, args.data, port, args.model, args.batch_max, args.batch_wait_ms, args.torch_threads, log_dir,
-                              args.http, args.loop)
-            proc = start_server(argv, port)
+                              args.http, args.loop, args.workers)
+            proc = start_server(argv, port, workers=args.workers)
             url = f"http://127.0.0.1:{port}"
         try:
             return {**run_loadtest(url, bodies, args.requests, args.concurrency, args.deadline, args.endpoint,
-                                 proc.pid if proc is not None else None), "logging": log_dir is not None}
+                                 proc.pid if proc is not None else None), "logging": log_dir is not None,
+                    "workers": args.workers if args.url is None else None}
         finally:
             if proc is not None:
                 proc.terminate()
@@ -110,7 +117,8 @@ def run_loadtest_cmd(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['endpoint']}: {result['requests']} requests in {result['seconds']:.1f}s = {result['rps']:.1f} req/s, concurrency {result['concurrency']}, "
+        workers = f", {result['workers']} server processes" if (result["workers"] or 1) > 1 else ""
+        print(f"{result['endpoint']}: {result['requests']} requests in {result['seconds']:.1f}s = {result['rps']:.1f} req/s, concurrency {result['concurrency']}{workers}, "
               f"p50 {result['p50_ms']} ms, p90 {result['p90_ms']} ms, p99 {result['p99_ms']} ms, errors {result['errors']}; CPU per request: "
               f"client {result['client_cpu_ms_per_request']} ms, server {result['server_cpu_ms_per_request']} ms")
     return 0 if result["errors"] == 0 else 1

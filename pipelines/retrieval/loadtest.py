@@ -8,7 +8,9 @@ the same client sends GET /health instead, which does no model work: the ceiling
 (client and server sharing the machine) sets on any endpoint.
 
 `start_server` launches `jobmatch serve` (or any argv) as a child process bound to 127.0.0.1 and
-waits for GET /health; the load test thus measures the service across a real loopback socket.
+waits for GET /health (with `workers` > 1, until that many server processes have answered it); the load
+test thus measures the service across a real loopback socket. Server CPU is that of the started process
+and all its descendants (the workers of `serve --workers`).
 """
 
 from __future__ import annotations
@@ -33,38 +35,60 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_healthy(url: str, timeout_s: float = 60.0, proc: subprocess.Popen | None = None) -> dict[str, Any]:
-    """Poll GET url/health until 200; JobmatchError on timeout or if `proc` exits first."""
+def wait_healthy(url: str, timeout_s: float = 60.0, proc: subprocess.Popen | None = None, workers: int = 1) -> dict[str, Any]:
+    """Poll GET url/health until 200 from `workers` distinct server processes (each on a new connection); JobmatchError on
+    timeout or if `proc` exits first."""
     import httpx
 
-    deadline = time.monotonic() + timeout_s
+    deadline, seen = time.monotonic() + timeout_s, set()
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise JobmatchError(f"server exited with status {proc.returncode} before becoming healthy")
         try:
             r = httpx.get(f"{url}/health", timeout=2.0)
             if r.status_code == 200:
-                return r.json()
+                seen.add(r.json().get("pid"))
+                if len(seen) >= workers:
+                    return r.json()
+                continue
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise JobmatchError(f"{url}/health not healthy after {timeout_s:.0f}s")
+    raise JobmatchError(f"{url}/health not healthy after {timeout_s:.0f}s" + (f" ({len(seen)} of {workers} workers answered)" if workers > 1 else ""))
+
+
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state first), None where there is none."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds a process (all its threads) has used so far, from /proc; None where there is no /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    """User + system CPU seconds a process (all its threads) and its live descendants have used so far, from /proc; None
+    where there is no /proc."""
+    if (own := _stat(pid)) is None:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15 of proc(5))
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(entry.name)) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))  # ppid (field 4 of proc(5))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        fields = own if p == pid else _stat(p)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of proc(5))
+        todo += children.get(p, [])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
-def start_server(argv: Sequence[str], port: int, timeout_s: float = 60.0) -> subprocess.Popen:
-    """Start `argv` (a server listening on 127.0.0.1:port) and wait until /health answers."""
+def start_server(argv: Sequence[str], port: int, timeout_s: float = 60.0, workers: int = 1) -> subprocess.Popen:
+    """Start `argv` (a server listening on 127.0.0.1:port) and wait until /health answers (from `workers` processes)."""
     proc = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        wait_healthy(f"http://127.0.0.1:{port}", timeout_s, proc)
+        wait_healthy(f"http://127.0.0.1:{port}", timeout_s, proc, workers)
     except JobmatchError as e:
         proc.kill()
         err = proc.communicate(timeout=10)[1].decode(errors="replace")[-2000:]
@@ -73,11 +97,11 @@ def start_server(argv: Sequence[str], port: int, timeout_s: float = 60.0) -> sub
 
 
 def serve_argv(index: str, data: str | None, port: int, model: str | None = None, batch_max: int = 32, batch_wait_ms: float = 0.0,
-               torch_threads: int | None = None, log_dir: str | None = None, http: str = "auto", loop: str = "auto") -> list[str]:
+               torch_threads: int | None = None, log_dir: str | None = None, http: str = "auto", loop: str = "auto", workers: int = 1) -> list[str]:
     """argv of `jobmatch serve` on 127.0.0.1:port with this Python (`batch_max` > 0: dynamic batching on; `log_dir`: every list
-    logged; `http`, `loop`: uvicorn's parser and event loop)."""
+    logged; `http`, `loop`: uvicorn's parser and event loop; `workers`: server processes)."""
     argv = [sys.executable, "-m", "pipelines.cli", "serve", "--index", str(index), "--port", str(port), "--host", "127.0.0.1",
-            "--batch-max", str(batch_max), "--batch-wait-ms", str(batch_wait_ms), "--http", http, "--loop", loop]
+            "--batch-max", str(batch_max), "--batch-wait-ms", str(batch_wait_ms), "--http", http, "--loop", loop, "--workers", str(workers)]
     if torch_threads is not None:
         argv += ["--torch-threads", str(torch_threads)]
     if data:

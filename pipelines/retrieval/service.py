@@ -9,7 +9,7 @@
                   ->  {"items": [{"resume_id", "score", "title"}], "model_hash", "index_version", "request_id"}
     POST /events      {"request_id", "vacancy_id", "event": "view" | "response" | "invite"}   (with --log-dir)
                   ->  {"status": "logged" | "duplicate"}
-    GET  /health      {"status": "ok", "index_version", "n", "model_hash"}
+    GET  /health      {"status": "ok", "index_version", "n", "model_hash", "pid"}
     GET  /            the page: vacancies for a resume, candidates for a vacancy (`page.html`, no build step)
 
 With an experiment (`pipelines.retrieval.experiment`) a request's user id picks its arm (or, interleaving,
@@ -191,6 +191,7 @@ class HealthAnswer(BaseModel):
     index_version: str
     n: int
     model_hash: str
+    pid: int = Field(description="the server process that answered (`jobmatch serve --workers N` runs N of them)")
 
 
 class VacancyFields(BaseModel):
@@ -514,7 +515,7 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
     @app.get("/health", response_model=HealthAnswer)
     def health() -> dict[str, Any]:
         rec = state.current()
-        return {"status": "ok", "index_version": rec.index.version, "n": rec.index.n, "model_hash": rec.index.model_hash}
+        return {"status": "ok", "index_version": rec.index.version, "n": rec.index.n, "model_hash": rec.index.model_hash, "pid": os.getpid()}
 
     def query_frame(served: ServingState, doc_id: str | None, fields: BaseModel | None, kind: str) -> pd.DataFrame:
         """A request's one query document (a resume, or a vacancy for candidates): looked up by id in the served
