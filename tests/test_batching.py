@@ -39,8 +39,9 @@ def test_concurrent_requests_get_their_answers_alone(real):
     batcher.close()
     assert batcher.jobs == 40 and batcher.batches < 40, "requests were batched"
     for a, b in zip(alone, batched):
-        assert a["vacancy_id"].tolist() == b["vacancy_id"].tolist()
-        np.testing.assert_allclose(a["score"].to_numpy(), b["score"].to_numpy(), atol=1e-5)
+        assert a["vacancy_id"].tolist() == b.ids.tolist() and a["title"].tolist() == b.titles.tolist()
+        np.testing.assert_allclose(a["score"].to_numpy(), b.scores, atol=1e-5)
+        pd.testing.assert_frame_equal(b.frame("vacancy_id").drop(columns="score"), a.drop(columns="score"))
 
 
 class FailingEncoder(HashEncoder):
@@ -72,7 +73,7 @@ def test_an_error_reaches_only_the_request_that_caused_it(tmp_path):
             with pytest.raises(ValueError, match="boom"):
                 f.result(timeout=30)
         else:
-            assert f.result(timeout=30)["vacancy_id"].tolist() == rec.recommend(jobs[i], 5)[0]["vacancy_id"].tolist()
+            assert f.result(timeout=30).ids.tolist() == rec.recommend(jobs[i], 5)[0]["vacancy_id"].tolist()
     batcher.close()
 
 
@@ -83,8 +84,8 @@ def test_each_request_keeps_the_recommender_it_was_given_and_a_full_queue_refuse
     batcher = MicroBatcher(max_batch=8, max_wait_ms=50)
     df = res.iloc[[0]].reset_index(drop=True)
     a, b = batcher.submit(old, df, 5), batcher.submit(new, df, 5)
-    assert a.result(timeout=30)["vacancy_id"].tolist() == old.recommend(df, 5)[0]["vacancy_id"].tolist()
-    assert b.result(timeout=30)["vacancy_id"].tolist() == new.recommend(df, 5)[0]["vacancy_id"].tolist()
+    assert a.result(timeout=30).ids.tolist() == old.recommend(df, 5)[0]["vacancy_id"].tolist()
+    assert b.result(timeout=30).ids.tolist() == new.recommend(df, 5)[0]["vacancy_id"].tolist()
     batcher.close()
 
     enc.delay = 0.5

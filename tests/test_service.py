@@ -157,6 +157,9 @@ def test_a_named_document_is_its_row_of_the_served_dataset(setup):
     row = state.query_row(str(res.resume_id.iloc[3]))
     assert len(row) == 1 and row.columns.tolist() == res.columns.tolist()
     assert [row[c].iloc[0] for c in ("resume_id", "title", "text")] == [res[c].iloc[3] for c in ("resume_id", "title", "text")]
+    assert row.index.tolist() == [0]
+    row["text"] = "changed"
+    assert state.queries["text"].iloc[3] == res["text"].iloc[3]
     assert state.query_row("nobody") is None
 
 

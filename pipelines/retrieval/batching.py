@@ -27,7 +27,7 @@ import pandas as pd
 
 from dssm.errors import JobmatchError
 from pipelines.retrieval.index import Filters
-from pipelines.retrieval.recommend import Recommender
+from pipelines.retrieval.recommend import Ranked, Recommender
 
 
 class Overloaded(JobmatchError):
@@ -59,7 +59,7 @@ class MicroBatcher:
         self._worker.start()
 
     def submit(self, rec: Recommender, df: pd.DataFrame, k: int, filters: Filters | None = None) -> Future:
-        """Queue one resume; the future's result is its ranked frame (as `Recommender.recommend(...)[0]`)."""
+        """Queue one resume; the future's result is its ranked list (`Ranked`, as `Recommender.recommend_arrays(...)[0]`)."""
         job = Job(rec, df, k, filters)
         try:
             self.queue.put_nowait(job)
@@ -104,11 +104,11 @@ class MicroBatcher:
         searches: dict[tuple, list[int]] = defaultdict(list)
         for i, j in enumerate(jobs):
             searches[(j.k, None if j.filters is None else (j.filters.area, j.filters.salary_min))].append(i)
-        results: dict[int, pd.DataFrame] = {}
+        results: dict[int, Ranked] = {}
         for rows in searches.values():
             first = jobs[rows[0]]
-            for i, frame in zip(rows, rec.rank(emb[np.array(rows)], first.k, first.filters)):
-                results[i] = frame
+            for i, ranked in zip(rows, rec.rank_arrays(emb[np.array(rows)], first.k, first.filters)):
+                results[i] = ranked
         for i, j in enumerate(jobs):
             j.future.set_result(results[i])
 
@@ -117,6 +117,6 @@ class MicroBatcher:
         if job.future.done():
             return
         try:
-            job.future.set_result(job.rec.recommend(job.df, job.k, job.filters)[0])
+            job.future.set_result(job.rec.recommend_arrays(job.df, job.k, job.filters)[0])
         except Exception as e:  # noqa: BLE001 - delivered to the request that caused it
             job.future.set_exception(e)
