@@ -106,28 +106,36 @@ def select_documents(docs: list[list[list[int]]], has_title: Sequence[bool], kin
 
 
 def selection_texts(sentences: list[list[str]], docs: list[list[list[int]]], selections: list[list[tuple[int, int]]], tokenizer) -> tuple[list[list[str]], list[int]]:
-    """Selected sentence texts per document and their token counts.
+    """Selected sentence texts per document and their token counts (`selection_tokens` without the ids)."""
+    texts, tokens = selection_tokens(sentences, docs, selections, tokenizer)
+    return texts, [sum(len(t) for t in doc) for doc in tokens]
+
+
+def selection_tokens(sentences: list[list[str]], docs: list[list[list[int]]], selections: list[list[tuple[int, int]]],
+                     tokenizer) -> tuple[list[list[str]], list[list[list[int]]]]:
+    """Selected sentence texts per document and their BPE ids, sentence by sentence.
 
     A cut sentence keeps its longest word prefix that fits (BPE is word-local, so
-    re-tokenising the summary never exceeds the budget); an empty prefix is dropped.
+    re-tokenising the summary never exceeds the budget, and its ids are the kept words' ids);
+    an empty prefix is dropped.
     """
-    out, counts = [], []
+    texts_out, tokens_out = [], []
     for sents, doc, kept in zip(sentences, docs, selections):
-        texts, n = [], 0
+        texts, tokens = [], []
         for i, k in kept:
             if k == len(doc[i]):
                 texts.append(sents[i])
-                n += k
+                tokens.append(list(doc[i]))
                 continue
             words = sents[i].split()
-            wt = [len(w) for w in tokenizer.encode_sentences(words)]
-            text = _cut_text(words, wt, k)
+            word_ids = tokenizer.encode_sentences(words)
+            text = _cut_text(words, [len(w) for w in word_ids], k)
             if text:
                 texts.append(text)
-                n += int(sum(wt[: len(text.split())]))
-        out.append(texts)
-        counts.append(n)
-    return out, counts
+                tokens.append([t for w in word_ids[: len(text.split())] for t in w])
+        texts_out.append(texts)
+        tokens_out.append(tokens)
+    return texts_out, tokens_out
 
 
 def summarize_frame(df: pd.DataFrame, kind: str, summarizer: Summarizer | None, tokenizer, budget: int = 300, method: str = "lr", seed: int = 0,
@@ -138,6 +146,15 @@ def summarize_frame(df: pd.DataFrame, kind: str, summarizer: Summarizer | None, 
     the title is sentence 0 and counts against `budget`. `scorer` (sentences per document ->
     scores per document) replaces `method`, e.g. the ground-truth oracle.
     """
+    return summarize_frame_tokens(df, kind, summarizer, tokenizer, budget, method, seed, scorer)[0]
+
+
+def summarize_frame_tokens(df: pd.DataFrame, kind: str, summarizer: Summarizer | None, tokenizer, budget: int = 300, method: str = "lr",
+                           seed: int = 0, scorer: Callable[[list[list[str]]], Sequence[np.ndarray]] | None = None
+                           ) -> tuple[pd.DataFrame, list[list[list[int]]]]:
+    """`summarize_frame` and each summary's BPE ids, sentence by sentence (title first): what an encoder on the same
+    tokenizer reads from the summarized frame (`Encoder.tokenize`), without splitting and tokenizing it again. That is
+    the whole title, as the frame keeps it, even where a title longer than the budget was counted cut."""
     from dssm.text import frame_documents
 
     if kind not in TEXT_COLUMNS:
@@ -149,8 +166,10 @@ def summarize_frame(df: pd.DataFrame, kind: str, summarizer: Summarizer | None, 
     has_title = [isinstance(t, str) and bool(" ".join(t.split())) for t in titles]
     given = scorer(sentences) if scorer is not None else None
     selections = select_documents(docs, has_title, kind, method, summarizer, int(tokenizer.vocab_size), budget, seed, given, sentences)
-    texts, counts = selection_texts(sentences, docs, selections, tokenizer)
+    texts, tokens = selection_tokens(sentences, docs, selections, tokenizer)
     out = df.copy()
     out[body_col] = ["\n".join(t[1:] if h else t) for t, h in zip(texts, has_title)]
-    out["n_summary_tokens"] = np.asarray(counts, dtype=np.int64)
-    return out
+    out["n_summary_tokens"] = np.asarray([sum(len(t) for t in doc) for doc in tokens], dtype=np.int64)
+    # the title column is kept whole, so an encoder reads the whole title even where the budget cut it
+    read = [[list(doc[0])] + ids[1:] if h and doc else ids for doc, ids, h in zip(docs, tokens, has_title)]
+    return out, read

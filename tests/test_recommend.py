@@ -126,3 +126,42 @@ def test_serve_flag_default_matches_the_service_limit():
     from pipelines.retrieval import service
 
     assert serve.MAX_BODY_BYTES == service.MAX_BODY_BYTES
+
+
+@pytest.mark.parametrize("budget", [None, 12])
+def test_a_summarizer_hands_the_encoder_the_ids_it_would_read_from_the_summary_text(tiny_run, budget):
+    """The summaries' ids (`SummaryPreprocess.tokens`) are what the encoder gets by splitting and tokenizing the summary text,
+    so embedding them directly gives the same embeddings; a budget of 12 tokens cuts sentences to word prefixes."""
+    from pipelines.artifacts import load_encoder, load_preprocess
+    from pipelines.data.dataset import load_dataset
+
+    enc = load_encoder(tiny_run["production"])
+    pre, _ = load_preprocess(tiny_run["summarizer"], budget)
+    data = load_dataset(tiny_run["data"])
+    tricky = data.resumes.iloc[:3].assign(text=["<p>Знание C++ &amp; SQL.</p><ul><li>-</li><li>Docker,   Kubernetes!</li></ul>",
+                                                "Опыт 5 лет... Т.е. с 2019 г. работаю в ООО «Ромашка». Go, Python?",
+                                                "one line only"], resume_id=["x1", "x2", "x3"])
+    for kind, df in (("vacancies", data.vacancies.iloc[:60]), ("resumes", pd.concat([data.resumes.iloc[:60], tricky], ignore_index=True))):
+        summaries, ids = pre.tokens(df, kind)
+        pd.testing.assert_frame_equal(summaries, pre(df, kind))
+        assert ids == enc.tokenize(summaries, kind)
+        if budget:
+            assert max(summaries["n_summary_tokens"]) <= budget
+        np.testing.assert_array_equal(rc.embed_preprocessed(enc, df, kind, pre), enc.embed(summaries, kind))
+
+
+def test_summary_ids_are_not_handed_to_an_encoder_of_another_tokenizer(tiny_run):
+    from pipelines.artifacts import load_preprocess
+    from pipelines.data.dataset import load_dataset
+
+    pre, _ = load_preprocess(tiny_run["summarizer"])
+    df = load_dataset(tiny_run["data"]).resumes.iloc[:5]
+
+    class OtherTokenizer(HashEncoder):
+        tokenizer_hash = "another"
+
+        def embed_documents(self, docs, df, kind):
+            raise AssertionError("ids of another tokenizer were handed over")
+
+    enc = OtherTokenizer()
+    np.testing.assert_array_equal(rc.embed_preprocessed(enc, df, "resumes", pre), enc.embed(pre(df, "resumes"), "resumes"))

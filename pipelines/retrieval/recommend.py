@@ -79,6 +79,21 @@ def checked_embeddings(emb: np.ndarray, df: pd.DataFrame, kind: str, dim: int) -
     return emb
 
 
+def embed_preprocessed(encoder: EncoderLike, df: pd.DataFrame, kind: str, preprocess: Preprocess | None = None) -> np.ndarray:
+    """`encoder.embed(preprocess(df, kind), kind)`, unchecked. When the preprocessing hands over its summaries' ids
+    (`pipelines.artifacts.SummaryPreprocess.tokens`) in the encoder's own tokenizer, the encoder embeds those ids instead
+    of splitting and tokenizing the summary text again: the same ids (a summary is whole sentences, or a cut one's word
+    prefix, and BPE is word-local; tests/test_recommend.py checks it), so the same embedding, for less work."""
+    if preprocess is None:
+        return encoder.embed(df, kind)
+    tokens = getattr(preprocess, "tokens", None)
+    own = getattr(encoder, "tokenizer_hash", None)
+    if tokens is None or not hasattr(encoder, "embed_documents") or own is None or own != getattr(preprocess, "tokenizer_hash", None):
+        return encoder.embed(preprocess(df, kind), kind)
+    summaries, docs = tokens(df, kind)
+    return encoder.embed_documents(docs, summaries, kind)
+
+
 EMBED_CHUNK = 20_000
 """Documents summarized and encoded at a time: the token lists of a million documents at once would take
 gigabytes of Python objects; chunks keep memory flat (the embeddings agree up to float rounding)."""
@@ -89,8 +104,7 @@ def embed_documents(encoder: EncoderLike, docs: pd.DataFrame, preprocess: Prepro
     out = np.zeros((len(docs), int(encoder.dim)), np.float32)
     for start in range(0, len(docs), EMBED_CHUNK):
         part = docs.iloc[start : start + EMBED_CHUNK]
-        df = preprocess(part, kind) if preprocess else part
-        out[start : start + len(part)] = checked_embeddings(encoder.embed(df, kind), part, kind, encoder.dim)
+        out[start : start + len(part)] = checked_embeddings(embed_preprocessed(encoder, part, kind, preprocess), part, kind, encoder.dim)
     return out
 
 
@@ -181,8 +195,8 @@ class Recommender:
 
     def embed(self, queries: pd.DataFrame) -> np.ndarray:
         """Resumes (vacancies for a resume index) -> (N, D) unit query rows (after preprocessing)."""
-        df = self.preprocess(queries, self.query_kind) if self.preprocess else queries
-        return checked_embeddings(self.encoder.embed(df, self.query_kind), queries, self.query_kind, self.index.manifest["dim"])
+        emb = embed_preprocessed(self.encoder, queries, self.query_kind, self.preprocess)
+        return checked_embeddings(emb, queries, self.query_kind, self.index.manifest["dim"])
 
     def recommend(self, queries: pd.DataFrame, k: int = 10, filters: Filters | None = None) -> list[pd.DataFrame]:
         """One frame per query: rank (1..), the result id (vacancy_id or resume_id), score (inner product), title; best first."""

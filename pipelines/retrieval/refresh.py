@@ -51,7 +51,7 @@ from pipelines.retrieval.index import (
     served_manifest,
     switch,
 )
-from pipelines.retrieval.recommend import EncoderLike, Preprocess, checked_embeddings, embed_documents, preprocess_for_manifest
+from pipelines.retrieval.recommend import EncoderLike, Preprocess, checked_embeddings, embed_documents, embed_preprocessed, preprocess_for_manifest
 
 log = logging.getLogger("jobmatch.refresh")
 LOG_FILE = "refresh_log.jsonl"
@@ -162,8 +162,7 @@ def _query_sample(encoder: EncoderLike, queries: pd.DataFrame | None, preprocess
     if queries is None or len(queries) == 0:
         return None
     sample = queries.sample(n=min(m, len(queries)), random_state=seed) if len(queries) > m else queries
-    df = preprocess(sample, kind) if preprocess else sample
-    return np.asarray(encoder.embed(df, kind), dtype=np.float32)
+    return np.asarray(embed_preprocessed(encoder, sample, kind, preprocess), dtype=np.float32)
 
 
 def refresh(
