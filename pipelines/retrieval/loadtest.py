@@ -50,7 +50,6 @@ def wait_healthy(url: str, timeout_s: float = 60.0, proc: subprocess.Popen | Non
                 seen.add(r.json().get("pid"))
                 if len(seen) >= workers:
                     return r.json()
-                continue
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
@@ -68,7 +67,7 @@ def _stat(pid: int | str) -> list[str] | None:
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds a process (all its threads) and its live descendants have used so far, from /proc; None
     where there is no /proc."""
-    if (own := _stat(pid)) is None:
+    if _stat(pid) is None:
         return None
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -77,8 +76,7 @@ def cpu_seconds(pid: int) -> float | None:
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
-        fields = own if p == pid else _stat(p)
-        if fields is not None:
+        if (fields := _stat(p)) is not None:
             total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of proc(5))
         todo += children.get(p, [])
     return total / os.sysconf("SC_CLK_TCK")

@@ -179,6 +179,10 @@ class Ranked(NamedTuple):
     titles: np.ndarray
     """Result titles (None where there is none), objects."""
 
+    def rows(self) -> list[tuple[str, float, str | None]]:
+        """(id, score, title) per result as plain Python values, best first."""
+        return list(zip(self.ids.tolist(), self.scores.tolist(), self.titles.tolist()))
+
     def frame(self, id_col: str) -> pd.DataFrame:
         """rank (1..), `id_col`, score, title."""
         return pd.DataFrame({"rank": np.arange(1, len(self.ids) + 1), id_col: self.ids, "score": self.scores, "title": self.titles})

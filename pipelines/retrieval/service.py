@@ -570,13 +570,13 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
         if arm == INTERLEAVED:
             lists = {name: await ranked(r, df, body.k, filters) for name, r in recs.items()}
             merged = team_draft({name: items.ids.tolist() for name, items in lists.items()}, body.k, cfg.salt, request_id)
-            rows = {name: {v: (sc, t) for v, sc, t in zip(items.ids.tolist(), items.scores.tolist(), items.titles.tolist())} for name, items in lists.items()}
+            rows = {name: {v: (sc, t) for v, sc, t in items.rows()} for name, items in lists.items()}
             shown = [(v, *rows[team][v], team) for v, team in merged]
             versions = {name: r.index.version for name, r in recs.items()}
             rec = recs[cfg.control]
         else:
             items = await ranked(rec, df, body.k, filters)
-            shown = [(v, sc, t, None) for v, sc, t in zip(items.ids.tolist(), items.scores.tolist(), items.titles.tolist())]
+            shown = [(v, sc, t, None) for v, sc, t in items.rows()]
             versions = {arm or "served": rec.index.version}
         if served_log is not None:
             served_log.append({
@@ -602,7 +602,7 @@ def create_app(state: ServingState, max_body_bytes: int = MAX_BODY_BYTES, batche
         f = body.filters
         filters = Filters(area=f.area, salary_max=f.salary_max, experience_min=f.experience_min) if f else None
         items = await ranked(rec, df, body.k, filters)
-        return {"items": [{"resume_id": r, "score": sc, "title": t} for r, sc, t in zip(items.ids.tolist(), items.scores.tolist(), items.titles.tolist())],
+        return {"items": [{"resume_id": r, "score": sc, "title": t} for r, sc, t in items.rows()],
                 "model_hash": rec.index.model_hash, "index_version": rec.index.version, "request_id": uuid.uuid4().hex}
 
     @app.post("/events", response_model=EventAnswer, responses=errors)
