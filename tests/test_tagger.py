@@ -496,3 +496,96 @@ def test_pool_sums_each_dev_rows_counts_over_runs_and_checks_they_share_the_dev_
             pool(args, "sys", "ref")
     with pytest.raises(JobmatchError, match="no system 'nope'"):
         pool([tmp_path / "seed0", tmp_path / "seed1"], "nope", "ref")
+
+
+def test_an_ensembles_viterbi_maximises_the_members_summed_sequence_scores():
+    import itertools
+
+    import torch
+
+    from dssm.understanding.tagger import Tagger, TaggerEnsemble
+
+    torch.manual_seed(0)
+    cfg = TaggerConfig(encoder="scratch", embedding_dim=8, lstm_hidden=4, crf=True)
+    members = [Tagger(cfg, {"tags": 3}, vocab_size=20), Tagger(cfg, {"tags": 3}, vocab_size=20)]
+    with torch.no_grad():
+        for m in members:
+            for part in ("start_transitions", "transitions", "end_transitions"):
+                getattr(m.crfs["tags"], part).copy_(torch.randn_like(getattr(m.crfs["tags"], part)) * 2)
+    ens = TaggerEnsemble(members)
+    emissions = [torch.randn(2, 4, 3), torch.randn(2, 4, 3)]  # each member's own
+    wop = torch.tensor([[0, 1, 2, 3, 3], [0, 0, 1, -1, -1]])
+    got = ens.decode({"tags": (emissions[0] + emissions[1]) / 2}, wop)["tags"]
+
+    def seq_score(crf, e, tags):
+        s = crf.start_transitions[tags[0]] + e[0, tags[0]] + crf.end_transitions[tags[-1]]
+        return s + sum(crf.transitions[a, b] + e[i + 1, b] for i, (a, b) in enumerate(zip(tags, tags[1:])))
+
+    for b, n in enumerate([4, 2]):
+        with torch.no_grad():
+            best = max(itertools.product(range(3), repeat=n),
+                       key=lambda t: float(sum(seq_score(m.crfs["tags"], e[b], t) for m, e in zip(members, emissions))))
+        assert got[b, :n].tolist() == list(best) and got[b, n:].eq(0).all()
+    alone = [m.decode({"tags": e}, wop)["tags"] for m, e in zip(members, emissions)]
+    assert not all(torch.equal(a, got) for a in alone)  # the case is not one where a member alone decides
+    with pytest.raises(ValueError, match="at least two"):
+        TaggerEnsemble(members[:1])
+    with pytest.raises(ValueError, match="CRF"):
+        TaggerEnsemble([members[0], Tagger(replace(cfg, crf=False), {"tags": 3}, vocab_size=20)])
+    with pytest.raises(ValueError, match="windows"):
+        TaggerEnsemble([members[0], Tagger(replace(cfg, window=64, overlap=8), {"tags": 3}, vocab_size=20)])
+
+
+def test_taggers_of_one_encoder_join_into_an_ensemble_that_predicts_and_evaluates_like_one(tiny_albert, toy_entities, toy_tagger,
+                                                                                           tmp_path, capsys):
+    from dssm.understanding.tagger import TaggerEnsemble
+
+    train = ["--albert", str(tiny_albert), "--max-epochs", "1", "--lr", "0.01", "--encoder-lr", "0.003", "--lstm-hidden", "16",
+             "--batch-size", "16"]
+    runs = [tmp_path / f"seed{s}" for s in (0, 1)]
+    for s, out in enumerate(runs):
+        assert cli.main(["tagger", "train", "--data", str(toy_entities), "--out", str(out), "--seed", str(s), *train]) == 0
+    ens_dir, twice = tmp_path / "ens", tmp_path / "twice"
+    assert cli.main(["tagger", "ensemble", "--models", *map(str, runs), "--out", str(ens_dir)]) == 0
+    assert "tagger ensemble of 2" in capsys.readouterr().out
+    assert sorted(p.name for p in ens_dir.iterdir()) == ["model.safetensors", "tagger.yaml", "tokenizer"]  # no pickles
+    ens, pieces, space, info = load_tagger(ens_dir)
+    assert isinstance(ens, TaggerEnsemble) and [m["from"] for m in info["ensemble"]] == list(map(str, runs))
+    tokens = [list(t) for t in pd.read_parquet(toy_entities / "dev.parquet")["tokens"]]
+    members = [load_tagger(r)[0] for r in runs]
+    joined = predict_tags(ens, ens.cfg, pieces, space, tokens)
+    assert joined == predict_tags(TaggerEnsemble(members).eval(), ens.cfg, pieces, space, tokens)  # the folder is its members
+    assert cli.main(["tagger", "ensemble", "--models", str(runs[0]), str(runs[0]), "--out", str(twice)]) == 0
+    alone = predict_tags(members[0], members[0].cfg, pieces, space, tokens)
+    assert predict_tags(load_tagger(twice)[0], ens.cfg, pieces, space, tokens) == alone  # one tagger twice is that tagger
+    scores = evaluate_tagger(ens_dir, toy_entities, reference=runs[0])
+    paired = scores["f1_vs_reference"]
+    assert paired["diff"] == pytest.approx(scores["micro"]["f1"] - scores["reference"]["micro"]["f1"])
+    assert scores["reference"]["micro"]["f1"] == pytest.approx(load_tagger(runs[0])[3]["dev"]["micro"]["f1"])
+    same = evaluate_tagger(twice, toy_entities, reference=runs[0])
+    assert same["f1_vs_reference"]["diff"] == 0 and same["f1_vs_reference"]["ci_low"] == same["f1_vs_reference"]["ci_high"] == 0
+    assert cli.main(["tagger", "eval", "--model", str(ens_dir), "--data", str(toy_entities), "--reference", str(runs[0])]) == 0
+    assert "model − reference: micro-F1" in capsys.readouterr().out
+    out = tmp_path / "tagged.parquet"
+    assert cli.main(["tagger", "predict", "--model", str(ens_dir), "--input", str(toy_entities / "dev.parquet"), "--out", str(out)]) == 0
+    assert pd.read_parquet(out)["pred_tags"].map(list).tolist() == joined["tags"]
+
+    bad = [([str(runs[0])], "at least two tagger folders"),
+           ([str(runs[0]), str(toy_tagger)], "members must share one"),
+           ([str(runs[0]), str(ens_dir)], "already an ensemble")]
+    for models, message in bad:
+        assert cli.main(["tagger", "ensemble", "--models", *models, "--out", str(tmp_path / "bad")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "bad").exists(), err
+    no_dev = tmp_path / "no_dev"
+    no_dev.mkdir()
+    (no_dev / "train.parquet").write_bytes((toy_entities / "train.parquet").read_bytes())
+    drawn = [tmp_path / f"drawn{s}" for s in (0, 1)]
+    for s, folder in enumerate(drawn):
+        assert cli.main(["tagger", "train", "--data", str(no_dev), "--out", str(folder), "--seed", str(s), *train]) == 0
+    assert cli.main(["tagger", "ensemble", "--models", *map(str, drawn), "--out", str(tmp_path / "drawn")]) == 0
+    capsys.readouterr()
+    assert cli.main(["tagger", "eval", "--model", str(tmp_path / "drawn"), "--data", str(no_dev)]) == 2
+    assert "held out different dev rows" in capsys.readouterr().err
+    assert cli.main(["tagger", "eval", "--model", str(drawn[1]), "--data", str(no_dev), "--reference", str(drawn[0])]) == 2
+    assert "held out other dev rows" in capsys.readouterr().err

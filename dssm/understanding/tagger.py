@@ -270,3 +270,80 @@ def viterbi(emissions: Tensor, lengths: Tensor, start: Tensor, transitions: Tens
             cur = torch.where(active, back[t - 1].gather(1, cur.unsqueeze(1)).squeeze(1), cur)
     return out
 
+
+
+class TaggerEnsemble(nn.Module):
+    """Several taggers of one tag space read as one tagger (a product of experts; e.g. the same recipe at three seeds).
+
+    Each layer's logits are the members' mean, and with CRFs the tags are the Viterbi path under the members' mean
+    start, transition and end scores. That path maximises the members' summed sequence scores,
+
+        y* = argmax_y Σ_m [ start_m(y_1) + Σ_t e_m,t(y_t) + Σ_t T_m(y_{t-1}, y_t) + end_m(y_W) ],
+
+    i.e. the geometric mean of the members' sequence probabilities (their normalisers do not depend on y). The members
+    must read one window geometry: the same encoder positions (or scratch window), overlap and bigram vocabulary, and all
+    or none of them a CRF. The caller checks that they share a vocabulary and tag space (`tagging.TagSpace`).
+
+    >>> cfg = TaggerConfig(encoder="scratch", embedding_dim=8, lstm_hidden=4)
+    >>> a, b = Tagger(cfg, {"tags": 3}, vocab_size=20), Tagger(cfg, {"tags": 3}, vocab_size=20)
+    >>> ens = TaggerEnsemble([a, b]).eval()
+    >>> ids = torch.tensor([[5, 6, 7, 0]]); wop = torch.tensor([[0, 0, 1, -1]])
+    >>> mean = (a(ids, ids != 0, wop, 2)["tags"] + b(ids, ids != 0, wop, 2)["tags"]) / 2
+    >>> torch.allclose(ens(ids, ids != 0, wop, 2)["tags"], mean)
+    True
+    """
+
+    def __init__(self, members: list[Tagger]):
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError(f"an ensemble needs at least two taggers, got {len(members)}")
+        first = members[0]
+        shape = {k: h.out_features for k, h in first.heads.items()}
+        for i, m in enumerate(members[1:], 1):
+            if {k: h.out_features for k, h in m.heads.items()} != shape:
+                raise ValueError(f"member {i} predicts tag layers {({k: h.out_features for k, h in m.heads.items()})}, member 0 {shape}")
+            if (m.crfs is None) != (first.crfs is None):
+                raise ValueError(f"member {i} {'has no' if m.crfs is None else 'has a'} CRF and member 0 does not: all or none")
+            if geometry(m) != geometry(first):
+                raise ValueError(f"member {i} reads windows {geometry(m)}, member 0 {geometry(first)}")
+            if (m.bigrams is None) != (first.bigrams is None) or (m.bigrams is not None and m.bigrams.pairs != first.bigrams.pairs):
+                raise ValueError(f"member {i} reads other bigram features than member 0")
+        self.members = nn.ModuleList(members)
+        self.cfg = first.cfg
+
+    @property
+    def encoder(self) -> nn.Module | None:
+        """Member 0's encoder (window geometry and specials are the same for every member)."""
+        return self.members[0].encoder
+
+    @property
+    def bigrams(self) -> BigramVocab | None:
+        return self.members[0].bigrams
+
+    def forward(self, ids: Tensor, mask: Tensor, word_of_piece: Tensor, n_words: int, features: Tensor | None = None) -> dict[str, Tensor]:
+        """The members' mean logits per layer (B, W, C)."""
+        outs = [m(ids, mask, word_of_piece, n_words, features) for m in self.members]
+        return {k: torch.stack([o[k] for o in outs]).mean(0) for k in outs[0]}
+
+    def decode(self, logits: dict[str, Tensor], word_of_piece: Tensor) -> dict[str, Tensor]:
+        """Viterbi under the members' mean CRF scores (see the class docstring), else per-word argmax."""
+        if self.members[0].crfs is None:
+            return {k: lg.argmax(-1) for k, lg in logits.items()}
+        words = (word_of_piece.max(1).values + 1).clamp(min=1)
+        out = {}
+        for k, lg in logits.items():
+            crfs = [m.crfs[k] for m in self.members]
+            parts = ("start_transitions", "transitions", "end_transitions")
+            out[k] = viterbi(lg, words, *(torch.stack([getattr(c, part) for c in crfs]).mean(0) for part in parts))
+        return out
+
+    def set_precision(self, precision: str) -> "TaggerEnsemble":
+        for m in self.members:
+            m.set_precision(precision)
+        return self
+
+
+def geometry(model: Tagger) -> tuple[int, int]:
+    """(pieces per window, overlap) a tagger cuts rows into: the encoder's positions, or the scratch window."""
+    size = int(model.encoder.config.max_position_embeddings) if model.encoder is not None else model.cfg.window
+    return size, model.cfg.overlap

@@ -1,4 +1,4 @@
-"""`jobmatch tagger train | predict | eval | compare | pool`: the entity tagger (ALBERT -> BiLSTM -> tag heads).
+"""`jobmatch tagger train | predict | eval | ensemble | compare | pool`: the entity tagger (ALBERT -> BiLSTM -> tag heads).
 
     jobmatch tagger train --data ../shared/data/resumener_zh --albert runs/understanding/albert --out runs/understanding/tagger_zh
     jobmatch tagger predict --model runs/understanding/tagger_zh --input sentences.parquet --out tagged.parquet
@@ -53,9 +53,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = add_parser(tsub, "eval", "Score a tagger on an entity set's dev part (exact spans, per type, unseen-span recall).")
     e.add_argument("--model", type=Path, required=True, help="tagger folder")
     e.add_argument("--data", type=Path, required=True, help=SET_HELP)
+    e.add_argument("--reference", type=Path, default=None,
+                   help="another tagger folder (same tag layers, same dev rows): also its scores, and model − reference in "
+                        "micro-F1 and unseen-span recall with paired bootstrap 95%% CIs over dev rows")
     add_precision_flag(e)
     e.add_argument("--json", action="store_true", help="print the scores as JSON")
     e.set_defaults(func=eval_cmd)
+
+    n = add_parser(tsub, "ensemble", "Join taggers of one vocabulary and tag space (e.g. one recipe at several seeds) into one tagger.")
+    n.add_argument("--models", type=Path, nargs="+", required=True,
+                   help="tagger folders (at least two; e.g. taggers of one --albert encoder trained with --seed 0, 1, 2)")
+    n.add_argument("--out", type=Path, required=True,
+                   help="tagger folder to write: every member's weights; predict, eval, parse and serve read it like one tagger, "
+                        "tagging with the members' mean emissions and mean CRF scores (as slow as the members together)")
+    add_force_flag(n)
+    n.set_defaults(func=ensemble_cmd)
 
     s = add_parser(tsub, "silver", "Build a silver SKILL token set from a dataset's vacancies: their own key skills found in their own text.")
     s.add_argument("--data", type=Path, required=True, help="dataset folder with vacancies.parquet (title, description, skills)")
@@ -121,13 +133,30 @@ def predict_cmd(args: argparse.Namespace) -> int:
 def eval_cmd(args: argparse.Namespace) -> int:
     from pipelines.understanding.tagging import evaluate_tagger
 
-    scores = evaluate_tagger(args.model, args.data, args.precision)
+    scores = evaluate_tagger(args.model, args.data, args.precision, args.reference)
     if args.json:
         print(json.dumps(scores, ensure_ascii=False))
-    else:
-        print(f"dev: {_line(scores)}")
-        for t, s in scores["per_type"].items():
-            print(f"  {t:<24} P {s['precision']:.3f} R {s['recall']:.3f} F1 {s['f1']:.3f} ({s['support']})")
+        return 0
+    print(f"dev: {_line(scores)}")
+    for t, s in scores["per_type"].items():
+        print(f"  {t:<24} P {s['precision']:.3f} R {s['recall']:.3f} F1 {s['f1']:.3f} ({s['support']})")
+    if args.reference is not None:
+        f, u = scores["f1_vs_reference"], scores["unseen_vs_reference"]
+        print(f"reference {args.reference}: {_line(scores['reference'])}")
+        print(f"model − reference: micro-F1 {_ci(f)}; unseen-span recall {_ci(u)} ({f['rows']} dev rows, paired bootstrap 95% CI)")
+    return 0
+
+
+def _ci(d: dict) -> str:
+    return f"{d['diff']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
+
+
+def ensemble_cmd(args: argparse.Namespace) -> int:
+    from pipelines.understanding.tagging import ensemble_taggers
+
+    r = ensemble_taggers(args.models, args.out, force=args.force)
+    f1 = ", ".join("n/a" if m["dev_micro_f1"] is None else f"{m['dev_micro_f1']:.3f}" for m in r["members"])
+    print(f"tagger ensemble of {len(r['members'])} (dev micro-F1 as trained: {f1}) -> {r['out']}")
     return 0
 
 

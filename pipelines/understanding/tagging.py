@@ -31,7 +31,7 @@ from dssm.understanding.artifact import WEIGHTS, encoder_from_config, read_model
 from dssm.understanding.batching import collate, drop_words, make_windows, merge_rows
 from dssm.understanding.bigrams import BigramVocab
 from dssm.understanding.dictionary import SpanDictionary
-from dssm.understanding.tagger import Tagger, TaggerConfig
+from dssm.understanding.tagger import Tagger, TaggerConfig, TaggerEnsemble
 from dssm.understanding.tags import scheme_of, tags_to_spans, word_to_char_spans
 from pipelines.understanding.scores import (
     normalise_span, paired_f1_difference, paired_ratio_difference, paired_unseen_recall_difference, row_counts, span_scores, unseen_recall,
@@ -254,25 +254,73 @@ def save_tagger(out: Path, model: Tagger, pieces: WordPieces, space: TagSpace, s
         "bigrams": model.bigrams.pairs if model.bigrams is not None else None, **meta})
 
 
-def load_tagger(path: str | Path, precision: str = "fp32") -> tuple[Tagger, WordPieces, TagSpace, dict[str, Any]]:
-    """A tagger folder -> (model in eval mode, pieces, tag space, info); no pickles. Refuses other artifacts and mismatched parts.
-    `precision`: the encoder's at inference (`Tagger.set_precision`)."""
+def saved_split(model: Tagger | TaggerEnsemble, data: str | Path) -> tuple[TagTable, TagTable]:
+    """An entity set's (train, dev) as the tagger's training drew them; an ensemble's members must have held out the same dev rows."""
+    cfgs = [m.cfg for m in model.members] if isinstance(model, TaggerEnsemble) else [model.cfg]
+    parts = [load_set(data, share, seed) for share, seed in sorted({(c.dev_share, c.seed) for c in cfgs})]
+    if any(dev.tokens != parts[0][1].tokens for _, dev in parts[1:]):
+        raise JobmatchError(f"{data}: no dev.parquet, and the ensemble's members held out different dev rows (seeds "
+                            f"{sorted({c.seed for c in cfgs})}): no dev part is unseen by all of them")
+    return parts[0]
+
+
+def load_tagger(path: str | Path, precision: str = "fp32") -> tuple[Tagger | TaggerEnsemble, WordPieces, TagSpace, dict[str, Any]]:
+    """A tagger folder (one tagger, or an ensemble `ensemble_taggers` wrote) -> (model in eval mode, pieces, tag space, info);
+    no pickles. Refuses other artifacts and mismatched parts. `precision`: the encoder's at inference (`Tagger.set_precision`)."""
     from dssm.model_io import check_state_shapes
 
     info, pieces, state = read_model_folder(path, TAGGER_FILE, "tagger", "train one with `jobmatch tagger train`")
-    saved = {"crf": False, **info["config"]}  # folders written before the CRF existed hold no `crf`: they have none
-    cfg = config_from_dict(TaggerConfig, saved, str(Path(path) / TAGGER_FILE))
+    where = str(Path(path) / TAGGER_FILE)
     space = TagSpace(info["layers"], info["scheme"])
+    if "ensemble" in info:
+        try:
+            model = TaggerEnsemble([saved_model(member, space, pieces, where) for member in info["ensemble"]])
+        except ValueError as e:
+            raise JobmatchError(f"{where}: {e}") from e
+    else:
+        model = saved_model(info, space, pieces, where)
+    check_state_shapes(model.state_dict(), state, str(Path(path) / WEIGHTS))
+    model.load_state_dict(state)
+    return model.eval().set_precision(precision), pieces, space, info
+
+
+def saved_model(info: dict[str, Any], space: TagSpace, pieces: WordPieces, where: str) -> Tagger:
+    """An untrained tagger built from a saved tagger's (or ensemble member's) config, encoder config and bigram vocabulary."""
+    saved = {"crf": False, **info["config"]}  # folders written before the CRF existed hold no `crf`: they have none
+    cfg = config_from_dict(TaggerConfig, saved, where)
     encoder = encoder_from_config(info["encoder_config"]) if info.get("encoder_config") else None
     bigrams = None
     if cfg.bigram_dim:
         if not isinstance(info.get("bigrams"), list):
-            raise JobmatchError(f"{Path(path) / TAGGER_FILE}: bigram_dim {cfg.bigram_dim} but no `bigrams` vocabulary list")
+            raise JobmatchError(f"{where}: bigram_dim {cfg.bigram_dim} but no `bigrams` vocabulary list")
         bigrams = BigramVocab(info["bigrams"])
-    model = build_model(cfg, space, pieces.vocab_size, encoder, bigrams)
-    check_state_shapes(model.state_dict(), state, str(Path(path) / WEIGHTS))
-    model.load_state_dict(state)
-    return model.eval().set_precision(precision), pieces, space, info
+    return build_model(cfg, space, pieces.vocab_size, encoder, bigrams)
+
+
+def ensemble_taggers(models: list[str | Path], out: str | Path, force: bool = False) -> dict[str, Any]:
+    """Join saved taggers of one vocabulary and tag space (e.g. one recipe trained at several seeds) into one tagger folder
+    whose predictions are theirs combined (`TaggerEnsemble`); -> the members' dev scores as trained."""
+    if len(models) < 2:
+        raise JobmatchError(f"--models: an ensemble needs at least two tagger folders, got {len(models)}")
+    out = check_output(out, list(models), force)
+    loaded = [load_tagger(m) for m in models]
+    _, pieces, space, first = loaded[0]
+    for path, (_, p, s, info) in zip(models, loaded):
+        if "ensemble" in info:
+            raise JobmatchError(f"{path}: already an ensemble; list its members' folders instead")
+        if p.fingerprint != pieces.fingerprint:
+            raise JobmatchError(f"{path}: reads vocabulary {p.fingerprint[:24]}, {models[0]} {pieces.fingerprint[:24]}: members "
+                                "must share one (taggers of one --albert encoder do; scratch taggers each learn their own)")
+        if s.tags != space.tags:
+            raise JobmatchError(f"{path}: tag layers {s.tags} differ from {models[0]}'s {space.tags}")
+    try:
+        model = TaggerEnsemble([m for m, *_ in loaded])
+    except ValueError as e:
+        raise JobmatchError(f"--models: {e}") from e
+    members = [{"from": str(path), **{k: info.get(k) for k in ("config", "encoder_config", "bigrams", "trained_on", "albert", "dev")}}
+               for path, (*_, info) in zip(models, loaded)]
+    save_tagger(out, model, pieces, space, first["set_kind"], {"trained_on": first.get("trained_on"), "ensemble": members})
+    return {"out": str(out), "members": [{"from": m["from"], "dev_micro_f1": (m["dev"] or {}).get("micro", {}).get("f1")} for m in members]}
 
 
 # ----------------------------------------------------------------------------- stages
@@ -346,15 +394,30 @@ def predict_file(model_dir: str | Path, input: str | Path, out: str | Path, forc
     return {"out": str(out), "rows": len(frame), "words": sum(len(t) for t in table.tokens), "seconds": round(seconds, 3)}
 
 
-def evaluate_tagger(model_dir: str | Path, data: str | Path, precision: str = "fp32") -> dict:
+def evaluate_tagger(model_dir: str | Path, data: str | Path, precision: str = "fp32", reference: str | Path | None = None) -> dict:
     """Dev scores of a saved tagger on an entity set's dev part (the same split its training used), its encoder
-    run at `precision`."""
+    run at `precision`. With `reference` (another tagger of the same tag layers and dev rows), also its scores and the paired
+    differences model − reference in micro-F1 and unseen-span recall (bootstrap CIs over dev rows, as in `compare`)."""
     model, pieces, space, info = load_tagger(model_dir, precision)
-    train, dev = load_set(data, model.cfg.dev_share, model.cfg.seed)
+    train, dev = saved_split(model, data)
     dev = replace(dev, tags={k: v for k, v in dev.tags.items() if k in space.tags})
     space.check(dev)
-    pred = predict_tags(model, model.cfg, pieces, space, dev.tokens)
-    return score(dev.tags, all_spans(pred), dev.tokens, seen_spans(train))
+    seen = seen_spans(train)
+    pred = all_spans(predict_tags(model, model.cfg, pieces, space, dev.tokens))
+    scores = score(dev.tags, pred, dev.tokens, seen)
+    if reference is None:
+        return scores
+    ref, ref_pieces, ref_space, _ = load_tagger(reference, precision)
+    if ref_space.tags != space.tags:
+        raise JobmatchError(f"{reference}: tag layers {ref_space.tags} differ from {model_dir}'s {space.tags}: nothing to pair")
+    if saved_split(ref, data)[1].tokens != dev.tokens:
+        raise JobmatchError(f"{reference}: held out other dev rows of {data} than {model_dir} (another --seed or --dev-share)")
+    ref_pred = all_spans(predict_tags(ref, ref.cfg, ref_pieces, ref_space, dev.tokens))
+    gold = all_spans(dev.tags)
+    scores["reference"] = {"model": str(reference), **score(dev.tags, ref_pred, dev.tokens, seen)}
+    scores["f1_vs_reference"] = paired_f1_difference(gold, ref_pred, pred)
+    scores["unseen_vs_reference"] = paired_unseen_recall_difference(gold, ref_pred, pred, dev.tokens, seen)
+    return scores
 
 
 SYSTEMS = ("dictionary", "bilstm", "albert_linear", "albert_bilstm")
