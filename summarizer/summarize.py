@@ -105,12 +105,6 @@ def select_documents(docs: list[list[list[int]]], has_title: Sequence[bool], kin
     return out
 
 
-def selection_texts(sentences: list[list[str]], docs: list[list[list[int]]], selections: list[list[tuple[int, int]]], tokenizer) -> tuple[list[list[str]], list[int]]:
-    """Selected sentence texts per document and their token counts (`selection_tokens` without the ids)."""
-    texts, tokens = selection_tokens(sentences, docs, selections, tokenizer)
-    return texts, [sum(len(t) for t in doc) for doc in tokens]
-
-
 def selection_tokens(sentences: list[list[str]], docs: list[list[list[int]]], selections: list[list[tuple[int, int]]],
                      tokenizer) -> tuple[list[list[str]], list[list[list[int]]]]:
     """Selected sentence texts per document and their BPE ids, sentence by sentence.

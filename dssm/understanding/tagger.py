@@ -300,8 +300,8 @@ class TaggerEnsemble(nn.Module):
         first = members[0]
         shape = {k: h.out_features for k, h in first.heads.items()}
         for i, m in enumerate(members[1:], 1):
-            if {k: h.out_features for k, h in m.heads.items()} != shape:
-                raise ValueError(f"member {i} predicts tag layers {({k: h.out_features for k, h in m.heads.items()})}, member 0 {shape}")
+            if (mine := {k: h.out_features for k, h in m.heads.items()}) != shape:
+                raise ValueError(f"member {i} predicts tag layers {mine}, member 0 {shape}")
             if (m.crfs is None) != (first.crfs is None):
                 raise ValueError(f"member {i} {'has no' if m.crfs is None else 'has a'} CRF and member 0 does not: all or none")
             if geometry(m) != geometry(first):
@@ -343,7 +343,13 @@ class TaggerEnsemble(nn.Module):
         return self
 
 
+def window_pieces(model: Tagger | TaggerEnsemble) -> int:
+    """Pieces of words per window: the encoder's positions minus [CLS]/[SEP], or the scratch window."""
+    if model.encoder is not None:
+        return int(model.encoder.config.max_position_embeddings) - 2
+    return model.cfg.window
+
+
 def geometry(model: Tagger) -> tuple[int, int]:
-    """(pieces per window, overlap) a tagger cuts rows into: the encoder's positions, or the scratch window."""
-    size = int(model.encoder.config.max_position_embeddings) if model.encoder is not None else model.cfg.window
-    return size, model.cfg.overlap
+    """(pieces of words per window, overlap) a tagger cuts rows into."""
+    return window_pieces(model), model.cfg.overlap

@@ -28,7 +28,7 @@ from dssm.errors import DataError, JobmatchError
 from dssm.text import frame_documents
 from summarizer.labels import INFORMATIVE_SECTIONS
 from summarizer.model import Summarizer
-from summarizer.summarize import select_documents, selection_texts
+from summarizer.summarize import select_documents, selection_tokens
 
 
 def section_precision_recall(doc_ids: Sequence[str], selections: Sequence[Sequence[tuple[int, int]]], truth: pd.DataFrame, kind: str,
@@ -147,7 +147,7 @@ def compare_methods(sentences: list[list[str]], docs: list[list[list[int]]], has
     out = {}
     for m in methods:
         sel = select_documents(docs, has_title, kind, m, summarizer, int(tokenizer.vocab_size), budget, seed, sentences=sentences)
-        texts, _ = selection_texts(sentences, docs, sel, tokenizer)
+        texts, _ = selection_tokens(sentences, docs, sel, tokenizer)
         out[m] = (sel, ["\n".join(t) for t in texts])
     return out
 

@@ -31,7 +31,7 @@ from dssm.understanding.artifact import WEIGHTS, encoder_from_config, read_model
 from dssm.understanding.batching import collate, drop_words, make_windows, merge_rows
 from dssm.understanding.bigrams import BigramVocab
 from dssm.understanding.dictionary import SpanDictionary
-from dssm.understanding.tagger import Tagger, TaggerConfig, TaggerEnsemble
+from dssm.understanding.tagger import Tagger, TaggerConfig, TaggerEnsemble, window_pieces
 from dssm.understanding.tags import scheme_of, tags_to_spans, word_to_char_spans
 from pipelines.understanding.scores import (
     normalise_span, paired_f1_difference, paired_ratio_difference, paired_unseen_recall_difference, row_counts, span_scores, unseen_recall,
@@ -118,13 +118,6 @@ def scratch_pieces(train: TagTable, cfg: TaggerConfig, folder: Path) -> WordPiec
     return WordPieces(bpe=Tokenizer.train(texts, folder, vocab_size=cfg.scratch_vocab_size, seed=cfg.seed, coverage=1.0))
 
 
-def window_size(model: Tagger, cfg: TaggerConfig) -> int:
-    """Pieces of words per window: the encoder's positions minus [CLS]/[SEP], or the scratch window."""
-    if model.encoder is not None:
-        return int(model.encoder.config.max_position_embeddings) - 2
-    return cfg.window
-
-
 def row_windows(model: Tagger, cfg: TaggerConfig, rows: list[list[list[int]]], cls_id: int, sep_id: int,
                 words: list[list[str]] | None = None):
     """Rows of per-word pieces -> the model's windows ([CLS]/[SEP] around each only when it has a pretrained encoder);
@@ -135,7 +128,7 @@ def row_windows(model: Tagger, cfg: TaggerConfig, rows: list[list[list[int]]], c
         if words is None:
             raise ValueError("this tagger reads bigram features: pass the rows' words")
         features = model.bigrams.ids(words)
-    return make_windows(rows, window_size(model, cfg), cfg.overlap, cls_id if special else None, sep_id if special else None, features)
+    return make_windows(rows, window_pieces(model), cfg.overlap, cls_id if special else None, sep_id if special else None, features)
 
 
 CONFIDENCE = "#confidence"
