@@ -63,13 +63,19 @@ class TowerConfig:
     """Skills read per document when the bag is on (first mentions first)."""
     skill_min_count: int = 2
     """A skill enters the vocabulary when at least this many training documents name it (the rest share one bucket)."""
+    lexical_dim: int = 0
+    """Width of the lexical match channel (`dssm.tower`: a learned-weight bag of the document's tokens over fixed
+    random codes that both towers share, so the score gains a weighted token-overlap term); 0 = off."""
+    skill_match_dim: int = 0
+    """Width of the skill match channel (`dssm.tower`: the skill bag's names over codes hashed from the names, so
+    the score gains a weighted overlap of the two documents' skills; needs a parse, like `skill_dim`); 0 = off."""
 
     def __post_init__(self) -> None:
         check_numbers(self)
         self.categorical = tuple(self.categorical)
         self.numeric = tuple(self.numeric)
         at_least(self, 1, "vocab_size", "max_len", "emb_dim", "hidden", "out_dim", "cat_dim", "mlp_hidden", "max_skills", "skill_min_count")
-        at_least(self, 0, "skill_dim")
+        at_least(self, 0, "skill_dim", "lexical_dim", "skill_match_dim")
         if self.vocab_size < 4:
             raise ValueError(f"vocab_size must be >= 4 (BPE special tokens), got {self.vocab_size}")
         if self.attention_on not in ATTENTION_ON:
@@ -91,9 +97,14 @@ class TowerConfig:
         return 2 * len(self.numeric)
 
     @property
+    def embedding_dim(self) -> int:
+        """Width of the tower's output: the MLP's out_dim plus the match channels' widths."""
+        return self.out_dim + self.lexical_dim + self.skill_match_dim
+
+    @property
     def bag_width(self) -> int:
         """Skill ids per document after the categorical codes (0 when the skill bag is off)."""
-        return self.max_skills if self.skill_dim else 0
+        return self.max_skills if self.skill_dim or self.skill_match_dim else 0
 
 
 def _resume_tower() -> TowerConfig:
@@ -191,17 +202,23 @@ class ModelConfig:
 
     @property
     def uses_skills(self) -> bool:
-        return bool(self.vacancy.skill_dim or self.resume.skill_dim)
+        return bool(self.vacancy.bag_width or self.resume.bag_width)
 
     def __post_init__(self) -> None:
         if self.vacancy.out_dim != self.resume.out_dim:
             raise ValueError(f"towers must share out_dim, got {self.vacancy.out_dim} and {self.resume.out_dim}")
         if self.vacancy.vocab_size != self.resume.vocab_size:
             raise ValueError("towers must share vocab_size (one tokenizer)")
+        for name in ("lexical_dim", "skill_match_dim"):
+            v, r = getattr(self.vacancy, name), getattr(self.resume, name)
+            if v != r:
+                raise ValueError(f"towers must share {name} (their match codes are compared), got {v} and {r}")
 
 
 SHIPPED = ("production", "teacher", "teacher_token_attention", "demo", "demo_skills", "demo_teacher", "demo_labeller", "demo_long",
-           "demo_teacher_long", "demo_long_token", "demo_long_skills", "demo_teacher_long_skills", "tiny", "tiny_skills", "tiny_teacher", "tiny_labeller")
+           "demo_teacher_long", "demo_long_token", "demo_long_skills", "demo_teacher_long_skills", "demo_long_lexical",
+           "demo_teacher_long_lexical", "demo_long_skill_match", "demo_teacher_long_skill_match", "tiny", "tiny_skills", "tiny_teacher",
+           "tiny_labeller")
 """Names of the YAML presets under dssm/configs."""
 
 

@@ -43,7 +43,7 @@ class Encoder:
         """sha256 of weights.safetensors (index manifests store it)."""
         self.tokenizer_hash = getattr(tokenizer, "model_hash", None)
         """sha256 of the tokenizer's bpe.model (the summaries of the query path must be counted in it)."""
-        self.dim = int(cfg.vacancy.out_dim)
+        self.dim = int(cfg.vacancy.embedding_dim)
         """Embedding size D."""
         self.max_len = int(cfg.vacancy.max_len)
         """Tokens read per vacancy (resumes: `cfg.resume.max_len`)."""

@@ -8,7 +8,7 @@ Numeric column x becomes two inputs: z = (log1p(max(x, 0)) - mu) / sigma (0 when
 and a missing flag m in {0, 1}; mu, sigma are the training mean/std of log1p(x).
 A column absent from the frame is treated as missing everywhere, so the towers run without it.
 
-Skill bag (optional, `TowerConfig.skill_dim > 0`): column `parsed_skills` holds each document's parsed,
+Skill bag (optional, `TowerConfig.skill_dim > 0` or `skill_match_dim > 0`): column `parsed_skills` holds each document's parsed,
 normalised skill names (`pipelines.artifacts.SkillSource`); the vocabulary is the names seen
 in at least `skill_min_count` training documents, and a document becomes `max_skills` ids appended
 after its categorical codes: 0 padding, 1 a name outside the vocabulary, 2 + rank otherwise (first

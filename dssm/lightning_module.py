@@ -112,7 +112,7 @@ class DSSMModule(L.LightningModule):
     @torch.no_grad()
     def on_validation_epoch_start(self) -> None:
         dm = self.trainer.datamodule
-        emb = torch.zeros(len(dm.vacancies), self.model.vacancy.cfg.out_dim, device=self.device)
+        emb = torch.zeros(len(dm.vacancies), self.model.vacancy.cfg.embedding_dim, device=self.device)
         for rows, b in dm.vacancy_batches():
             b = {k: v.to(self.device) for k, v in b.items()}
             emb[torch.from_numpy(rows).to(self.device)] = self.model.vacancy(b["ids"], b["mask"], b["cat"], b["num"])  # (B, D)

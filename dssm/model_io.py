@@ -30,7 +30,11 @@ def build_model(cfg: ModelConfig, features: dict[str, FeatureSpace]) -> TwoTower
     """A freshly initialised TwoTower whose categorical tables fit `features`."""
     for kind, tcfg in (("vacancies", cfg.vacancy), ("resumes", cfg.resume)):
         features[kind].check_matches(tcfg.categorical, tcfg.numeric, f"features[{kind}]", tcfg.bag_width)
-    return TwoTower(*(Tower(t, features[k].cardinalities, features[k].skill_rows) for k, t in (("vacancies", cfg.vacancy), ("resumes", cfg.resume))))
+    model = TwoTower(*(Tower(t, features[k].cardinalities, features[k].skill_rows) for k, t in (("vacancies", cfg.vacancy), ("resumes", cfg.resume))))
+    for kind in KINDS:
+        if model.tower(kind).cfg.skill_match_dim:
+            model.tower(kind).set_skill_codes(features[kind].skills)  # loaded weights bring the same codes back
+    return model
 
 
 def skill_metadata(features: dict[str, FeatureSpace]) -> dict[str, str]:

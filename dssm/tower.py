@@ -12,6 +12,25 @@ For a document with real tokens x_1..x_L (L <= T, the rest padding):
                                                    (with skill_dim > 0; its ids follow the codes in `cat`)
     y   = z / ||z||_2                              the embedding; relevance = <y_resume, y_vacancy>
 
+Match channels: bags of codes that both towers share, so a score can count what two documents have in common
+before any pair has been seen. Each entry x of a channel's vocabulary has a fixed random code c_x (Gaussian /
+sqrt(dim); distinct codes are nearly orthogonal) and a learned weight w[x] (a zero-initialised table: training
+starts from plain counts and learns which entries' overlap matters). A document's bag and the embedding are
+
+    l   = sum_x exp(w[x]) c_x over the document's entries,  l = l / ||l||_2   (an empty bag reads as zeros)
+    y   = [y ; g_1 l_1 ; g_2 l_2] / ||.||_2        g_k = exp(m_k / 2), m_k a learned scalar
+
+so <y_resume, y_vacancy> gains g_r g_v <l_resume, l_vacancy> / (norms): close to the weighted overlap of the two
+bags. With one channel this is [sqrt(1 - b) y ; sqrt(b) l], b = sigmoid(m) its share (starts at `MATCH_SHARE`).
+
+* lexical (`lexical_dim` > 0): the document's BPE tokens, codes drawn from `LEXICAL_SEED` over the vocabulary
+  (the same tokenizer on both sides gives the same codes);
+* skill match (`skill_match_dim` > 0): the skill bag's names (the ids after the categorical codes in `cat`), each
+  name's code drawn from a seed hashed from the name (`skill_codes`), so a skill named on both sides has one code
+  although each tower has its own skill vocabulary; unknown names and padding read as nothing.
+
+What a model reads then reaches the score entry by entry, not only through the GRU's pooled state.
+
 The bidirectional GRU runs as two unidirectional GRUs over the padded batch: the
 forward one reads x_1..x_T as stored (real tokens first, so an output at t <= L has
 seen only real tokens); the backward one reads each row reversed *within its length*
@@ -45,6 +64,11 @@ from dssm.config import TowerConfig
 
 PAD_ID = 0
 """Token id of padding (youtokentome's <PAD>)."""
+LEXICAL_SEED = 20261207
+"""Seed of the lexical channel's random token codes: one seed, so the vacancy and the resume tower draw the same codes."""
+MATCH_SHARE = 0.2
+"""Initial share b of a match channel in the embedding's squared norm (alone with the head's embedding)."""
+MATCH_LOGIT = float(torch.logit(torch.tensor(MATCH_SHARE)))
 RNN_STEP_OVERHEAD_ROWS = 256
 """Fixed cost of one GRU time step, in rows: sets how finely `rnn_chunks` splits a batch (training pairs/s on 2 CPU
 cores, demo towers: 64 -> 190, 256 -> 211, 1024 -> 173; one 64-row chunk per call: 108)."""
@@ -73,6 +97,28 @@ def rnn_chunks(sorted_lengths: Sequence[int], step: int = 32, overhead: int = RN
     return sizes[::-1]
 
 
+def skill_codes(names: Sequence[str], dim: int) -> Tensor:
+    """The skill-match codes of a tower's skill vocabulary: (len(names) + 2, dim), rows 0 and 1 (padding, unknown) zero,
+    row i + 2 Gaussian / sqrt(dim) from a seed hashed from names[i] (sha256), the same in every tower and model."""
+    import hashlib
+
+    import numpy as np
+
+    codes = np.zeros((len(names) + 2, dim), dtype=np.float32)
+    for i, name in enumerate(names):
+        seed = int.from_bytes(hashlib.sha256(str(name).encode("utf-8")).digest()[:8], "little")
+        codes[i + 2] = np.random.default_rng(seed).standard_normal(dim) / dim**0.5
+    return torch.from_numpy(codes)
+
+
+def lexical_codes(vocab_size: int, dim: int) -> Tensor:
+    """The lexical channel's fixed token codes (vocab_size, dim): Gaussian / sqrt(dim) from `LEXICAL_SEED`, padding zero."""
+    g = torch.Generator().manual_seed(LEXICAL_SEED)
+    codes = torch.randn(vocab_size, dim, generator=g) / dim**0.5
+    codes[PAD_ID] = 0.0
+    return codes
+
+
 class Tower(nn.Module):
     """One side of the DSSM. `cardinalities[i]` is the table size of `cfg.categorical[i]`; `skill_rows` that of the
     skill vocabulary (+ padding and unknown; required when `cfg.skill_dim > 0`)."""
@@ -98,6 +144,18 @@ class Tower(nn.Module):
         # an EmbeddingBag's mean over the non-padding ids, written out: ONNX export refuses embedding_bag with padding_idx
         self.skills = nn.Embedding(skill_rows, cfg.skill_dim, padding_idx=PAD_ID) if cfg.skill_dim else None
         in_dim = cfg.rnn_out + len(self.cardinalities) * cfg.cat_dim + cfg.skill_dim + cfg.num_dim
+        if cfg.lexical_dim:
+            self.register_buffer("lexical_codes", lexical_codes(cfg.vocab_size, cfg.lexical_dim))
+            self.lexical_weight = nn.Embedding(cfg.vocab_size, 1, padding_idx=PAD_ID)
+            nn.init.zeros_(self.lexical_weight.weight)
+            self.lexical_mix = nn.Parameter(torch.tensor(MATCH_LOGIT))
+        if cfg.skill_match_dim:
+            if skill_rows < 2:
+                raise ValueError(f"skill_match_dim {cfg.skill_match_dim} needs a skill vocabulary (skill_rows >= 2, got {skill_rows})")
+            self.register_buffer("skill_codes", torch.zeros(skill_rows, cfg.skill_match_dim))  # `set_skill_codes` fills it
+            self.skill_weight = nn.Embedding(skill_rows, 1, padding_idx=PAD_ID)
+            nn.init.zeros_(self.skill_weight.weight)
+            self.skill_mix = nn.Parameter(torch.tensor(MATCH_LOGIT))
         self.head = nn.Sequential(
             nn.Linear(in_dim, cfg.mlp_hidden),
             nn.ReLU(),
@@ -134,7 +192,7 @@ class Tower(nn.Module):
         x = self.tok(ids)  # (B, T, E)
         valid = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]  # (B, T)
         pooled, attn = self._attend(ids, x, self._rnn(x, lengths), valid)  # (B, H), (B, T)
-        return self._head(pooled, cat, num), attn
+        return self._mix(self._head(pooled, cat, num), ids, valid, cat), attn
 
     def dense_forward(self, ids: Tensor, mask: Tensor, cat: Tensor, num: Tensor) -> Tensor:
         """The embedding of `dense_encode`: (B, D)."""
@@ -154,7 +212,8 @@ class Tower(nn.Module):
     def encode(self, ids: Tensor, mask: Tensor, cat: Tensor, num: Tensor) -> tuple[Tensor, Tensor]:
         """ids/mask (B, T), cat (B, C) long, num (B, K) float -> emb (B, D) unit norm, attn (B, T)."""
         pooled, attn = self.pool(ids, mask)  # (B, H), (B, T)
-        return self._head(pooled, cat, num), attn
+        valid = torch.arange(ids.shape[1], device=ids.device)[None, :] < mask.bool().sum(1).clamp(min=1)[:, None]  # (B, T)
+        return self._mix(self._head(pooled, cat, num), ids, valid, cat), attn
 
     @property
     def cat_width(self) -> int:
@@ -171,6 +230,30 @@ class Tower(nn.Module):
         if self.cfg.num_dim:
             parts.append(num.to(pooled.dtype))  # (B, K)
         return F.normalize(self.head(torch.cat(parts, dim=1)), dim=1)  # (B, D)
+
+    def set_skill_codes(self, names: Sequence[str]) -> None:
+        """Fill the skill-match codes for this tower's skill vocabulary `names` (`skill_codes`); a new model's step."""
+        codes = skill_codes(names, self.cfg.skill_match_dim)
+        if codes.shape != self.skill_codes.shape:
+            raise ValueError(f"{len(names)} skill names for a table of {self.skill_codes.shape[0] - 2}")
+        self.skill_codes.copy_(codes)
+
+    def _mix(self, y: Tensor, ids: Tensor, valid: Tensor, cat: Tensor) -> Tensor:
+        """The head's unit embedding y (B, D) joined with the match channels (module docstring): (B, embedding_dim), unit rows."""
+        parts = [y]
+        if self.cfg.lexical_dim:
+            parts.append(self._bag(self.lexical_weight, self.lexical_codes, ids, valid & (ids != PAD_ID), self.lexical_mix, y.dtype))
+        if self.cfg.skill_match_dim:
+            bag = cat[:, len(self.cats) :]  # (B, S) skill ids: 0 padding, 1 unknown
+            parts.append(self._bag(self.skill_weight, self.skill_codes, bag, bag > 1, self.skill_mix, y.dtype))
+        return y if len(parts) == 1 else F.normalize(torch.cat(parts, dim=1), dim=1)
+
+    @staticmethod
+    def _bag(weight: nn.Embedding, codes: Tensor, ids: Tensor, keep: Tensor, mix: Tensor, dtype: torch.dtype) -> Tensor:
+        """exp(m / 2) * the unit weighted sum of the codes of `ids` where `keep` (B, n) -> (B, dim); zeros for an empty bag."""
+        w = torch.exp(weight(ids).squeeze(-1)) * keep.to(dtype)  # (B, n)
+        bag = F.normalize(torch.bmm(w.unsqueeze(1), codes[ids].to(dtype)).squeeze(1), dim=1)  # (B, dim)
+        return torch.exp(mix / 2) * bag
 
     def forward(self, ids: Tensor, mask: Tensor, cat: Tensor, num: Tensor) -> Tensor:
         """The embedding only: (B, D), unit rows."""

@@ -72,6 +72,28 @@ def test_the_skill_presets_add_only_the_skill_bag():
         assert s == replace(p, vacancy=replace(p.vacancy, **bag), resume=replace(p.resume, **bag))
 
 
+def test_the_lexical_presets_add_only_the_lexical_channel():
+    """demo_long_lexical / demo_teacher_long_lexical are demo_long / demo_teacher_long with lexical_dim on both towers, nothing else."""
+    from dataclasses import replace
+
+    for plain, lexical in (("demo_long", "demo_long_lexical"), ("demo_teacher_long", "demo_teacher_long_lexical")):
+        p, x = load_model_config(plain), load_model_config(lexical)
+        assert x.vacancy.lexical_dim > 0
+        assert x == replace(p, vacancy=replace(p.vacancy, lexical_dim=x.vacancy.lexical_dim), resume=replace(p.resume, lexical_dim=x.vacancy.lexical_dim))
+
+
+def test_the_skill_match_presets_add_only_the_skill_match_channel():
+    """demo_long_skill_match / demo_teacher_long_skill_match: demo_long / demo_teacher_long with the channel (and every
+    training name in the skill vocabulary) on both towers, nothing else."""
+    from dataclasses import replace
+
+    for plain, match in (("demo_long", "demo_long_skill_match"), ("demo_teacher_long", "demo_teacher_long_skill_match")):
+        p, x = load_model_config(plain), load_model_config(match)
+        assert x.vacancy.skill_match_dim > 0 and x.uses_skills and x.vacancy.bag_width == p.vacancy.max_skills
+        channel = {"skill_match_dim": x.vacancy.skill_match_dim, "skill_min_count": 1}
+        assert x == replace(p, vacancy=replace(p.vacancy, **channel), resume=replace(p.resume, **channel))
+
+
 def test_invalid_values_and_unknown_keys_are_refused(tmp_path):
     with pytest.raises(ValueError, match="dropout"):
         TowerConfig(dropout=1.5)

@@ -17,9 +17,9 @@ from dssm.tower import Tower
 CFG = TowerConfig(vocab_size=40, emb_dim=8, hidden=8, out_dim=6, cat_dim=3, mlp_hidden=8, categorical=("area", "role"), numeric=("salary",), dropout=0.0)
 
 
-def _tower(bidirectional: bool = True, seed: int = 0, attention_on: str = "rnn") -> Tower:
+def _tower(bidirectional: bool = True, seed: int = 0, attention_on: str = "rnn", lexical_dim: int = 0) -> Tower:
     torch.manual_seed(seed)
-    cfg = TowerConfig(**{**CFG.__dict__, "bidirectional": bidirectional, "attention_on": attention_on})
+    cfg = TowerConfig(**{**CFG.__dict__, "bidirectional": bidirectional, "attention_on": attention_on, "lexical_dim": lexical_dim})
     return Tower(cfg, [4, 5]).eval()
 
 
@@ -36,9 +36,10 @@ def _batch(lengths: list[int], extra_pad: int = 0, seed: int = 0):
 
 
 @settings(max_examples=25, deadline=None)
-@given(lengths=st.lists(st.integers(1, 12), min_size=1, max_size=5), pad=st.integers(0, 7), bi=st.booleans(), on=st.sampled_from(["rnn", "embedding", "token"]))
-def test_attention_and_padding_properties(lengths, pad, bi, on):
-    tower = _tower(bi, attention_on=on)
+@given(lengths=st.lists(st.integers(1, 12), min_size=1, max_size=5), pad=st.integers(0, 7), bi=st.booleans(),
+       on=st.sampled_from(["rnn", "embedding", "token"]), lex=st.sampled_from([0, 16]))
+def test_attention_and_padding_properties(lengths, pad, bi, on, lex):
+    tower = _tower(bi, attention_on=on, lexical_dim=lex)
     ids, mask, cat, num = _batch(lengths)
     with torch.no_grad():
         emb, attn = tower.encode(ids, mask, cat, num)
@@ -74,6 +75,69 @@ def test_token_attention_starts_as_mean_pooling_and_learns_only_the_tokens_it_re
     emb[:, 0].sum().backward()
     moved = (tower.score.weight.grad.abs().squeeze(1) > 0).nonzero().squeeze(1).tolist()
     assert set(moved) <= {5, 6, 7, 8, 9} and moved  # tokens never read keep their zero salience
+
+
+def test_lexical_channel_scores_token_overlap_before_any_training():
+    """Both towers draw the same codes whatever their seeds; at initialisation the lexical part of a score is the
+    share b for the same bag of tokens (in any order), and falls with the overlap; the weights learn only tokens read."""
+    vac, res = _tower(seed=1, lexical_dim=256), _tower(seed=2, lexical_dim=256)
+    assert torch.equal(vac.lexical_codes, res.lexical_codes) and not torch.equal(vac.tok.weight, res.tok.weight)
+    ids = torch.tensor([[5, 6, 7, 8], [8, 6, 5, 7], [5, 6, 7, 30], [5, 31, 32, 33], [34, 35, 36, 37], [5, 6, 0, 0]])
+    cat, num = torch.zeros(6, 2, dtype=torch.long), torch.zeros(6, 2)
+    with torch.no_grad():
+        v, r = vac(ids, ids != 0, cat, num), res(ids, ids != 0, cat, num)
+    assert v.shape == (6, CFG.out_dim + 256) and torch.allclose(v.norm(dim=1), torch.ones(6), atol=1e-5)
+    lexical = r[0, CFG.out_dim :] @ v[:, CFG.out_dim :].T  # resume [5, 6, 7, 8] against every vacancy bag
+    b = torch.sigmoid(vac.lexical_mix).item()
+    assert lexical[0].item() == pytest.approx(b, abs=1e-5) and lexical[1].item() == pytest.approx(b, abs=1e-5)
+    assert lexical[2] > lexical[3] > lexical[4] and abs(lexical[4].item()) < 0.25 * b  # 3 of 4 shared > 1 of 4 > none
+    assert lexical[5].item() == pytest.approx(b * 2 / (2 * 4) ** 0.5, abs=0.1 * b)  # 2 of 4: about b * cos = b * 2 / sqrt(2 * 4)
+    vac.train()
+    vac(ids[5:], ids[5:] != 0, cat[5:], num[5:])[0, CFG.out_dim :].sum().backward()
+    moved = (vac.lexical_weight.weight.grad.abs().squeeze(1) > 0).nonzero().squeeze(1).tolist()
+    assert set(moved) <= {5, 6} and moved
+    with pytest.raises(ValueError, match="lexical_dim"):
+        ModelConfig(vacancy=TowerConfig(lexical_dim=8), resume=TowerConfig(lexical_dim=0))
+
+
+def test_skill_match_channel_counts_shared_names_across_two_vocabularies(tmp_path):
+    """Each tower has its own skill vocabulary; a name both hold gets one code, so the skill part of a score is the share b
+    for the same names, less for fewer shared ones, and nothing for unknown names; the codes travel with the weights."""
+    import pandas as pd
+
+    t = dict(vocab_size=40, emb_dim=8, hidden=8, out_dim=6, cat_dim=3, mlp_hidden=8, dropout=0.0, skill_match_dim=128, max_skills=4, skill_min_count=1)
+    cfg = ModelConfig(vacancy=TowerConfig(**t, categorical=("area",), numeric=()), resume=TowerConfig(**t, categorical=("area",), numeric=()))
+    vac_names, res_names = ["python", "sql", "docker", "kafka"], ["go", "kafka", "python", "sql", "excel"]
+    feats = {"vacancies": FeatureSpace.fit(pd.DataFrame({"area": ["a"], "parsed_skills": [vac_names]}), ("area",), (), 4, 1),
+             "resumes": FeatureSpace.fit(pd.DataFrame({"area": ["a"], "parsed_skills": [res_names]}), ("area",), (), 4, 1)}
+    assert feats["vacancies"].skills != feats["resumes"].skills  # two vocabularies, other ids for the same names
+    model = build_model(cfg, feats).eval()
+    docs = pd.DataFrame({"area": ["a"] * 4, "parsed_skills": [["python", "sql"], ["sql", "python"], ["python", "docker"], ["unheard-of"]]})
+    ids = torch.tensor([[5, 6, 0]] * 4)
+
+    def embed(kind, rows):
+        cat, num = feats[kind].transform(rows)
+        with torch.no_grad():
+            return model.tower(kind)(ids[: len(rows)], ids[: len(rows)] != 0, torch.as_tensor(cat), torch.as_tensor(num, dtype=torch.float32))
+
+    r, v = embed("resumes", docs.iloc[[0]]), embed("vacancies", docs)
+    assert v.shape == (4, 6 + 128) and torch.allclose(v.norm(dim=1), torch.ones(4), atol=1e-5)
+    skill = (r[0, 6:] @ v[:, 6:].T).tolist()
+    b = torch.sigmoid(model.vacancy.skill_mix).item()
+    assert skill[0] == pytest.approx(b, abs=1e-5) and skill[1] == pytest.approx(b, abs=1e-5)  # same names, either order
+    assert skill[2] == pytest.approx(b / 2, abs=0.15 * b) and skill[3] == 0.0  # one of two shared; an unknown name is nothing
+    save_model(tmp_path / "m", model, cfg, feats)
+    assert torch.equal(load_model(tmp_path / "m")[0].vacancy.skill_codes, model.vacancy.skill_codes)
+
+
+def test_lexical_tower_exports_to_onnx(tmp_path):
+    from dssm.onnx_export import ONNX_TOLERANCE, OnnxTower, export_tower
+
+    tower = _tower(lexical_dim=16)
+    ids, mask, cat, num = _batch([5, 2, 9], extra_pad=2)
+    path = export_tower(tower, tmp_path / "tower.onnx")
+    with torch.no_grad():
+        assert np.abs(OnnxTower(path)(ids, mask, cat, num) - tower(ids, mask, cat, num).numpy()).max() < ONNX_TOLERANCE
 
 
 def test_two_gru_bidirectional_equals_a_packed_bidirectional_gru():
@@ -121,8 +185,8 @@ def test_cardinalities_must_match_columns():
         Tower(CFG, [4])
 
 
-def _tiny_model_cfg(vocab: int = 40) -> ModelConfig:
-    t = dict(vocab_size=vocab, emb_dim=8, hidden=8, out_dim=6, cat_dim=3, mlp_hidden=8, dropout=0.0)
+def _tiny_model_cfg(vocab: int = 40, lexical_dim: int = 0) -> ModelConfig:
+    t = dict(vocab_size=vocab, emb_dim=8, hidden=8, out_dim=6, cat_dim=3, mlp_hidden=8, dropout=0.0, lexical_dim=lexical_dim)
     return ModelConfig(vacancy=TowerConfig(**t, categorical=("area",), numeric=("salary_from",)), resume=TowerConfig(**t, categorical=("area",), numeric=()))
 
 
@@ -142,6 +206,9 @@ def test_model_roundtrip_and_clear_errors(tmp_path):
     for a, b in zip(model.state_dict().values(), loaded.state_dict().values()):
         assert torch.equal(a, b)
     assert cfg2 == cfg
+    lex = _tiny_model_cfg(lexical_dim=8)
+    save_model(tmp_path / "lex", build_model(lex, feats), lex, feats)  # the lexical codes travel with the weights
+    assert load_model(tmp_path / "lex")[1] == lex and "vacancy.lexical_codes" in load_model(tmp_path / "lex")[0].state_dict()
 
     other = build_model(_tiny_model_cfg(vocab=50), feats)  # another vocabulary
     save_model(tmp_path / "v", other, _tiny_model_cfg(vocab=50), feats)

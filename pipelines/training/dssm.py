@@ -14,7 +14,7 @@ from `.OUT.partial/last.ckpt`, or a finished one from `OUT/last.ckpt`.
 candidates are gathered across processes (`dssm.lightning_module`); the parent reads the result
 back from the checkpoints, so the model dir is the same as a one-process run's.
 
-Skill bags: a config whose towers have `skill_dim > 0` needs `--parsed DIR` (`jobmatch parse` of the same data);
+Skill bags: a config whose towers have `skill_dim > 0` (or `skill_match_dim > 0`) needs `--parsed DIR` (`jobmatch parse` of the same data);
 each document's parsed skills are attached (`pipelines.artifacts.SkillSource`), the vocabulary is
 fitted on the training documents (resumes: without the held-out ones), and the config records the parse folder so
 encoding, refresh and serving read skills the same way.
@@ -176,7 +176,7 @@ def train(
     out = check_output(out, [data, tokenizer_dir, Path(out).parent / "tokenizer", parsed], force or resume)
     cfg = config if isinstance(config, ModelConfig) else load_model_config(config)
     if cfg.uses_skills != (parsed is not None):
-        raise JobmatchError(f"--parsed: the config's towers {'read' if cfg.uses_skills else 'do not read'} skill bags (skill_dim), "
+        raise JobmatchError(f"--parsed: the config's towers {'read' if cfg.uses_skills else 'do not read'} skill bags (skill_dim, skill_match_dim), "
                             f"so a parse folder is {'required' if cfg.uses_skills else 'not used'}")
     if max_epochs is not None:
         cfg = replace(cfg, train=replace(cfg.train, max_epochs=max_epochs))
