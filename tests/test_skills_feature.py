@@ -112,3 +112,24 @@ def test_evaluate_reads_skill_bags_from_the_parse_it_is_given(skills_model, tiny
     assert "not in the parse or changed since" in err and len(err.splitlines()) == 1
     parse_corpus(skill_tagger, data, tmp_path / "parsed")
     assert main([*argv, "--parsed", str(tmp_path / "parsed")]) == 0
+
+
+def test_a_model_with_both_match_channels_trains_encodes_and_exports(tiny_run, tiny_parsed, tmp_path):
+    """`tiny` with the lexical and the skill match channel (no skill embedding): trained with --parsed, every embedding is
+    a unit vector of out_dim + both widths, the skill channel moves it, and ONNX Runtime gives the torch embeddings."""
+    from dataclasses import replace
+
+    pytest.importorskip("onnxruntime", reason="ONNX Runtime is a dev dependency (make install)")
+    from dssm.onnx_export import ONNX_TOLERANCE
+
+    base = load_model_config("tiny")
+    channels = {"lexical_dim": 16, "skill_match_dim": 24, "skill_min_count": 1}
+    cfg = replace(base, vacancy=replace(base.vacancy, **channels), resume=replace(base.resume, **channels))
+    train(tiny_run["data"], cfg, tmp_path / "m", tokenizer_dir=tiny_run["tokenizer"], parsed=tiny_parsed)
+    vac = load_dataset(tiny_run["data"]).vacancies.head(40)
+    enc = load_encoder(tmp_path / "m")
+    emb = enc.embed(vac, "vacancies")
+    assert emb.shape == (40, base.vacancy.out_dim + 16 + 24) and np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
+    blank = enc.embed(vac.assign(parsed_skills=[[] for _ in range(len(vac))]), "vacancies")
+    assert np.abs(emb[:, -24:] - blank[:, -24:]).max() > 1e-3 and np.abs(blank[:, -24:]).max() == 0  # no skills: an empty channel
+    assert np.abs(load_encoder(tmp_path / "m", runtime="onnx").embed(vac, "vacancies") - emb).max() <= ONNX_TOLERANCE
