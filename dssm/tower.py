@@ -61,6 +61,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dssm.config import TowerConfig
+from dssm.features import UNKNOWN
 
 PAD_ID = 0
 """Token id of padding (youtokentome's <PAD>)."""
@@ -121,7 +122,7 @@ def lexical_codes(vocab_size: int, dim: int) -> Tensor:
 
 class Tower(nn.Module):
     """One side of the DSSM. `cardinalities[i]` is the table size of `cfg.categorical[i]`; `skill_rows` that of the
-    skill vocabulary (+ padding and unknown; required when `cfg.skill_dim > 0`)."""
+    skill vocabulary (+ padding and unknown; required when `cfg.skill_dim > 0` or `cfg.skill_match_dim > 0`)."""
 
     def __init__(self, cfg: TowerConfig, cardinalities: Sequence[int], skill_rows: int = 0):
         super().__init__()
@@ -244,8 +245,8 @@ class Tower(nn.Module):
         if self.cfg.lexical_dim:
             parts.append(self._bag(self.lexical_weight, self.lexical_codes, ids, valid & (ids != PAD_ID), self.lexical_mix, y.dtype))
         if self.cfg.skill_match_dim:
-            bag = cat[:, len(self.cats) :]  # (B, S) skill ids: 0 padding, 1 unknown
-            parts.append(self._bag(self.skill_weight, self.skill_codes, bag, bag > 1, self.skill_mix, y.dtype))
+            bag = cat[:, len(self.cats) :]  # (B, S) skill ids
+            parts.append(self._bag(self.skill_weight, self.skill_codes, bag, bag > UNKNOWN, self.skill_mix, y.dtype))
         return y if len(parts) == 1 else F.normalize(torch.cat(parts, dim=1), dim=1)
 
     @staticmethod
