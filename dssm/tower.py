@@ -193,7 +193,7 @@ class Tower(nn.Module):
         x = self.tok(ids)  # (B, T, E)
         valid = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]  # (B, T)
         pooled, attn = self._attend(ids, x, self._rnn(x, lengths), valid)  # (B, H), (B, T)
-        return self._mix(self._head(pooled, cat, num), ids, valid, cat), attn
+        return self._mix(self._head(pooled, cat, num), ids, mask, cat), attn
 
     def dense_forward(self, ids: Tensor, mask: Tensor, cat: Tensor, num: Tensor) -> Tensor:
         """The embedding of `dense_encode`: (B, D)."""
@@ -213,8 +213,7 @@ class Tower(nn.Module):
     def encode(self, ids: Tensor, mask: Tensor, cat: Tensor, num: Tensor) -> tuple[Tensor, Tensor]:
         """ids/mask (B, T), cat (B, C) long, num (B, K) float -> emb (B, D) unit norm, attn (B, T)."""
         pooled, attn = self.pool(ids, mask)  # (B, H), (B, T)
-        valid = torch.arange(ids.shape[1], device=ids.device)[None, :] < mask.bool().sum(1).clamp(min=1)[:, None]  # (B, T)
-        return self._mix(self._head(pooled, cat, num), ids, valid, cat), attn
+        return self._mix(self._head(pooled, cat, num), ids, mask, cat), attn
 
     @property
     def cat_width(self) -> int:
@@ -239,11 +238,11 @@ class Tower(nn.Module):
             raise ValueError(f"{len(names)} skill names for a table of {self.skill_codes.shape[0] - 2}")
         self.skill_codes.copy_(codes)
 
-    def _mix(self, y: Tensor, ids: Tensor, valid: Tensor, cat: Tensor) -> Tensor:
+    def _mix(self, y: Tensor, ids: Tensor, mask: Tensor, cat: Tensor) -> Tensor:
         """The head's unit embedding y (B, D) joined with the match channels (module docstring): (B, embedding_dim), unit rows."""
         parts = [y]
         if self.cfg.lexical_dim:
-            parts.append(self._bag(self.lexical_weight, self.lexical_codes, ids, valid & (ids != PAD_ID), self.lexical_mix, y.dtype))
+            parts.append(self._bag(self.lexical_weight, self.lexical_codes, ids, mask.bool() & (ids != PAD_ID), self.lexical_mix, y.dtype))
         if self.cfg.skill_match_dim:
             bag = cat[:, len(self.cats) :]  # (B, S) skill ids
             parts.append(self._bag(self.skill_weight, self.skill_codes, bag, bag > UNKNOWN, self.skill_mix, y.dtype))
